@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, dependencies, envelopes, one router module per area."""

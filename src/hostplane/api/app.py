@@ -1,0 +1,55 @@
+"""The composition root of the HTTP API: create_app(settings) wires everything, nothing at import."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from hostplane import __version__
+from hostplane.api import problems
+from hostplane.api.container import Container
+from hostplane.api.deps import request_context
+from hostplane.api.middleware import RequestContextMiddleware
+from hostplane.api.routers import api_keys, health, projects, tenants, workspaces
+from hostplane.clock import Clock
+from hostplane.db.migrate import upgrade
+from hostplane.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    clock: Clock | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the API. `migrate` applies database migrations before the first request."""
+    settings = settings or (container.settings if container else get_settings())
+    container = container or Container.build(settings, clock=clock)
+    if migrate:
+        upgrade(container.database)
+
+    app = FastAPI(
+        title="hostplane",
+        version=__version__,
+        description="Self-hostable white-label platform API.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    app.include_router(health.router)
+    # Deny by default: every route under /api/v1 needs a credential unless it opts out by living
+    # on a public router above.
+    v1 = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(request_context, scope="function")],
+    )
+    for area in (tenants, workspaces, projects, api_keys):
+        v1.include_router(area.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,53 @@
+"""Response envelopes and list paging parameters shared by every router."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from hostplane.db.helpers import MAX_PAGE
+
+T = TypeVar("T")
+
+
+class Data(BaseModel, Generic[T]):
+    data: T
+
+
+class ListMeta(BaseModel):
+    total: int
+    page: int
+    per_page: int
+
+
+class DataList(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = None
+    meta: ListMeta
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+    offset: int
+
+    def meta(self, total: int) -> ListMeta:
+        return ListMeta(total=total, page=self.offset // self.limit + 1, per_page=self.limit)
+
+
+def page_params(
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    offset: Annotated[int, Query(ge=0, description="Items to skip (offset paging).")] = 0,
+    page: Annotated[int | None, Query(ge=1, description="Page number (with per_page).")] = None,
+    per_page: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+) -> PageParams:
+    size = limit or per_page or 50
+    if page is not None and not offset:
+        offset = (page - 1) * size
+    return PageParams(limit=size, cursor=cursor, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

@@ -1,0 +1,152 @@
+"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, db)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hostplane import errors
+from hostplane.api.container import Container
+from hostplane.db.migrate import current_revision, upgrade
+from hostplane.keys.service import create_key
+from hostplane.settings import get_settings
+from hostplane.tenancy.organizations import create_organization, find_organization
+
+app = typer.Typer(
+    help="hostplane: a self-hostable white-label platform API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+accounts = typer.Typer(help="Organizations (accounts) on this hostplane.", no_args_is_help=True)
+keys = typer.Typer(help="API keys of an organization.", no_args_is_help=True)
+db = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(accounts, name="accounts")
+app.add_typer(keys, name="keys")
+app.add_typer(db, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def _container() -> Container:
+    container = Container.build(get_settings())
+    upgrade(container.database)
+    return container
+
+
+def _fail(exc: errors.HostplaneError) -> None:
+    err_console.print(f"[red]error[/red] {exc.code}: {exc.message}")
+    raise typer.Exit(1)
+
+
+def _serve(host: str, port: int, *, worker: bool, log_level: str) -> None:
+    import uvicorn
+
+    from hostplane.api.app import create_app
+    from hostplane.worker.runner import Worker
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = Container.build(get_settings())
+    api = create_app(container=container)
+    if worker:
+        Worker(container).start_in_thread()
+    uvicorn.run(api, host=host, port=port, log_level=log_level, proxy_headers=True)
+
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info") -> None:
+    """Run everything in one process: the API and the background worker (SQLite by default)."""
+    _serve(host, port, worker=True, log_level=log_level)
+
+
+@app.command("api")
+def api_command(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info") -> None:
+    """Run only the JSON API (stateless; run several behind a load balancer)."""
+    _serve(host, port, worker=False, log_level=log_level)
+
+
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+    once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False,
+) -> None:
+    """Run the background worker (verification, expiry sweeps). Safe to run several."""
+    from hostplane.worker.runner import Worker
+
+    logging.basicConfig(level=logging.INFO)
+    runner = Worker(_container(), interval_seconds=interval)
+    if once:
+        console.print_json(json.dumps(runner.run_once()))
+    else:
+        runner.run_forever()
+
+
+@accounts.command("create")
+def accounts_create(
+    name: Annotated[str | None, typer.Option(help="Organization name; fixes its permanent slug. "
+                                             "Without it the account needs setup.")] = None,
+    email: Annotated[str | None, typer.Option(help="Contact email of the organization.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an organization and its first API key (printed once)."""
+    container = _container()
+    try:
+        with container.database.transaction() as session:
+            tenant = create_organization(session, name=name, email=email,
+                                         now=container.clock.now())
+            _key, secret = create_key(session, tenant_id=tenant.id, name="default")
+    except errors.HostplaneError as exc:
+        _fail(exc)
+    result = {"tenant_id": tenant.id, "slug": tenant.slug, "name": tenant.name, "api_key": secret}
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"Organization [bold]{tenant.name or '(not set up)'}[/bold] slug {tenant.slug}")
+    console.print(f"id       {tenant.id}")
+    console.print(f"API key  {secret}  [dim](shown once; store it now)[/dim]")
+    if not name:
+        console.print("[yellow]Setup required:[/yellow] set the organization name with "
+                      f"PUT /api/v1/tenants/{tenant.id}")
+
+
+@keys.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Organization id or slug.")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key for an organization (the secret is printed once)."""
+    container = _container()
+    with container.database.transaction() as session:
+        org = find_organization(session, tenant)
+        if org is None:
+            err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
+            raise typer.Exit(1)
+        key, secret = create_key(session, tenant_id=org.id, name=name)
+    result = {"id": key.id, "api_key": secret, "key_prefix": key.key_prefix}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        console.print(f"key {key.id}  {secret}  [dim](shown once)[/dim]")
+
+
+@db.command("upgrade")
+def db_upgrade(as_json: JsonFlag = False) -> None:
+    """Apply database migrations up to the latest revision."""
+    container = _container()
+    revision = current_revision(container.database)
+    if as_json:
+        print(json.dumps({"revision": revision}))
+    else:
+        console.print(f"database at revision {revision}")

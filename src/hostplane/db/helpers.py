@@ -1,0 +1,106 @@
+"""Small database helpers shared by every area: race-safe inserts and keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hostplane import errors
+
+T = TypeVar("T")
+
+MAX_PAGE = 200
+
+
+def try_insert(session: Session, obj: Any) -> bool:
+    """Insert inside a savepoint; False when a unique constraint refused it (someone else won)."""
+    try:
+        with session.begin_nested():
+            session.add(obj)
+        return True
+    except IntegrityError:
+        return False
+
+
+def flush_or_raise(session: Session, error: Exception) -> None:
+    """Flush pending changes; if a unique constraint refuses them, raise `error` instead."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise error from None
+
+
+def next_free_slug(session: Session, column: Any, base: str, *where: Any) -> str:
+    """`base`, or `base-2`, `base-3`, … whichever is free among rows matching `where`."""
+    base = base[:55].rstrip("-") or "item"
+    taken = set(
+        session.scalars(
+            select(column).where(*where, or_(column == base, column.like(f"{base}-%")))
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+    total: int
+
+
+def _encode(created_at: datetime, object_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), object_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, object_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(object_id)
+    except (ValueError, TypeError):
+        raise errors.Invalid(
+            "The cursor is not one this API returned.",
+            field="cursor",
+            rule="must be a next_cursor value from a previous page",
+            fix="Start again without a cursor.",
+        ) from None
+
+
+def paginate(
+    session: Session,
+    stmt: Select[tuple[T]],
+    model: Any,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    offset: int = 0,
+) -> Page[T]:
+    """One page ordered by (created_at, id); `cursor` continues after the previous page."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    stmt = stmt.order_by(model.created_at, model.id)
+    if cursor:
+        created, object_id = _decode(cursor)
+        stmt = stmt.where(
+            or_(model.created_at > created, and_(model.created_at == created, model.id > object_id))
+        )
+    elif offset:
+        stmt = stmt.offset(offset)
+    items = list(session.scalars(stmt.limit(limit + 1)))
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = _encode(items[-1].created_at, items[-1].id) if more and items else None
+    return Page(items, next_cursor, total)

@@ -1,0 +1,87 @@
+"""Tenant scope: a repository bound to one organization, and the session guard behind it.
+
+The guard is the second wall: a session whose `info["tenant_id"]` is set adds
+`tenant_id = :tenant` to every ORM SELECT, UPDATE and DELETE on tenant-owned tables, and refuses to
+flush a tenant-owned row that belongs to another organization.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from hostplane import errors
+
+T = TypeVar("T")
+
+
+def install_tenant_guard(factory: sessionmaker[Session]) -> None:
+    from hostplane.db.base import TenantOwned
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _filter(state: ORMExecuteState) -> None:
+        tenant_id = state.session.info.get("tenant_id")
+        if tenant_id is None or state.is_column_load or state.is_relationship_load:
+            return
+        if not (state.is_select or state.is_update or state.is_delete):
+            return
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+            )
+        )
+
+    @event.listens_for(factory, "before_flush")
+    def _check(session: Session, _context: Any, _instances: Any) -> None:
+        tenant_id = session.info.get("tenant_id")
+        if tenant_id is None:
+            return
+        for obj in list(session.new) + list(session.dirty):
+            if isinstance(obj, TenantOwned):
+                if obj.tenant_id is None:
+                    obj.tenant_id = tenant_id
+                elif obj.tenant_id != tenant_id:
+                    raise RuntimeError("refusing to write a row of another organization")
+
+
+class Scope:
+    """A session bound to one organization; every read and write it does stays inside it."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        session.info["tenant_id"] = tenant_id
+
+    def select(self, model: type[T]) -> Select[tuple[T]]:
+        return select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def find(self, model: type[T], **where: Any) -> T | None:
+        stmt = self.select(model).filter_by(**where).limit(1)
+        return self.session.scalars(stmt).first()
+
+    def get(self, model: type[T], object_id: str, *, what: str) -> T:
+        """The object with this id in this organization, or NotFound naming what was looked for."""
+        obj = self.find(model, id=object_id) if isinstance(object_id, str) else None
+        if obj is None:
+            raise errors.NotFound(
+                f"No {what} with id {object_id!r} in this organization.",
+                code=f"{what.upper().replace(' ', '_')}_NOT_FOUND",
+                fix=f"List your {what}s to find a valid id.",
+            )
+        return obj
+
+    def tenant(self) -> Any:
+        """This organization's row (loaded once per session)."""
+        from hostplane.tenancy.models import Tenant
+
+        tenant = self.session.get(Tenant, self.tenant_id)
+        if tenant is None:  # deleted while the request ran
+            raise errors.NotFound("This organization no longer exists.", code="ORG_NOT_FOUND")
+        return tenant
+
+    def add(self, obj: T) -> T:
+        obj.tenant_id = self.tenant_id  # type: ignore[attr-defined]
+        self.session.add(obj)
+        return obj

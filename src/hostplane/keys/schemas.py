@@ -1,0 +1,69 @@
+"""Request and response shapes for API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from hostplane.keys.models import ApiKey
+from hostplane.tenancy.schemas import Input, Name
+
+
+class ApiKeyCreate(Input):
+    name: Name
+    scopes: list[str] | None = Field(None, description='Permissions; omitted means all ("*").')
+    expires_at: datetime | None = None
+
+
+class ApiKeyUpdate(Input):
+    name: Name | None = None
+    scopes: list[str] | None = None
+    status: Literal["active", "revoked"] | None = None
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    key_prefix: str
+    key_type: str = "platform"
+    key_purpose: str = "api"
+    scopes: list[str]
+    status: str
+    rate_limit_rpm: int | None = None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyPublic:
+        return cls(
+            id=key.id,
+            tenant_id=key.tenant_id,
+            name=key.name,
+            key_prefix=key.key_prefix,
+            scopes=list(key.scopes),
+            status=key.status,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+            expires_at=key.expires_at,
+            created_at=key.created_at,
+            updated_at=key.updated_at,
+        )
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """The one response that carries the secret. `key`, `token` and `api_key` hold the same value."""
+
+    key: str
+    token: str
+    api_key: str
+
+    @classmethod
+    def with_secret(cls, key: ApiKey, secret: str) -> ApiKeyCreated:
+        public = ApiKeyPublic.of(key).model_dump()
+        return cls(**public, key=secret, token=secret, api_key=secret)

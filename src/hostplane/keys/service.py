@@ -1,0 +1,165 @@
+"""API keys: minted with a random secret shown once, stored as SHA-256, checked on every request.
+
+A key carries 32 random bytes, so a plain SHA-256 is a safe one-way store (no password stretching is
+needed) and lets each request find its key with one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hostplane import errors
+from hostplane.db.helpers import Page, paginate
+from hostplane.db.scope import Scope
+from hostplane.keys.models import ApiKey
+from hostplane.tenancy import permissions
+from hostplane.tenancy.principal import Principal
+
+SECRET_PREFIX = "msk_live_"
+_DISPLAY_CHARS = 16
+
+
+def generate_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(
+    session: Session,
+    *,
+    tenant_id: str,
+    name: str,
+    scopes: list[str] | None = None,
+    expires_at: datetime | None = None,
+    granted_by: Principal | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key for the organization. A key can only hand on permissions it holds itself."""
+    wanted = permissions.check_known(scopes if scopes is not None else [permissions.ALL])
+    if granted_by is not None:
+        _check_grantable(wanted, granted_by)
+    secret = generate_secret()
+    key = ApiKey(
+        tenant_id=tenant_id,
+        name=name,
+        key_prefix=secret[:_DISPLAY_CHARS],
+        key_hash=hash_secret(secret),
+        scopes=wanted,
+        status="active",
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def _check_grantable(wanted: list[str], by: Principal) -> list[str]:
+    """A key can only hand on permissions it holds itself."""
+    missing = [s for s in wanted if not by.can(s)]
+    if missing:
+        raise errors.Forbidden(
+            "A key cannot grant permissions it does not hold: " + ", ".join(missing) + ".",
+            code="PERMISSION_DENIED",
+            field="scopes",
+            fix="Request only permissions the calling key holds.",
+        )
+    return wanted
+
+
+def authenticate(
+    session: Session, secret: str, *, now: datetime, last_used_every: timedelta
+) -> Principal:
+    """The principal of an API key, or Unauthenticated for unknown, revoked or expired keys."""
+    key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret))).first()
+    if key is None or key.status != "active":
+        raise errors.Unauthenticated(
+            "The API key is not valid: it is unknown or has been revoked.",
+            code="INVALID_API_KEY",
+            fix="Create a new key with `hostplane keys create` or POST /api/v1/api-keys.",
+        )
+    if key.expires_at is not None and key.expires_at <= now:
+        raise errors.Unauthenticated(
+            "The API key has expired.",
+            code="API_KEY_EXPIRED",
+            fix="Create a new key, or rotate this one.",
+        )
+    # Only write last_used_at when it is stale, so reads do not turn into writes.
+    if key.last_used_at is None or now - key.last_used_at >= last_used_every:
+        key.last_used_at = now
+        session.flush()
+    return Principal(
+        tenant_id=key.tenant_id,
+        kind="api_key",
+        subject_id=key.id,
+        scopes=frozenset(key.scopes),
+    )
+
+
+def get_key(scope: Scope, key_id: str) -> ApiKey:
+    return scope.get(ApiKey, key_id, what="api key")
+
+
+def list_keys(
+    scope: Scope, *, limit: int, cursor: str | None, offset: int, status: str | None
+) -> Page[ApiKey]:
+    stmt = scope.select(ApiKey)
+    if status:
+        stmt = stmt.where(ApiKey.status == status)
+    return paginate(scope.session, stmt, ApiKey, limit=limit, cursor=cursor, offset=offset)
+
+
+def update_key(
+    scope: Scope,
+    key_id: str,
+    *,
+    name: str | None,
+    scopes: list[str] | None,
+    status: str | None,
+    by: Principal,
+    now: datetime,
+) -> ApiKey:
+    key = get_key(scope, key_id)
+    if name is not None:
+        key.name = name
+    if scopes is not None:
+        key.scopes = _check_grantable(permissions.check_known(scopes), by)
+    if status == "revoked":
+        revoke_key(scope, key_id, now=now)
+    elif status == "active" and key.status != "active":
+        raise errors.Conflict(
+            "A revoked key cannot be made active again.",
+            code="API_KEY_REVOKED",
+            field="status",
+            fix="Create a new key instead.",
+        )
+    scope.session.flush()
+    return key
+
+
+def revoke_key(scope: Scope, key_id: str, *, now: datetime) -> ApiKey:
+    """Revoke at once: the next request with this key is refused."""
+    key = get_key(scope, key_id)
+    if key.status != "revoked":
+        key.status, key.revoked_at = "revoked", now
+        scope.session.flush()
+    return key
+
+
+def rotate_key(scope: Scope, key_id: str) -> tuple[ApiKey, str]:
+    """A new secret for the same key id; the old secret stops working immediately."""
+    key = get_key(scope, key_id)
+    if key.status != "active":
+        raise errors.Conflict(
+            "A revoked key cannot be rotated.", code="API_KEY_REVOKED", fix="Create a new key."
+        )
+    secret = generate_secret()
+    key.key_prefix, key.key_hash = secret[:_DISPLAY_CHARS], hash_secret(secret)
+    scope.session.flush()
+    return key, secret

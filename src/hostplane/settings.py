@@ -1,0 +1,91 @@
+"""Typed settings for every process, read from HOSTPLANE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Defaults serve one machine with no DNS set up."""
+
+    model_config = SettingsConfigDict(env_prefix="HOSTPLANE_", extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(Path("./.hostplane"))
+    """Where the SQLite file, signing keys and uploaded assets live."""
+    database_url: str | None = None
+    """SQLAlchemy URL; empty means a SQLite file inside data_dir."""
+    database_pool_size: int = Field(10, ge=1, le=200)
+    """Connections kept open per process (PostgreSQL)."""
+
+    # Public naming of URL layers
+    managed_domain: str = "localhost"
+    """Deployment fallback: {deployment}.{organization}.{managed_domain}."""
+    preview_domain: str = "localhost"
+    """Default sandbox previews: {port}-{sandbox}.sandbox.{preview_domain}."""
+    computer_domain: str = "computer.localhost"
+    """Desktops: {computer}.{computer_domain}/desktop/index.html."""
+    proxy_target: str = "localhost"
+    """The hostname customers point their CNAME records at."""
+    public_scheme: str = "http"
+    """Scheme of generated URLs (http or https)."""
+    public_port: str = "8000"
+    """Port appended to generated URLs; empty for none."""
+
+    # Outside world
+    dns_nameservers: str = ""
+    """Resolvers for domain verification, a host[:port] comma list; empty means the system's."""
+    postgres_admin_url: str | None = None
+    """Where the local driver creates postgresql databases; unset means that engine is not offered."""
+    api_url: str = "http://127.0.0.1:8080"
+    """The API's public base URL, for links and the CLI."""
+
+    # Request handling
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    """Largest request body the API accepts (413 above)."""
+    idempotency_ttl_seconds: int = Field(24 * 3600, ge=60)
+    """How long an Idempotency-Key and its stored response are kept."""
+    key_last_used_resolution_seconds: int = Field(60, ge=0)
+    """last_used_at on an API key is written at most this often."""
+
+    @field_validator("public_scheme")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value not in ("http", "https"):
+            raise ValueError("HOSTPLANE_PUBLIC_SCHEME must be http or https")
+        return value
+
+    @field_validator("public_port")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.isdigit() and 0 < int(value) < 65536):
+            raise ValueError("HOSTPLANE_PUBLIC_PORT must be empty or a port number 1-65535")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL to connect to, defaulting to SQLite under data_dir."""
+        if self.database_url:
+            url = self.database_url
+            # Operators paste plain postgres URLs; we speak psycopg 3.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix):]
+            return url
+        return f"sqlite:///{(self.data_dir / 'hostplane.db').resolve()}"
+
+    @property
+    def nameservers(self) -> list[str]:
+        """HOSTPLANE_DNS_NAMESERVERS split into entries."""
+        return [part.strip() for part in self.dns_nameservers.split(",") if part.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Organizations, their setup flow and slugs, workspaces, projects and ownership resolution."""

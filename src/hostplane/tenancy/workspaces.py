@@ -1,0 +1,182 @@
+"""Workspaces: one per downstream customer, each with a default project that cannot be deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hostplane import errors
+from hostplane.db.helpers import Page, flush_or_raise, next_free_slug, paginate, try_insert
+from hostplane.db.scope import Scope
+from hostplane.tenancy import slugs
+from hostplane.tenancy.models import Project, Workspace
+from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.schemas import WorkspaceCreate, WorkspacePublic, WorkspaceUpdate
+
+_ATTEMPTS = 8
+
+
+def get_workspace(scope: Scope, workspace_id: str) -> Workspace:
+    return scope.get(Workspace, workspace_id, what="workspace")
+
+
+def list_workspaces(
+    scope: Scope,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    offset: int = 0,
+    external_workspace_id: str | None = None,
+    external_user_id: str | None = None,
+) -> Page[Workspace]:
+    stmt = scope.select(Workspace)
+    if external_workspace_id is not None:
+        stmt = stmt.where(Workspace.external_workspace_id == external_workspace_id)
+    if external_user_id is not None:
+        stmt = stmt.where(Workspace.external_user_id == external_user_id)
+    return paginate(scope.session, stmt, Workspace, limit=limit, cursor=cursor, offset=offset)
+
+
+def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bool]:
+    """Create a workspace, or return the one already holding its external id (reused=True)."""
+    require_setup(scope.tenant())
+    if data.slug is not None:
+        slugs.label_slug(data.slug, field="slug")
+    for _ in range(_ATTEMPTS):
+        if data.external_workspace_id:
+            existing = scope.find(Workspace, external_workspace_id=data.external_workspace_id)
+            if existing is not None:
+                return existing, True
+        if not data.allow_duplicate_name:
+            _refuse_same_name(scope, data.name)
+        slug = data.slug or next_free_slug(
+            scope.session,
+            Workspace.slug,
+            slugs.normalize(data.name) or "workspace",
+            Workspace.tenant_id == scope.tenant_id,
+        )
+        workspace = Workspace(
+            tenant_id=scope.tenant_id,
+            name=data.name,
+            slug=slug,
+            description=data.description,
+            meta=data.metadata or {},
+            settings={},
+            external_workspace_id=data.external_workspace_id,
+            external_user_id=data.external_user_id,
+        )
+        if try_insert(scope.session, workspace):
+            ensure_default_project(scope, workspace)
+            return workspace, False
+        if data.slug and scope.find(Workspace, slug=data.slug) is not None:
+            raise slugs.slug_taken("workspace", data.slug)
+    raise errors.Conflict("The workspace is being created concurrently; retry.", code="RETRY")
+
+
+def _refuse_same_name(scope: Scope, name: str) -> None:
+    same = scope.session.scalars(
+        scope.select(Workspace).where(func.lower(Workspace.name) == name.lower()).limit(1)
+    ).first()
+    if same is not None:
+        raise errors.Conflict(
+            f"A workspace named {same.name!r} already exists.",
+            code="WORKSPACE_NAME_EXISTS",
+            field="name",
+            rule="workspace names are unique in the organization unless allow_duplicate_name",
+            fix="Reuse the existing workspace (error.existing), pass external_workspace_id to "
+            "reuse by your own id, or send allow_duplicate_name: true.",
+            extra={"existing": WorkspacePublic.of(same).model_dump(mode="json")},
+        )
+
+
+def ensure_default_project(scope: Scope, workspace: Workspace) -> Project:
+    """The workspace's default project, created if it does not exist yet (race-safe)."""
+    for _ in range(_ATTEMPTS):
+        found = scope.find(Project, workspace_id=workspace.id, is_default=True)
+        if found is not None:
+            return found
+        project = Project(
+            tenant_id=scope.tenant_id,
+            workspace_id=workspace.id,
+            name="Default",
+            slug=next_free_slug(
+                scope.session, Project.slug, "default", Project.workspace_id == workspace.id
+            ),
+            meta={},
+            is_default=True,
+        )
+        if try_insert(scope.session, project):
+            return project
+    raise errors.Conflict("The default project is being created concurrently; retry.", code="RETRY")
+
+
+def default_workspace(scope: Scope) -> Workspace:
+    """The organization's default workspace, for resources created without any selector."""
+    for _ in range(_ATTEMPTS):
+        found = scope.find(Workspace, is_default=True)
+        if found is not None:
+            return found
+        workspace = Workspace(
+            tenant_id=scope.tenant_id,
+            name="Default",
+            slug=next_free_slug(
+                scope.session, Workspace.slug, "default", Workspace.tenant_id == scope.tenant_id
+            ),
+            meta={},
+            settings={},
+            is_default=True,
+        )
+        if try_insert(scope.session, workspace):
+            ensure_default_project(scope, workspace)
+            return workspace
+    raise errors.Conflict("The default workspace is being created concurrently; retry.", code="RETRY")
+
+
+def update_workspace(scope: Scope, workspace_id: str, data: WorkspaceUpdate) -> Workspace:
+    workspace = get_workspace(scope, workspace_id)
+    fields = data.model_dump(exclude_unset=True)
+    if fields.get("slug") is not None and fields["slug"] != workspace.slug:
+        slug = slugs.label_slug(fields["slug"], field="slug")
+        if scope.find(Workspace, slug=slug) is not None:
+            raise slugs.slug_taken("workspace", slug)
+        workspace.slug = slug
+    for key in ("name", "description", "external_user_id"):
+        if key in fields and (fields[key] is not None or key != "name"):
+            setattr(workspace, key, fields[key])
+    if "metadata" in fields:
+        workspace.meta = fields["metadata"] or {}
+    flush_or_raise(scope.session, slugs.slug_taken("workspace", workspace.slug))
+    return workspace
+
+
+def replace_settings(scope: Scope, workspace_id: str, settings: dict[str, Any]) -> Workspace:
+    workspace = get_workspace(scope, workspace_id)
+    workspace.settings = settings
+    scope.session.flush()
+    return workspace
+
+
+def delete_workspace(scope: Scope, workspace_id: str) -> Workspace:
+    workspace = get_workspace(scope, workspace_id)
+    scope.session.delete(workspace)
+    scope.session.flush()
+    return workspace
+
+
+def workspace_usage(scope: Scope, workspace_id: str) -> dict[str, Any]:
+    """What a workspace holds. Resource counts join here as resource types arrive."""
+    workspace = get_workspace(scope, workspace_id)
+    projects = scope.session.scalar(
+        select(func.count()).select_from(Project).where(Project.workspace_id == workspace.id)
+    )
+    return {
+        "workspace_id": workspace.id,
+        "external_workspace_id": workspace.external_workspace_id,
+        "projects": projects or 0,
+        "sandboxes": 0,
+        "databases": 0,
+        "deployments": 0,
+        "computers": 0,
+        "runtime_seconds": 0,
+    }

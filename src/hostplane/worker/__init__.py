@@ -1,0 +1,1 @@
+"""Background work: periodic jobs run by `hostplane worker` (or inside `hostplane serve`)."""

@@ -1,0 +1,51 @@
+"""The worker loop. Each pass runs every periodic job once; jobs are idempotent and safe to run
+from several workers at once (they only delete or update rows that are due)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hostplane.api.container import Container
+from hostplane.idempotency.service import purge_expired
+
+log = logging.getLogger("hostplane.worker")
+
+Job = Callable[[Container], int]
+
+
+def purge_idempotency_records(container: Container) -> int:
+    with container.database.transaction() as session:
+        return purge_expired(session, now=container.clock.now())
+
+
+JOBS: dict[str, Job] = {"purge_idempotency_records": purge_idempotency_records}
+
+
+@dataclass
+class Worker:
+    container: Container
+    interval_seconds: float = 30.0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run_once(self) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for name, job in JOBS.items():
+            try:
+                done[name] = job(self.container)
+            except Exception:  # one failing job must not stop the others
+                log.exception("job %s failed", name)
+                done[name] = -1
+        return done
+
+    def run_forever(self) -> None:
+        while not self.stop.is_set():
+            self.run_once()
+            self.stop.wait(self.interval_seconds)
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="hostplane-worker", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,161 @@
+"""Test fixtures: every database test runs on SQLite and, when reachable, on PostgreSQL.
+
+PostgreSQL: HOSTPLANE_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
+is the admin connection; the suite creates a database of its own per worker and drops it after.
+Set it to "off" to skip PostgreSQL. When CI=true, an unreachable server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from hostplane.api.app import create_app
+from hostplane.api.container import Container
+from hostplane.db.engine import Database
+from hostplane.settings import Settings
+from tests.factories import Org, make_org
+from tests.fakes import MovableClock
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get("HOSTPLANE_TEST_POSTGRES_URL", DEFAULT_PG)
+    return None if url.strip().lower() in ("", "off", "none") else url
+
+
+def _pg_reachable(url: str) -> bool:
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = _pg_admin_url()
+    state = "off" if url is None else ("reachable" if _pg_reachable(url) else "NOT reachable")
+    return f"hostplane: SQLite always; PostgreSQL {state} ({url})"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hostplane.db'}"
+        return
+    admin = _pg_admin_url()
+    if admin is None or not _pg_reachable(admin):
+        if os.environ.get("CI") == "true" and admin is not None:
+            pytest.fail(f"CI=true but PostgreSQL is not reachable at {admin}")
+        pytest.skip("PostgreSQL not reachable (set HOSTPLANE_TEST_POSTGRES_URL)")
+    name = f"hostplane_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture(scope="session")
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        key_last_used_resolution_seconds=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def container(settings: Settings, clock: MovableClock) -> Iterator[Container]:
+    database = Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    built = Container(settings=settings, database=database, clock=clock)
+    yield built
+    database.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def base_url(container: Container) -> Iterator[str]:
+    """A real uvicorn server on loopback, in a thread of the test process."""
+    app = create_app(container=container)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def new_org(container: Container, base_url: str) -> Iterator[Callable[..., Org]]:
+    made: list[Org] = []
+
+    def factory(**kw: object) -> Org:
+        org = make_org(container, base_url, **kw)  # type: ignore[arg-type]
+        made.append(org)
+        return org
+
+    yield factory
+    for org in made:
+        org.client.close()
+
+
+@pytest.fixture
+def org(new_org: Callable[..., Org]) -> Org:
+    return new_org()
+
+
+@pytest.fixture
+def other_org(new_org: Callable[..., Org]) -> Org:
+    return new_org()
+
+
+@pytest.fixture
+def anon(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
