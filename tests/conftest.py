@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from hostplane.api.app import create_app
 from hostplane.api.container import Container
 from hostplane.db.engine import Database
+from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings
 from tests.factories import Org, make_org
 from tests.fakes import MovableClock
@@ -97,6 +98,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 @pytest.fixture(scope="session")
 def container(settings: Settings, clock: MovableClock) -> Iterator[Container]:
     database = Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    upgrade(database)  # the schema comes from migrations, never create_all
     built = Container(settings=settings, database=database, clock=clock)
     yield built
     database.dispose()

@@ -8,6 +8,7 @@ from hostplane import __version__
 from hostplane.api import problems
 from hostplane.api.container import Container
 from hostplane.api.deps import request_context
+from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import api_keys, health, projects, tenants, workspaces
 from hostplane.clock import Clock
@@ -40,6 +41,9 @@ def create_app(
     )
     app.state.container = container
     problems.install(app)
+    # Starlette runs the last-added middleware first: request ids and the size limit wrap
+    # idempotency, which wraps the routes.
+    app.add_middleware(IdempotencyMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)

@@ -1,75 +1,125 @@
-"""The route class that makes POSTs with an Idempotency-Key replay their first result."""
+"""Middleware that makes POSTs with an Idempotency-Key replay their first result.
+
+Same key, organization, route and body → the first 2xx status and body, and no second write.
+It runs around the whole route, so the handler's transaction has committed before the result is
+stored; the response is held back until then, so a client never sees a result that a retry with
+the same key could not replay.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
 
-from fastapi import Request, Response
-from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostplane.api.deps import authenticate_request, container_of
-from hostplane.db.scope import Scope
+from hostplane import errors
+from hostplane.api.container import Container
+from hostplane.api.problems import envelope
+from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
+from hostplane.keys.service import authenticate
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+_PREFIX = "/api/v1/"
 
 
-class IdempotentRoute(APIRoute):
-    """POST + Idempotency-Key: same key, organization, route and body → the first 2xx response."""
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, container: Container) -> None:
+        self.app = app
+        self.container = container
 
-    def get_route_handler(self) -> Handler:
-        original = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            key = request.headers.get("idempotency-key")
-            if request.method != "POST" or key is None:
-                return await original(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        body = await request.body()  # bounded by RequestContextMiddleware, which runs outside
+        where = {"key": key, "method": "POST", "path": scope["path"]}
+        try:
             service.check_key(key)
-            fingerprint = service.request_fingerprint(await request.body())
-            where = {"key": key, "method": request.method, "path": request.url.path}
-            replay = await run_in_threadpool(_reserve, request, fingerprint, where)
-            if replay is not None:
-                return Response(
-                    replay.body,
-                    status_code=replay.status_code,
-                    media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"},
-                )
+            tenant_id = await run_in_threadpool(self._tenant_of, request)
+            if tenant_id is None:  # let the route refuse the credential in its usual way
+                await self.app(scope, _replay_body(body), send)
+                return
+            fingerprint = service.request_fingerprint(body)
+            replay = await run_in_threadpool(self._reserve, tenant_id, fingerprint, where)
+        except errors.HostplaneError as exc:
+            request_id = scope.get("state", {}).get("request_id", "")
+            refusal = envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra)
+            await refusal(scope, receive, send)
+            return
+        if replay is not None:
+            replayed = Response(replay.body, status_code=replay.status_code,
+                                media_type="application/json",
+                                headers={"Idempotent-Replayed": "true"})
+            await replayed(scope, receive, send)
+            return
+
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await self.app(scope, _replay_body(body), hold)
+        except BaseException:
+            await run_in_threadpool(self._finish, tenant_id, where, None, b"")
+            raise
+        status = next(m["status"] for m in held if m["type"] == "http.response.start")
+        content = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+        await run_in_threadpool(self._finish, tenant_id, where, status, content)
+        for message in held:
+            await send(message)
+
+    def _tenant_of(self, request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            return None
+        with self.container.database.transaction(write=False) as session:
             try:
-                response = await original(request)
-            except BaseException:
-                await run_in_threadpool(_finish, request, where, None)
-                raise
-            await run_in_threadpool(_finish, request, where, response)
-            return response
+                principal = authenticate(session, secret.strip(), now=self.container.clock.now(),
+                                         last_used_every=None)
+            except errors.Unauthenticated:
+                return None
+        return principal.tenant_id
 
-        return handler
+    def _reserve(self, tenant_id: str, fingerprint: str, where: dict[str, str]) -> service.Replay | None:
+        ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
+        with self.container.database.transaction() as session:
+            return service.reserve(_scope(session, tenant_id), fingerprint=fingerprint,
+                                   now=self.container.clock.now(), ttl=ttl, **where)
+
+    def _finish(self, tenant_id: str, where: dict[str, str], status: int | None, body: bytes) -> None:
+        """Store a 2xx result for replay; forget the reservation of anything else."""
+        with self.container.database.transaction() as session:
+            scope = _scope(session, tenant_id)
+            if status is not None and 200 <= status < 300:
+                service.complete(scope, status=status, body=body.decode(), **where)
+            else:
+                service.release(scope, **where)
 
 
-def _reserve(request: Request, fingerprint: str, where: dict[str, str]) -> service.Replay | None:
-    container = container_of(request)
-    with container.database.transaction() as session:
-        principal = authenticate_request(request, session)
-        return service.reserve(
-            Scope(session, principal.tenant_id),
-            fingerprint=fingerprint,
-            now=container.clock.now(),
-            ttl=timedelta(seconds=container.settings.idempotency_ttl_seconds),
-            **where,
-        )
+def _scope(session: Session, tenant_id: str) -> TenantScope:
+    return TenantScope(session, tenant_id)
 
 
-def _finish(request: Request, where: dict[str, str], response: Response | None) -> None:
-    """Store a 2xx result for replay; forget the reservation of anything else."""
-    container = container_of(request)
-    principal = request.state.principal
-    with container.database.transaction() as session:
-        scope = Scope(session, principal.tenant_id)
-        if response is not None and 200 <= response.status_code < 300:
-            body = bytes(response.body).decode()
-            service.complete(scope, status=response.status_code, body=body, **where)
-        else:
-            service.release(scope, **where)
+def _replay_body(body: bytes) -> Receive:
+    """A receive() that hands the already-read body to the app once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -74,7 +74,7 @@ def _check_grantable(wanted: list[str], by: Principal) -> list[str]:
 
 
 def authenticate(
-    session: Session, secret: str, *, now: datetime, last_used_every: timedelta
+    session: Session, secret: str, *, now: datetime, last_used_every: timedelta | None
 ) -> Principal:
     """The principal of an API key, or Unauthenticated for unknown, revoked or expired keys."""
     key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret))).first()
@@ -91,7 +91,11 @@ def authenticate(
             fix="Create a new key, or rotate this one.",
         )
     # Only write last_used_at when it is stale, so reads do not turn into writes.
-    if key.last_used_at is None or now - key.last_used_at >= last_used_every:
+    # last_used_every=None: a pure check that never writes.
+    stale = key.last_used_at is None or (
+        last_used_every is not None and now - key.last_used_at >= last_used_every
+    )
+    if last_used_every is not None and stale:
         key.last_used_at = now
         session.flush()
     return Principal(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from hostplane.api.routing import area_router
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.tenancy import projects
 from hostplane.tenancy.schemas import ProjectCreate, ProjectMove, ProjectPublic, ProjectUpdate
 
-router = area_router(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"])
 
 Reader = Annotated[RequestContext, needs("project:read")]
 Writer = Annotated[RequestContext, needs("project:write")]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter
+
 
 
 from hostplane import errors
-from hostplane.api.routing import area_router
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data
-from hostplane.tenancy.organizations import find_organization, set_identity
+from hostplane.tenancy.organizations import set_identity
 from hostplane.tenancy.schemas import OrganizationPublic, OrganizationUpdate
 
-router = area_router(tags=["organizations"])
+router = APIRouter(tags=["organizations"])
 
 Reader = Annotated[RequestContext, needs("organization:read")]
 Manager = Annotated[RequestContext, needs("organization:manage")]
@@ -59,7 +60,8 @@ def get_organization(tenant_id: str, ctx: Reader) -> OrganizationPublic:
 
 @router.put("/tenants/{tenant_id}", response_model=OrganizationPublic,
             summary="Set the organization name once; the permanent slug derives from it")
-@router.patch("/tenants/{tenant_id}", response_model=OrganizationPublic, include_in_schema=False)
+@router.patch("/tenants/{tenant_id}", response_model=OrganizationPublic,
+              summary="Same as PUT: set the organization name once")
 def update_organization(tenant_id: str, body: OrganizationUpdate, ctx: Manager) -> OrganizationPublic:
     tenant = _own(ctx, tenant_id)
     return OrganizationPublic.of(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
-from hostplane.api.routing import area_router
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.schemas import ProjectPublic, WorkspaceCreate, WorkspacePublic, WorkspaceUpdate
 
-router = area_router(prefix="/workspaces", tags=["workspaces"])
+router = APIRouter(prefix="/workspaces", tags=["workspaces"])
 
 Reader = Annotated[RequestContext, needs("workspace:read")]
 Writer = Annotated[RequestContext, needs("workspace:write")]

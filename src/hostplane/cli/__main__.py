@@ -1,0 +1,5 @@
+"""`python -m hostplane.cli` runs the `hostplane` command."""
+
+from hostplane.cli.main import app
+
+app()

@@ -1,0 +1,130 @@
+"""The cross-tenant suite: every /api/v1 route, four callers.
+
+no credential → 401 · revoked key → 401 · a key without the permission → 403 ·
+another organization's key on this organization's objects → 404 · the owner → 2xx.
+
+A route added to the API without a case here fails test_every_route_has_a_case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hostplane.api.app import API_PREFIX
+from tests.factories import Org, unique
+
+
+@dataclass(frozen=True)
+class Case:
+    body: Any = None
+    owner: int = 200  # status the owner gets
+    # A list route: the other organization must not see the owner's object with this id key.
+    lists: str | None = None
+    # Body fields that name the owner's objects: the other organization must get 404 for them.
+    refers: dict[str, str] = field(default_factory=dict)
+
+
+def _name(world: dict[str, Any]) -> dict[str, Any]:
+    return {"name": unique("Name")}
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/platform/tenants"): Case(lists="tenant_id"),
+    ("GET", "/platform/tenants/current"): Case(),
+    ("POST", "/platform/tenants/{id_or_slug}/switch"): Case(body={}, owner=403),
+    ("GET", "/tenants/{tenant_id}"): Case(),
+    ("PUT", "/tenants/{tenant_id}"): Case(body=lambda w: {"name": w["name"]}),
+    ("PATCH", "/tenants/{tenant_id}"): Case(body=lambda w: {"name": w["name"]}),
+    ("GET", "/tenant/plan"): Case(),
+    ("POST", "/workspaces"): Case(body=_name, owner=201),
+    ("GET", "/workspaces"): Case(lists="workspace_id"),
+    ("GET", "/workspaces/{workspace_id}"): Case(),
+    ("PATCH", "/workspaces/{workspace_id}"): Case(body={"description": "changed"}),
+    ("DELETE", "/workspaces/{workspace_id}"): Case(),
+    ("PUT", "/workspaces/{workspace_id}/settings"): Case(body={"theme": "dark"}),
+    ("GET", "/workspaces/{workspace_id}/usage"): Case(),
+    ("GET", "/workspaces/{workspace_id}/stats"): Case(),
+    ("GET", "/workspaces/{workspace_id}/projects"): Case(),
+    ("POST", "/projects"): Case(body=lambda w: {"name": unique("P"), "workspace_id": w["workspace_id"]},
+                                owner=201, refers={"workspace_id": "workspace_id"}),
+    ("GET", "/projects"): Case(lists="project_id"),
+    ("GET", "/projects/{project_id}"): Case(),
+    ("PATCH", "/projects/{project_id}"): Case(body={"description": "changed"}),
+    ("DELETE", "/projects/{project_id}"): Case(),
+    ("POST", "/projects/{project_id}/move"): Case(
+        body=lambda w: {"target_workspace_id": w["workspace2_id"]},
+        refers={"target_workspace_id": "workspace2_id"}),
+    ("GET", "/projects/{project_id}/summary"): Case(),
+    ("POST", "/api-keys"): Case(body=_name, owner=201),
+    ("GET", "/api-keys"): Case(lists="key_id"),
+    ("GET", "/api-keys/{key_id}"): Case(),
+    ("PATCH", "/api-keys/{key_id}"): Case(body={"name": "renamed"}),
+    ("DELETE", "/api-keys/{key_id}"): Case(),
+    ("POST", "/api-keys/{key_id}/rotate"): Case(),
+}
+
+
+def test_every_route_has_a_case(base_url, anon) -> None:
+    paths = anon.get("/openapi.json").json()["paths"]
+    routes = {(method.upper(), path[len(API_PREFIX):])
+              for path, operations in paths.items() if path.startswith(API_PREFIX)
+              for method in operations}
+    assert routes - CASES.keys() == set(), "routes without a cross-tenant case"
+    assert CASES.keys() - routes == set(), "cases for routes that do not exist"
+
+
+def _world(org: Org) -> dict[str, Any]:
+    ws = org.workspace()
+    ws2 = org.workspace()
+    project = org.project(ws["id"])
+    key = org.post("/api/v1/api-keys", {"name": "victim"}).json()["data"]
+    return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
+            "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
+            "key_id": key["id"]}
+
+
+def _request(client: Any, method: str, template: str, case: Case, world: dict[str, Any],
+             body_world: dict[str, Any] | None = None) -> Any:
+    body = case.body(body_world or world) if callable(case.body) else case.body
+    return client.request(method, API_PREFIX + template.format(**world), json=body)
+
+
+ROUTES = sorted(CASES)
+
+
+@pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route_isolation(method, template, new_org, anon):
+    owner, intruder = new_org(), new_org()
+    case = CASES[(method, template)]
+    world = _world(owner)
+
+    assert _request(anon, method, template, case, world).status_code == 401
+
+    revoked = owner.post("/api/v1/api-keys", {"name": "gone"}).json()["data"]
+    owner.delete(f"/api/v1/api-keys/{revoked['id']}")
+    anon.headers["Authorization"] = f"Bearer {revoked['key']}"
+    assert _request(anon, method, template, case, world).status_code == 401
+    del anon.headers["Authorization"]
+
+    weak = owner.post("/api/v1/api-keys", {"name": "weak", "scopes": ["usage:read"]}).json()["data"]
+    anon.headers["Authorization"] = f"Bearer {weak['key']}"
+    resp = _request(anon, method, template, case, world)
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "PERMISSION_DENIED"
+    del anon.headers["Authorization"]
+
+    if "{" in template or case.refers:
+        # The intruder names the owner's objects (in the path or the body) → 404, nothing changes.
+        intruder_world = _world(intruder)
+        path_world = world if "{" in template else intruder_world
+        body_world = {**intruder_world, **{k: world[k] for k in case.refers.values()}}
+        resp = _request(intruder.client, method, template, case, path_world, body_world)
+        assert resp.status_code == 404, resp.text
+        assert world["workspace_id"] in {w["id"] for w in owner.get("/api/v1/workspaces").json()["data"]}
+    if case.lists:
+        seen = intruder.get(API_PREFIX + template).text
+        assert world[case.lists] not in seen
+
+    resp = _request(owner.client, method, template, case, world)
+    assert resp.status_code == case.owner, resp.text

@@ -1,0 +1,93 @@
+"""The operator commands, run as a user runs them: real processes, real files, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hostplane.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def env(tmp_path, database_url) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith("HOSTPLANE_")}
+    values["HOSTPLANE_DATA_DIR"] = str(tmp_path / "data")
+    if not database_url.startswith("sqlite"):
+        values["HOSTPLANE_DATABASE_URL"] = database_url
+    return values
+
+
+@pytest.mark.parametrize("args", [[], ["accounts"], ["accounts", "create"], ["keys"],
+                                  ["keys", "create"], ["db"], ["db", "upgrade"], ["serve"],
+                                  ["api"], ["worker"]])
+def test_help_everywhere(args):
+    from typer.testing import CliRunner
+
+    from hostplane.cli.main import app
+
+    result = CliRunner().invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output and len(result.output.splitlines()) > 5
+
+
+def test_accounts_and_keys_print_json(env):
+    made = run(env, "accounts", "create", "--json")
+    assert made.returncode == 0, made.stderr
+    account = json.loads(made.stdout)
+    assert set(account) == {"tenant_id", "slug", "name", "api_key"}
+    assert re.fullmatch(r"org-[a-z0-9]{8}", account["slug"]) and account["name"] == ""
+    named = json.loads(run(env, "accounts", "create", "--name", f"Cli Org {time.time_ns()}",
+                           "--email", "ops@example.com", "--json").stdout)
+    assert named["slug"].startswith("cli-org-")
+    key = json.loads(run(env, "keys", "create", "--tenant", named["slug"], "--name", "ci",
+                         "--json").stdout)
+    assert set(key) == {"id", "api_key", "key_prefix"}
+    assert key["api_key"].startswith(key["key_prefix"])
+    missing = run(env, "keys", "create", "--tenant", "no-such-org", "--json")
+    assert missing.returncode == 1 and "ORG_NOT_FOUND" in missing.stderr
+    taken = run(env, "accounts", "create", "--name", named["name"], "--json")
+    assert taken.returncode == 1 and "SLUG_TAKEN" in taken.stderr
+
+
+def test_db_upgrade_reports_the_revision(env):
+    result = run(env, "db", "upgrade", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["revision"]
+
+
+def test_serve_answers_healthz_and_the_api(env):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    account = json.loads(run(env, "accounts", "create", "--name", f"Serve {time.time_ns()}",
+                             "--json").stdout)
+    proc = subprocess.Popen([sys.executable, "-m", "hostplane.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").json() == {"status": "ok"}:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+            time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {account['api_key']}"}
+        current = httpx.get(f"{base}/api/v1/platform/tenants/current", headers=headers).json()
+        assert current["id"] == account["tenant_id"]
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert account["api_key"] not in output  # secrets never reach the logs
