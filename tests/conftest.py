@@ -101,7 +101,7 @@ def container(settings: Settings, clock: MovableClock) -> Iterator[Container]:
     upgrade(database)  # the schema comes from migrations, never create_all
     built = Container(settings=settings, database=database, clock=clock)
     yield built
-    database.dispose()
+    built.stop()
 
 
 def _free_port() -> int:

@@ -30,6 +30,7 @@ def create_app(
     container = container or Container.build(settings, clock=clock)
     if migrate:
         upgrade(container.database)
+    container.start()
 
     app = FastAPI(
         title="hostplane",

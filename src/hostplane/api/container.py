@@ -1,11 +1,15 @@
-"""What a running process is wired from: settings, the database and the clock."""
+"""What a running process is wired from: settings, the database, the clock and the key cache."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from hostplane.clock import Clock, SystemClock
 from hostplane.db.engine import Database
+from hostplane.keys.auth import KeyAuthenticator
+from hostplane.keys.cache import KeyCache
+from hostplane.keys.listener import KeyChangeListener
 from hostplane.settings import Settings
 
 
@@ -14,8 +18,31 @@ class Container:
     settings: Settings
     database: Database
     clock: Clock = field(default_factory=SystemClock)
+    key_cache: KeyCache = field(init=False)
+    authenticator: KeyAuthenticator = field(init=False)
+    _listener: KeyChangeListener | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        every = timedelta(seconds=self.settings.key_last_used_resolution_seconds)
+        self.key_cache = KeyCache(self.clock, ttl=every)
+        self.authenticator = KeyAuthenticator(self.database, self.key_cache, self.clock,
+                                              last_used_every=every)
+        self.database.key_change_listeners.append(self.key_cache.invalidate)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Container:
         database = Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
         return cls(settings=settings, database=database, clock=clock or SystemClock())
+
+    def start(self) -> None:
+        """Start what a serving process needs beside requests: on PostgreSQL, the listener that
+        hears key changes made by other processes. Safe to call more than once."""
+        if self._listener is None and not self.database.is_sqlite:
+            self._listener = KeyChangeListener(self.database.url, self.key_cache)
+            self._listener.start()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        self.database.dispose()

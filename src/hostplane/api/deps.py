@@ -1,21 +1,25 @@
-"""Request dependencies: who is calling (deny by default), their organization's scope, the clock."""
+"""Request dependencies: who is calling (deny by default), their organization's scope, the clock.
+
+The request context is an async dependency on purpose: a cached credential costs no trip to the
+thread pool, and a read-only request's autocommitting session has no transaction to end, so a GET
+makes exactly one thread hop (its handler). A write commits in one more hop, before the response.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hostplane import errors
 from hostplane.api.container import Container
 from hostplane.db.scope import Scope
-from hostplane.keys.service import authenticate
 from hostplane.settings import Settings
-from hostplane.tenancy.organizations import find_organization
 from hostplane.tenancy.principal import Principal
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,52 +41,48 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def bearer_secret(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, credential = header.partition(" ")
+def bearer_secret(authorization: str) -> str | None:
+    scheme, _, credential = authorization.partition(" ")
     credential = credential.strip()
-    if scheme.lower() != "bearer" or not credential:
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
+async def authenticate_request(request: Request) -> Principal:
+    """Authenticate once per request (kept on request.state) and check X-MIOSA-Tenant."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    secret = bearer_secret(request.headers.get("authorization", ""))
+    if secret is None:
         raise errors.Unauthenticated(
             "This route needs a credential: send Authorization: Bearer <API key>.",
             code="UNAUTHENTICATED",
             fix="Create a key with `hostplane keys create --tenant <org>` and send it as a "
             "Bearer token.",
         )
-    return credential
-
-
-def authenticate_request(request: Request, session: Session) -> Principal:
-    """Authenticate once per request (cached on request.state) and check X-MIOSA-Tenant."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    container = container_of(request)
-    principal = authenticate(
-        session,
-        bearer_secret(request),
-        now=container.clock.now(),
-        last_used_every=timedelta(seconds=container.settings.key_last_used_resolution_seconds),
-    )
-    wanted = request.headers.get("x-miosa-tenant", "").strip()
-    if wanted and wanted != principal.tenant_id:
-        org = find_organization(session, wanted)
-        if org is None or org.id != principal.tenant_id:
-            # Another organization's id or slug looks exactly like one that does not exist.
-            raise errors.NotFound(
-                f"No organization {wanted!r} for this credential.",
-                code="ORG_NOT_FOUND",
-                field="X-MIOSA-Tenant",
-                fix="Send your own organization's id or slug, or leave the header out.",
-            )
+    tenant = request.headers.get("x-miosa-tenant", "").strip() or None
+    authenticator = container_of(request).authenticator
+    principal = authenticator.from_cache(secret, tenant)
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
     request.state.principal = principal
     return principal
 
 
-def request_context(request: Request) -> Iterator[RequestContext]:
-    container = container_of(request)
-    session = container.database.session(write=request.method not in _READ_METHODS)
+def _end(session: Session, *, commit: bool) -> None:
     try:
-        principal = authenticate_request(request, session)
+        if commit:
+            session.commit()
+    finally:
+        session.close()
+
+
+async def request_context(request: Request) -> AsyncIterator[RequestContext]:
+    container = container_of(request)
+    principal = await authenticate_request(request)
+    write = request.method not in _READ_METHODS
+    session = container.database.session(write=write)  # connects lazily, in the handler's thread
+    try:
         yield RequestContext(
             principal=principal,
             scope=Scope(session, principal.tenant_id),
@@ -90,12 +90,16 @@ def request_context(request: Request) -> Iterator[RequestContext]:
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
         )
-        session.commit()
     except BaseException:
-        session.rollback()
+        if write:
+            await run_in_threadpool(_end, session, commit=False)
+        else:
+            session.close()
         raise
-    finally:
-        session.close()
+    if write:
+        await run_in_threadpool(_end, session, commit=True)
+    else:
+        session.close()  # autocommit reader: returning the connection costs no round trip
 
 
 # scope="function": the transaction commits when the handler returns, before the response is sent.
@@ -105,7 +109,8 @@ CurrentContext = Annotated[RequestContext, Depends(request_context, scope="funct
 def needs(permission: str) -> Any:
     """A dependency that yields the request context if the caller holds `permission`, else 403."""
 
-    def check(ctx: CurrentContext) -> RequestContext:
+    # async: a permission check does no I/O, so it need not cost a trip to the thread pool.
+    async def check(ctx: CurrentContext) -> RequestContext:
         ctx.principal.require(permission)
         return ctx
 

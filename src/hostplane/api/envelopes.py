@@ -37,7 +37,7 @@ class PageParams(BaseModel):
         return ListMeta(total=total, page=self.offset // self.limit + 1, per_page=self.limit)
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     offset: Annotated[int, Query(ge=0, description="Items to skip (offset paging).")] = 0,

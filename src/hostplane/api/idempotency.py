@@ -18,10 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane import errors
 from hostplane.api.container import Container
+from hostplane.api.deps import bearer_secret
 from hostplane.api.problems import envelope
 from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
-from hostplane.keys.service import authenticate
 
 _PREFIX = "/api/v1/"
 
@@ -79,16 +79,16 @@ class IdempotencyMiddleware:
             await send(message)
 
     def _tenant_of(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+        """The caller's organization, or None to let the route refuse the credential itself."""
+        secret = bearer_secret(request.headers.get("authorization", ""))
+        if secret is None:
             return None
-        with self.container.database.transaction(write=False) as session:
-            try:
-                principal = authenticate(session, secret.strip(), now=self.container.clock.now(),
-                                         last_used_every=None)
-            except errors.Unauthenticated:
-                return None
+        authenticator = self.container.authenticator
+        try:
+            principal = authenticator.from_cache(secret, None) or authenticator.lookup(
+                secret, None, touch=False)
+        except errors.HostplaneError:
+            return None
         return principal.tenant_id
 
     def _reserve(self, tenant_id: str, fingerprint: str, where: dict[str, str]) -> service.Replay | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -14,22 +16,36 @@ from hostplane.db.scope import install_tenant_guard
 
 
 class Database:
-    """One engine and the sessions made from it. Built by the composition root, never at import."""
+    """One engine and the sessions made from it. Built by the composition root, never at import.
+
+    Write sessions run in a transaction. Read sessions autocommit each statement: a GET then needs
+    no BEGIN/COMMIT round trips, and a reader never holds a lock.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _make_engine(url, pool_size=pool_size, echo=echo, sqlite=self.is_sqlite)
-        # Writes on SQLite take the write lock up front (BEGIN IMMEDIATE): a deferred transaction
-        # that upgrades from read to write fails at once under concurrency instead of waiting.
-        writer_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        if self.is_sqlite:
+            # SQLite has one writer at a time. Writers of this process queue on a Python lock
+            # (woken at once) instead of SQLite's sleep-and-retry busy handler, and then take the
+            # write lock up front (BEGIN IMMEDIATE) so a transaction never fails half-way.
+            writer_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            reader_bind = self.engine.execution_options(sqlite_begin=None)
+        else:
+            writer_bind = self.engine
+            reader_bind = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = sessionmaker(reader_bind, expire_on_commit=False)
         self._writes = sessionmaker(writer_bind, expire_on_commit=False)
-        install_tenant_guard(self._reads)
-        install_tenant_guard(self._writes)
+        # Called with a key hash (or "*") after a transaction that changed API keys commits.
+        self.key_change_listeners: list[Callable[[str], None]] = []
+        for factory in (self._reads, self._writes):
+            install_tenant_guard(factory)
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_soft_rollback", _forget_changes)
 
     def session(self, *, write: bool = True) -> Session:
-        """A new session; `write=False` lets SQLite readers run beside a writer."""
+        """A new session; `write=False` gives an autocommitting reader."""
         return (self._writes if write else self._reads)()
 
     @contextmanager
@@ -48,11 +64,22 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def _after_commit(self, session: Session) -> None:
+        for key_hash in session.info.pop("changed_keys", ()):
+            for listener in self.key_change_listeners:
+                listener(key_hash)
+
+
+def _forget_changes(session: Session, _previous: Any) -> None:
+    session.info.pop("changed_keys", None)
+
 
 def _make_engine(url: str, *, pool_size: int, echo: bool, sqlite: bool) -> Engine:
     if not sqlite:
+        # No pre-ping: it costs a round trip on every request. A connection that died (server
+        # restart) fails one request and is replaced; pool_recycle retires idle ones first.
         return create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo
         )
     database = make_url(url).database
     if database and database != ":memory:":
@@ -64,6 +91,7 @@ def _make_engine(url: str, *, pool_size: int, echo: bool, sqlite: bool) -> Engin
         max_overflow=pool_size,
         connect_args={"check_same_thread": False, "timeout": 30},
     )
+    _serialize_sqlite_writers(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -79,6 +107,26 @@ def _make_engine(url: str, *, pool_size: int, echo: bool, sqlite: bool) -> Engin
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: a reader, every statement commits on its own
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    # A plain Lock, not an RLock: a transaction may begin in one thread and commit in another.
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "begin")
+    def _acquire(connection):  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            if not lock.acquire(timeout=30):
+                raise TimeoutError("waited 30 s for the SQLite write lock")
+            connection.info["holds_write_lock"] = True
+
+    def _release(connection):  # type: ignore[no-untyped-def]
+        if connection.info.pop("holds_write_lock", False):
+            lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)

@@ -19,11 +19,14 @@ T = TypeVar("T")
 MAX_PAGE = 200
 
 
-def try_insert(session: Session, obj: Any) -> bool:
-    """Insert inside a savepoint; False when a unique constraint refused it (someone else won)."""
+def try_insert(session: Session, *objects: Any) -> bool:
+    """Insert, in the order given, inside one savepoint; False when a unique constraint refused
+    one (someone else won), and then none of them is inserted."""
     try:
         with session.begin_nested():
-            session.add(obj)
+            for obj in objects:  # in order: a row may refer to the one before it
+                session.add(obj)
+                session.flush()
         return True
     except IntegrityError:
         return False

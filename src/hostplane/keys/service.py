@@ -1,21 +1,22 @@
-"""API keys: minted with a random secret shown once, stored as SHA-256, checked on every request.
+"""API keys: minted with a random secret shown once, stored as SHA-256, managed by the organization.
 
 A key carries 32 random bytes, so a plain SHA-256 is a safe one-way store (no password stretching is
-needed) and lets each request find its key with one indexed lookup.
+needed) and lets each request find its key with one indexed lookup (keys/auth.py). Every change
+that affects authentication is announced with key_changed, so caches forget the key at commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hostplane import errors
 from hostplane.db.helpers import Page, paginate
 from hostplane.db.scope import Scope
+from hostplane.keys.cache import key_changed
 from hostplane.keys.models import ApiKey
 from hostplane.tenancy import permissions
 from hostplane.tenancy.principal import Principal
@@ -73,39 +74,6 @@ def _check_grantable(wanted: list[str], by: Principal) -> list[str]:
     return wanted
 
 
-def authenticate(
-    session: Session, secret: str, *, now: datetime, last_used_every: timedelta | None
-) -> Principal:
-    """The principal of an API key, or Unauthenticated for unknown, revoked or expired keys."""
-    key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret))).first()
-    if key is None or key.status != "active":
-        raise errors.Unauthenticated(
-            "The API key is not valid: it is unknown or has been revoked.",
-            code="INVALID_API_KEY",
-            fix="Create a new key with `hostplane keys create` or POST /api/v1/api-keys.",
-        )
-    if key.expires_at is not None and key.expires_at <= now:
-        raise errors.Unauthenticated(
-            "The API key has expired.",
-            code="API_KEY_EXPIRED",
-            fix="Create a new key, or rotate this one.",
-        )
-    # Only write last_used_at when it is stale, so reads do not turn into writes.
-    # last_used_every=None: a pure check that never writes.
-    stale = key.last_used_at is None or (
-        last_used_every is not None and now - key.last_used_at >= last_used_every
-    )
-    if last_used_every is not None and stale:
-        key.last_used_at = now
-        session.flush()
-    return Principal(
-        tenant_id=key.tenant_id,
-        kind="api_key",
-        subject_id=key.id,
-        scopes=frozenset(key.scopes),
-    )
-
-
 def get_key(scope: Scope, key_id: str) -> ApiKey:
     return scope.get(ApiKey, key_id, what="api key")
 
@@ -134,6 +102,7 @@ def update_key(
         key.name = name
     if scopes is not None:
         key.scopes = _check_grantable(permissions.check_known(scopes), by)
+        key_changed(scope.session, key.key_hash)
     if status == "revoked":
         revoke_key(scope, key_id, now=now)
     elif status == "active" and key.status != "active":
@@ -152,6 +121,7 @@ def revoke_key(scope: Scope, key_id: str, *, now: datetime) -> ApiKey:
     key = get_key(scope, key_id)
     if key.status != "revoked":
         key.status, key.revoked_at = "revoked", now
+        key_changed(scope.session, key.key_hash)
         scope.session.flush()
     return key
 
@@ -164,6 +134,7 @@ def rotate_key(scope: Scope, key_id: str) -> tuple[ApiKey, str]:
             "A revoked key cannot be rotated.", code="API_KEY_REVOKED", fix="Create a new key."
         )
     secret = generate_secret()
+    key_changed(scope.session, key.key_hash)
     key.key_prefix, key.key_hash = secret[:_DISPLAY_CHARS], hash_secret(secret)
     scope.session.flush()
     return key, secret

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hostplane import errors
+from hostplane.keys.cache import key_changed
 from hostplane.db.helpers import flush_or_raise, try_insert
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Tenant
@@ -101,6 +102,7 @@ def set_identity(
     tenant.name, tenant.slug, tenant.setup_completed_at = name, expected, now
     # Two organizations racing for one slug: the unique constraint decides.
     flush_or_raise(session, _slug_taken(expected))
+    key_changed(session)  # cached keys carry the slug that X-MIOSA-Tenant is checked against
     return tenant
 
 

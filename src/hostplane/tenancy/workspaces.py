@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hostplane import errors
+from hostplane.db.base import new_id
 from hostplane.db.helpers import Page, flush_or_raise, next_free_slug, paginate, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
@@ -57,6 +58,7 @@ def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bo
             Workspace.tenant_id == scope.tenant_id,
         )
         workspace = Workspace(
+            id=new_id(),
             tenant_id=scope.tenant_id,
             name=data.name,
             slug=slug,
@@ -66,8 +68,7 @@ def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bo
             external_workspace_id=data.external_workspace_id,
             external_user_id=data.external_user_id,
         )
-        if try_insert(scope.session, workspace):
-            ensure_default_project(scope, workspace)
+        if try_insert(scope.session, workspace, _default_project(scope, workspace.id)):
             return workspace, False
         if data.slug and scope.find(Workspace, slug=data.slug) is not None:
             raise slugs.slug_taken("workspace", data.slug)
@@ -90,22 +91,27 @@ def _refuse_same_name(scope: Scope, name: str) -> None:
         )
 
 
+def _default_project(scope: Scope, workspace_id: str, slug: str = "default") -> Project:
+    return Project(
+        tenant_id=scope.tenant_id,
+        workspace_id=workspace_id,
+        name="Default",
+        slug=slug,
+        meta={},
+        is_default=True,
+    )
+
+
 def ensure_default_project(scope: Scope, workspace: Workspace) -> Project:
     """The workspace's default project, created if it does not exist yet (race-safe)."""
     for _ in range(_ATTEMPTS):
         found = scope.find(Project, workspace_id=workspace.id, is_default=True)
         if found is not None:
             return found
-        project = Project(
-            tenant_id=scope.tenant_id,
-            workspace_id=workspace.id,
-            name="Default",
-            slug=next_free_slug(
-                scope.session, Project.slug, "default", Project.workspace_id == workspace.id
-            ),
-            meta={},
-            is_default=True,
+        slug = next_free_slug(
+            scope.session, Project.slug, "default", Project.workspace_id == workspace.id
         )
+        project = _default_project(scope, workspace.id, slug)
         if try_insert(scope.session, project):
             return project
     raise errors.Conflict("The default project is being created concurrently; retry.", code="RETRY")
@@ -118,6 +124,7 @@ def default_workspace(scope: Scope) -> Workspace:
         if found is not None:
             return found
         workspace = Workspace(
+            id=new_id(),
             tenant_id=scope.tenant_id,
             name="Default",
             slug=next_free_slug(
@@ -127,8 +134,7 @@ def default_workspace(scope: Scope) -> Workspace:
             settings={},
             is_default=True,
         )
-        if try_insert(scope.session, workspace):
-            ensure_default_project(scope, workspace)
+        if try_insert(scope.session, workspace, _default_project(scope, workspace.id)):
             return workspace
     raise errors.Conflict("The default workspace is being created concurrently; retry.", code="RETRY")
 
