@@ -1,19 +1,24 @@
-"""Schema fuzzing: Schemathesis feeds every documented operation generated requests on the real server.
+"""Schema fuzzing: Schemathesis sends generated requests to every documented operation of the real server.
 
-The schema is hostplane's own GET /openapi.json, read from the server the `base_url` fixture runs (once
-on SQLite, once on PostgreSQL), and every request carries an organization's API key. For every operation
-under /api/v1 and /healthz, and every response:
+The schema is hostplane's own GET /openapi.json, read from the server the `base_url` fixture runs (on
+SQLite, and on PostgreSQL when one is reachable), and every request carries an organization's API key.
+For every operation under /api/v1 and /healthz, every response must have:
 
-- never a 5xx (Schemathesis' `not_a_server_error`);
+- no 5xx status (Schemathesis' `not_a_server_error`);
 - Content-Type application/json and an x-request-id header;
-- a 4xx body is the error envelope {"error": {"code", "message", "details"}, "request_id"};
-- a 2xx body matches the response schema the document gives for that status
-  (Schemathesis' `response_schema_conformance`).
+- for a 4xx, the error envelope {"error": {"code", "message", "details"}, "request_id"} as its body;
+- for a 2xx, a body that matches the schema the document gives for that status
+  (Schemathesis' `response_schema_conformance`; statuses the document does not list are not checked).
 
-Generated ids rarely name anything, so each operation also gets objects of its own (a workspace, a
-project, a spare API key, ...) and path parameters and id fields in bodies take their ids half the time;
-that is what makes the 2xx paths run. The key the requests are sent with is never among them, so the
-fuzzer cannot revoke or rotate its own credential.
+Generated ids rarely name anything, so each operation gets objects of its own (two workspaces, a
+project, a spare API key) and path parameters and id fields in bodies take their ids about half the
+time; that is what makes the 2xx paths run. The key the requests are sent with is never one of them,
+so the fuzzer cannot revoke or rotate its own credential.
+
+Phases: Schemathesis' coverage phase sends its deterministic boundary cases for valid input only,
+then the fuzzing phase draws `max_examples` valid and invalid requests per operation. (The coverage
+phase's invalid cases, mostly one wrong type per field, are many and only ever reach the same 422
+handler; fuzzing still sends invalid input.)
 """
 
 from __future__ import annotations
@@ -25,24 +30,25 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.factories import Org, unique
 
 FUZZED_PATHS = r"^/(api/v1/|healthz$)"
-UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
+UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 
-# --- the checks every response must pass --------------------------------------------------------
+# --- what every response must satisfy -----------------------------------------------------------
 
 
-def _header(response: schemathesis.Response, name: str) -> str | None:
+def _header(response: Response, name: str) -> str | None:
     values = response.headers.get(name.lower())
     return values[0] if values else None
 
 
-def json_with_request_id(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+def json_with_request_id(ctx: Any, response: Response, case: Case) -> None:
     """Content-Type application/json and an x-request-id header, whatever the status."""
     content_type = _header(response, "content-type") or ""
     assert content_type.split(";")[0].strip().lower() == "application/json", (
@@ -51,46 +57,48 @@ def json_with_request_id(ctx: Any, response: schemathesis.Response, case: schema
     assert _header(response, "x-request-id"), f"{response.status_code} response has no x-request-id header"
 
 
-def error_envelope(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
-    """4xx: {"error": {"code": UPPER_SNAKE, "message": non-empty, "details": {}}, "request_id": str}."""
+def error_envelope(ctx: Any, response: Response, case: Case) -> None:
+    """4xx: {"error": {"code": UPPER_SNAKE, "message": non-empty, "details": {...}}, "request_id": str}."""
     if not 400 <= response.status_code < 500:
         return
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError(f"{response.status_code} body is not JSON: {response.content[:200]!r}") from None
     assert isinstance(body, dict) and set(body) == {"error", "request_id"}, (
         f"{response.status_code} body is not the error envelope: {body!r}"
     )
-    error = body["error"]
+    error, request_id = body["error"], body["request_id"]
     assert isinstance(error, dict), f"error is not an object: {error!r}"
-    code = error.get("code")
+    code, message, details = error.get("code"), error.get("message"), error.get("details")
     assert isinstance(code, str) and UPPER_SNAKE.fullmatch(code), f"error.code {code!r} is not UPPER_SNAKE"
-    message = error.get("message")
     assert isinstance(message, str) and message.strip(), f"error.message {message!r} is empty"
-    assert isinstance(error.get("details"), dict), f"error.details {error.get('details')!r} is not an object"
-    assert isinstance(body["request_id"], str), f"request_id {body['request_id']!r} is not a string"
+    assert isinstance(details, dict), f"error.details {details!r} is not an object"
+    assert isinstance(request_id, str), f"request_id {request_id!r} is not a string"
 
 
-def success_matches_schema(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
-    """2xx: the body conforms to the schema documented for that status (undocumented ones are skipped)."""
+def documented_success(ctx: Any, response: Response, case: Case) -> None:
+    """2xx: the body conforms to the response schema documented for that status."""
     if 200 <= response.status_code < 300:
         response_schema_conformance(ctx, response, case)
 
 
-CHECKS = [not_a_server_error, json_with_request_id, error_envelope, success_matches_schema]
+CHECKS = [not_a_server_error, json_with_request_id, error_envelope, documented_success]
 
 
 # --- real ids for path parameters and body fields -----------------------------------------------
 
+ID_FIELDS = frozenset(
+    {"tenant_id", "id_or_slug", "workspace_id", "target_workspace_id", "project_id", "key_id"}
+)
 
-ID_FIELDS = ("tenant_id", "id_or_slug", "workspace_id", "target_workspace_id", "project_id", "key_id")
 
-
-def _seed(org: Org) -> dict[str, list[str]]:
-    """Fresh objects for one operation, so one operation deleting its objects cannot starve the next."""
+def _objects_for_one_operation(org: Org) -> dict[str, list[str]]:
     workspace, other = org.workspace(), org.workspace()
     project = org.project(workspace["id"])
-    projects = org.get(f"/api/v1/workspaces/{workspace['id']}/projects").json()["data"]
-    default_project = next(p for p in projects if p["is_default"])
-    spare_key = org.post("/api/v1/api-keys", {"name": unique("Spare")})
+    listed = org.get("/api/v1/projects", params={"workspace_id": workspace["id"]}).json()["data"]
+    default_project = next(p for p in listed if p["is_default"])
+    spare_key = org.post("/api/v1/api-keys", {"name": unique("Spare key")})
     assert spare_key.status_code == 201, spare_key.text
     return {
         "tenant_id": [org.tenant_id, org.slug],
@@ -103,19 +111,19 @@ def _seed(org: Org) -> dict[str, list[str]]:
 
 
 class RealIds:
-    """Per operation: objects of its own, and a strategy that swaps generated ids for theirs."""
+    """Per operation, objects of its own: one operation deleting them cannot starve the next."""
 
     def __init__(self, org: Org) -> None:
         self.org = org
-        self.seeds: dict[str, dict[str, list[str]]] = {}
+        self.by_operation: dict[str, dict[str, list[str]]] = {}
 
     def swap(self, operation: schemathesis.APIOperation, values: Any) -> st.SearchStrategy[Any]:
         """Each id field keeps its generated value or takes one of the operation's real ids."""
-        if not isinstance(values, dict) or not set(values) & set(ID_FIELDS):
+        if not isinstance(values, dict) or not ID_FIELDS & set(values):
             return st.just(values)
-        if operation.label not in self.seeds:
-            self.seeds[operation.label] = _seed(self.org)
-        real = self.seeds[operation.label]
+        if operation.label not in self.by_operation:
+            self.by_operation[operation.label] = _objects_for_one_operation(self.org)
+        real = self.by_operation[operation.label]
         return st.fixed_dictionaries(
             {name: st.sampled_from([value, *real.get(name, [])]) for name, value in values.items()}
         )
@@ -128,8 +136,7 @@ class RealIds:
 def api_schema(base_url: str, org: Org) -> schemathesis.BaseSchema:
     loaded = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     loaded.config.update(base_url=base_url, headers={"Authorization": f"Bearer {org.api_key}"})
-    import os
-    exec(os.environ.get("CFG", ""))
+    loaded.config.phases.coverage.generation.update(modes=[GenerationMode.POSITIVE])
     real_ids = RealIds(org)
 
     @loaded.hook
@@ -147,6 +154,6 @@ schema = schemathesis.pytest.from_fixture("api_schema").include(path_regex=FUZZE
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_operation_survives_generated_requests(case: schemathesis.Case) -> None:
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_requests_get_well_formed_answers(case: Case) -> None:
     case.call_and_validate(checks=CHECKS)

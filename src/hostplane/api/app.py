@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from hostplane import __version__
-from hostplane.api import problems
+from hostplane.api import openapi, problems
 from hostplane.api.container import Container
-from hostplane.api.deps import request_context
+from hostplane.api.auth import AuthenticationMiddleware
 from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import api_keys, health, projects, tenants, workspaces
@@ -42,19 +42,18 @@ def create_app(
     )
     app.state.container = container
     problems.install(app)
-    # Starlette runs the last-added middleware first: request ids and the size limit wrap
-    # idempotency, which wraps the routes.
+    # Starlette runs the last-added middleware first: request ids, limits and 500s wrap
+    # authentication, which wraps idempotency, which wraps the routes.
     app.add_middleware(IdempotencyMiddleware, container=container)
+    app.add_middleware(AuthenticationMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)
-    # Deny by default: every route under /api/v1 needs a credential unless it opts out by living
-    # on a public router above.
-    v1 = APIRouter(
-        prefix=API_PREFIX,
-        dependencies=[Depends(request_context, scope="function")],
-    )
+    # Deny by default: AuthenticationMiddleware refuses any /api/v1 request without a valid
+    # credential; public routes (health) live outside the prefix.
+    v1 = APIRouter(prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     for area in (tenants, workspaces, projects, api_keys):
         v1.include_router(area.router)
     app.include_router(v1)
+    openapi.install(app, prefix=API_PREFIX)
     return app

@@ -1,8 +1,9 @@
-"""Request dependencies: who is calling (deny by default), their organization's scope, the clock.
+"""Request dependencies: the caller (authenticated by middleware), a session scoped to its
+organization, the clock, and the permission each route needs.
 
-The request context is an async dependency on purpose: a cached credential costs no trip to the
-thread pool, and a read-only request's autocommitting session has no transaction to end, so a GET
-makes exactly one thread hop (its handler). A write commits in one more hop, before the response.
+The request context is an async dependency on purpose: a read-only request's autocommitting
+session has no transaction to end, so a GET makes exactly one thread hop (its handler). A write
+commits in one more hop, before the response is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from hostplane import errors
 from hostplane.api.container import Container
 from hostplane.db.scope import Scope
 from hostplane.settings import Settings
@@ -41,31 +41,9 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def bearer_secret(authorization: str) -> str | None:
-    scheme, _, credential = authorization.partition(" ")
-    credential = credential.strip()
-    return credential if scheme.lower() == "bearer" and credential else None
-
-
-async def authenticate_request(request: Request) -> Principal:
-    """Authenticate once per request (kept on request.state) and check X-MIOSA-Tenant."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    secret = bearer_secret(request.headers.get("authorization", ""))
-    if secret is None:
-        raise errors.Unauthenticated(
-            "This route needs a credential: send Authorization: Bearer <API key>.",
-            code="UNAUTHENTICATED",
-            fix="Create a key with `hostplane keys create --tenant <org>` and send it as a "
-            "Bearer token.",
-        )
-    tenant = request.headers.get("x-miosa-tenant", "").strip() or None
-    authenticator = container_of(request).authenticator
-    principal = authenticator.from_cache(secret, tenant)
-    if principal is None:
-        principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
-    request.state.principal = principal
+def principal_of(request: Request) -> Principal:
+    """The caller, as AuthenticationMiddleware found it (every /api/v1 request has one)."""
+    principal: Principal = request.state.principal
     return principal
 
 
@@ -79,7 +57,7 @@ def _end(session: Session, *, commit: bool) -> None:
 
 async def request_context(request: Request) -> AsyncIterator[RequestContext]:
     container = container_of(request)
-    principal = await authenticate_request(request)
+    principal = principal_of(request)
     write = request.method not in _READ_METHODS
     session = container.database.session(write=write)  # connects lazily, in the handler's thread
     try:

@@ -40,8 +40,8 @@ class PageParams(BaseModel):
 async def page_params(
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Items per page.")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
-    offset: Annotated[int, Query(ge=0, description="Items to skip (offset paging).")] = 0,
-    page: Annotated[int | None, Query(ge=1, description="Page number (with per_page).")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
+    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="Page number.")] = None,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
 ) -> PageParams:
     size = limit or per_page or 50

@@ -1,7 +1,7 @@
 """Middleware that makes POSTs with an Idempotency-Key replay their first result.
 
 Same key, organization, route and body → the first 2xx status and body, and no second write.
-It runs around the whole route, so the handler's transaction has committed before the result is
+It runs inside authentication and around the whole route, so the handler's transaction has committed before the result is
 stored; the response is held back until then, so a client never sees a result that a retry with
 the same key could not replay.
 """
@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane import errors
 from hostplane.api.container import Container
-from hostplane.api.deps import bearer_secret
 from hostplane.api.problems import envelope
 from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
@@ -44,10 +43,7 @@ class IdempotencyMiddleware:
         where = {"key": key, "method": "POST", "path": scope["path"]}
         try:
             service.check_key(key)
-            tenant_id = await run_in_threadpool(self._tenant_of, request)
-            if tenant_id is None:  # let the route refuse the credential in its usual way
-                await self.app(scope, _replay_body(body), send)
-                return
+            tenant_id = scope["state"]["principal"].tenant_id  # AuthenticationMiddleware ran
             fingerprint = service.request_fingerprint(body)
             replay = await run_in_threadpool(self._reserve, tenant_id, fingerprint, where)
         except errors.HostplaneError as exc:
@@ -77,19 +73,6 @@ class IdempotencyMiddleware:
         await run_in_threadpool(self._finish, tenant_id, where, status, content)
         for message in held:
             await send(message)
-
-    def _tenant_of(self, request: Request) -> str | None:
-        """The caller's organization, or None to let the route refuse the credential itself."""
-        secret = bearer_secret(request.headers.get("authorization", ""))
-        if secret is None:
-            return None
-        authenticator = self.container.authenticator
-        try:
-            principal = authenticator.from_cache(secret, None) or authenticator.lookup(
-                secret, None, touch=False)
-        except errors.HostplaneError:
-            return None
-        return principal.tenant_id
 
     def _reserve(self, tenant_id: str, fingerprint: str, where: dict[str, str]) -> service.Replay | None:
         ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)

@@ -1,14 +1,19 @@
-"""ASGI middleware: a request id on every response, and the request body size limit."""
+"""ASGI middleware around every request: a request id, the body size limit, refusal of text no
+database can store, and a JSON 500 (logged with its traceback) for anything unexpected."""
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 import uuid
-from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hostplane.api.problems import envelope
+
+log = logging.getLogger("hostplane.api")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -20,9 +25,16 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes; send a smaller body.")
 
 
-class RequestContextMiddleware:
-    """Gives each request an id (the caller's x-request-id if sane) and caps the body size."""
+def _has_nul(scope: Scope) -> str | None:
+    """Which part of the URL carries a NUL character (PostgreSQL cannot store one), if any."""
+    if b"\x00" in unquote_to_bytes(scope.get("raw_path") or scope["path"].encode()):
+        return "path"
+    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        return "query"
+    return None
 
+
+class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -36,13 +48,28 @@ class RequestContextMiddleware:
         request_id = offered if _CLIENT_ID.match(offered) else "req_" + uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
+            await send(message)
 
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(send, raw_id)
+            await self._too_large(scope, receive, send_with_id, request_id)
+            return
+        part = _has_nul(scope)
+        if part is not None:
+            refusal = envelope(request_id, 422, "VALIDATION_FAILED",
+                               f"The request {part} contains a NUL character.",
+                               {"field": part, "rule": "no NUL (\\u0000) characters",
+                                "fix": "Remove the NUL character."})
+            await refusal(scope, receive, send_with_id)
             return
 
-        started = False
         seen = 0
 
         async def counting_receive() -> Message:
@@ -54,35 +81,24 @@ class RequestContextMiddleware:
                     raise BodyTooLarge(self.max_body_bytes)
             return message
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", raw_id)]
-            await send(message)
-
         try:
             await self.app(scope, counting_receive, send_with_id)
         except BodyTooLarge:
             if not started:
-                await self._too_large(send, raw_id)
+                await self._too_large(scope, receive, send_with_id, request_id)
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", scope["method"],
+                          scope["path"], request_id)
+            if not started:
+                failure = envelope(request_id, 500, "INTERNAL_ERROR",
+                                   "Something went wrong on our side; the request id identifies "
+                                   "it in the server's logs.",
+                                   extra={"retryable": True})
+                await failure(scope, receive, send_with_id)
 
-    async def _too_large(self, send: Send, raw_id: bytes) -> None:
-        body: dict[str, Any] = {
-            "error": {
-                "code": "TOO_LARGE",
-                "message": f"The request body is larger than {self.max_body_bytes} bytes.",
-                "details": {"field": "body", "rule": f"at most {self.max_body_bytes} bytes",
-                            "fix": "Send a smaller body."},
-                "retryable": False,
-            },
-            "request_id": raw_id.decode(),
-        }
-        payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-request-id", raw_id),
-        ]})
-        await send({"type": "http.response.body", "body": payload})
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        refusal = envelope(request_id, 413, "TOO_LARGE",
+                           f"The request body is larger than {self.max_body_bytes} bytes.",
+                           {"field": "body", "rule": f"at most {self.max_body_bytes} bytes",
+                            "fix": "Send a smaller body."})
+        await refusal(scope, receive, send)

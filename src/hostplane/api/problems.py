@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hostplane import errors
 
-log = logging.getLogger("hostplane.api")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="UPPER_SNAKE error code, stable across versions.")
+    message: str = Field(description="What went wrong and what to do, for people.")
+    details: dict[str, Any] = Field(description="field, rule and fix where they apply.")
+    retryable: bool
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error the API returns."""
+
+    error: ErrorBody
+    request_id: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in {
+        401: "No credential, or an unknown, revoked or expired one.",
+        403: "The credential lacks the permission this route needs.",
+        404: "Not found, or not in the caller's organization.",
+        409: "Conflicts with existing state (SETUP_REQUIRED, *_EXISTS, SLUG_TAKEN, …).",
+        413: "The request body is over the size limit.",
+        422: "Invalid input: error.details names the field, the rule and the fix.",
+        429: "Too many requests: retry after error.retry_after seconds.",
+        500: "An unexpected error; the request id identifies it in the logs.",
+    }.items()
+}
 
 
 def request_id_of(request: Request) -> str:
@@ -102,14 +130,9 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
                     headers=getattr(exc, "headers", None))
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error (request %s)", request_id_of(request))
-    return envelope(request_id_of(request), 500, "INTERNAL_ERROR",
-                    "Something went wrong on our side; the request id identifies it in the logs.")
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.HostplaneError, _hostplane_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Unexpected exceptions become a 500 envelope in RequestContextMiddleware, inside the request
+    # id and with the traceback logged.

@@ -7,19 +7,22 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from hostplane.inputs import Moment, Text
 from hostplane.keys.models import ApiKey
 from hostplane.tenancy.schemas import Input, Name
+
+Scope = Text(1, 64)
 
 
 class ApiKeyCreate(Input):
     name: Name
-    scopes: list[str] | None = Field(None, description='Permissions; omitted means all ("*").')
-    expires_at: datetime | None = None
+    scopes: list[Scope] | None = Field(None, description='Permissions; omitted means all ("*").')
+    expires_at: Moment | None = None
 
 
 class ApiKeyUpdate(Input):
     name: Name | None = None
-    scopes: list[str] | None = None
+    scopes: list[Scope] | None = None
     status: Literal["active", "revoked"] | None = None
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from hostplane.inputs import JsonObject, Text
 from hostplane.tenancy.models import Project, Tenant, Workspace
 from hostplane.tenancy.organizations import setup_state
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-SlugText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
-Metadata = dict[str, Any]
+Name = Text(1, 200)
+ExternalId = Text(1, 200)
+SlugText = Text(1, 63)
+Description = Text(0, 2000)
+Metadata = JsonObject
 
 
 class Input(BaseModel):

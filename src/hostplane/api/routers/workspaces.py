@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
+from hostplane.inputs import JsonObject
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.tenancy import projects, workspaces
@@ -73,7 +74,7 @@ def delete_workspace(workspace_id: str, ctx: Writer) -> dict[str, Any]:
 @router.put("/{workspace_id}/settings", response_model=WorkspacePublic,
             summary="Replace a workspace's settings; answers the workspace")
 def replace_settings(
-    workspace_id: str, settings: Annotated[dict[str, Any], Body()], ctx: Writer
+    workspace_id: str, settings: Annotated[JsonObject, Body()], ctx: Writer
 ) -> WorkspacePublic:
     return WorkspacePublic.of(workspaces.replace_settings(ctx.scope, workspace_id, settings))
 
