@@ -42,15 +42,17 @@ def flush_or_raise(session: Session, error: Exception) -> None:
 
 
 def next_free_slug(session: Session, column: Any, base: str, *where: Any) -> str:
-    """`base`, or `base-2`, `base-3`, … whichever is free among rows matching `where`."""
+    """`base`, or `base-2`, `base-3`, … whichever is free among rows matching `where`.
+
+    Both probes can use the unique index on the slug: an equality, then a range that holds exactly
+    the strings starting with "base-" ("." is the character after "-").
+    """
     base = base[:55].rstrip("-") or "item"
-    taken = set(
-        session.scalars(
-            select(column).where(*where, or_(column == base, column.like(f"{base}-%")))
-        )
-    )
-    if base not in taken:
+    if session.scalar(select(column).where(*where, column == base).limit(1)) is None:
         return base
+    taken = set(
+        session.scalars(select(column).where(*where, column > f"{base}-", column < f"{base}."))
+    )
     n = 2
     while f"{base}-{n}" in taken:
         n += 1

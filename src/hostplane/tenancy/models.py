@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
@@ -31,6 +31,8 @@ class Workspace(TenantOwned, Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "slug"),
         UniqueConstraint("tenant_id", "external_workspace_id"),
+        # WORKSPACE_NAME_EXISTS compares names case-insensitively on every create.
+        Index("ix_workspaces_tenant_id_lower_name", "tenant_id", func.lower(text("name"))),
         Index(
             "uq_workspaces_default",
             "tenant_id",
