@@ -45,7 +45,7 @@ def _fail(exc: errors.HostplaneError) -> None:
     raise typer.Exit(1)
 
 
-def _serve(host: str, port: int, *, worker: bool, log_level: str) -> None:
+def _serve(host: str, port: int, *, worker: bool, log_level: str, access_log: bool) -> None:
     import uvicorn
 
     from hostplane.api.app import create_app
@@ -56,24 +56,28 @@ def _serve(host: str, port: int, *, worker: bool, log_level: str) -> None:
     api = create_app(container=container)
     if worker:
         Worker(container).start_in_thread()
-    uvicorn.run(api, host=host, port=port, log_level=log_level, proxy_headers=True)
+    uvicorn.run(api, host=host, port=port, log_level=log_level, proxy_headers=True,
+                access_log=access_log)
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
 LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+AccessLog = Annotated[bool, typer.Option(help="Log one line per request.")]
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info") -> None:
+def serve(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
+          access_log: AccessLog = True) -> None:
     """Run everything in one process: the API and the background worker (SQLite by default)."""
-    _serve(host, port, worker=True, log_level=log_level)
+    _serve(host, port, worker=True, log_level=log_level, access_log=access_log)
 
 
 @app.command("api")
-def api_command(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info") -> None:
+def api_command(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
+                access_log: AccessLog = True) -> None:
     """Run only the JSON API (stateless; run several behind a load balancer)."""
-    _serve(host, port, worker=False, log_level=log_level)
+    _serve(host, port, worker=False, log_level=log_level, access_log=access_log)
 
 
 @app.command()
