@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from hostplane import __version__
@@ -32,7 +35,13 @@ def create_app(
         upgrade(container.database)
     container.start()
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.stop()  # close database connections, so SQLite folds its WAL back in
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hostplane",
         version=__version__,
         description="Self-hostable white-label platform API.",

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hostplane import errors
+from hostplane import __version__, errors
 from hostplane.api.container import Container
 from hostplane.db.migrate import current_revision, upgrade
 from hostplane.keys.service import create_key
@@ -17,10 +17,25 @@ from hostplane.settings import get_settings
 from hostplane.tenancy.organizations import create_organization, find_organization
 
 app = typer.Typer(
-    help="hostplane: a self-hostable white-label platform API.",
+    help="hostplane: a self-hostable white-label platform API. Settings come from HOSTPLANE_* "
+    "environment variables; data lives in HOSTPLANE_DATA_DIR (default ./.hostplane).",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"hostplane {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """hostplane: a self-hostable white-label platform API."""
 accounts = typer.Typer(help="Organizations (accounts) on this hostplane.", no_args_is_help=True)
 keys = typer.Typer(help="API keys of an organization.", no_args_is_help=True)
 db = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -85,7 +100,7 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
     once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False,
 ) -> None:
-    """Run the background worker (verification, expiry sweeps). Safe to run several."""
+    """Run the background jobs (today: expiring Idempotency-Key records). Safe to run several."""
     from hostplane.worker.runner import Worker
 
     logging.basicConfig(level=logging.INFO)
