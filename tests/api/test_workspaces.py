@@ -113,3 +113,15 @@ def test_unknown_fields_are_ignored(org):
     resp = org.post("/api/v1/workspaces", {"name": unique("Ws"), "color": "blue", "nested": {"a": 1}})
     assert resp.status_code == 201
     assert "color" not in resp.json()
+
+
+def test_duplicate_names_are_found_beyond_ascii(org):
+    org.workspace("Ärzte Haus")
+    for other in ("ärzte haus", "ÄRZTE HAUS"):
+        resp = org.post("/api/v1/workspaces", {"name": other})
+        assert resp.status_code == 409, other
+    org.workspace("Straße Eins")
+    assert org.post("/api/v1/workspaces", {"name": "STRASSE EINS"}).status_code == 409
+    renamed = org.workspace("Zwei")
+    org.patch(f"/api/v1/workspaces/{renamed['id']}", {"name": "École Trois"})
+    assert org.post("/api/v1/workspaces", {"name": "école trois"}).status_code == 409

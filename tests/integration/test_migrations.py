@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -11,9 +10,6 @@ from hostplane.db.migrate import alembic_config, current_revision, upgrade
 from hostplane.db.models import Base
 
 
-# Neither database reflects expression indexes back (lower(name)); the migration creates it.
-@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_models_and_migrations_agree(container):
     with container.database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -43,4 +39,4 @@ def test_the_name_index_exists(container):
              if container.database.is_sqlite else
              "SELECT indexname FROM pg_indexes WHERE indexname = :n")
     with container.database.engine.connect() as conn:
-        assert conn.execute(text(query), {"n": "ix_workspaces_tenant_id_lower_name"}).scalar()
+        assert conn.execute(text(query), {"n": "ix_workspaces_tenant_id_name_key"}).scalar()

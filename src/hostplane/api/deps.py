@@ -1,20 +1,18 @@
 """Request dependencies: the caller (authenticated by middleware), a session scoped to its
 organization, the clock, and the permission each route needs.
 
-The request context is an async dependency on purpose: a read-only request's autocommitting
-session has no transaction to end, so a GET makes exactly one thread hop (its handler). A write
-commits in one more hop, before the response is sent.
+Handlers are `async def` and do their database work in exactly one worker-thread call,
+`await ctx.run(service_function, ...)`, which also commits (or rolls back) and closes the session.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from hostplane.api.container import Container
@@ -23,6 +21,7 @@ from hostplane.settings import Settings
 from hostplane.tenancy.principal import Principal
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,6 +33,26 @@ class RequestContext:
     now: datetime
     settings: Settings
     request_id: str
+    write: bool
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(scope, *args, **kwargs)` in a worker thread and end the transaction in that
+        same call: a lock or connection is never held while the request waits for another
+        thread (which, with every worker thread waiting on that lock, would never come)."""
+        return await run_in_threadpool(self._run, fn, args, kwargs)
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        session = self.scope.session
+        try:
+            result = fn(self.scope, *args, **kwargs)
+            if self.write:
+                session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def container_of(request: Request) -> Container:
@@ -47,19 +66,11 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def _end(session: Session, *, commit: bool) -> None:
-    try:
-        if commit:
-            session.commit()
-    finally:
-        session.close()
-
-
 async def request_context(request: Request) -> AsyncIterator[RequestContext]:
     container = container_of(request)
     principal = principal_of(request)
     write = request.method not in _READ_METHODS
-    session = container.database.session(write=write)  # connects lazily, in the handler's thread
+    session = container.database.session(write=write)  # connects lazily, inside ctx.run
     try:
         yield RequestContext(
             principal=principal,
@@ -67,17 +78,10 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             now=container.clock.now(),
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
+            write=write,
         )
-    except BaseException:
-        if write:
-            await run_in_threadpool(_end, session, commit=False)
-        else:
-            session.close()
-        raise
-    if write:
-        await run_in_threadpool(_end, session, commit=True)
-    else:
-        session.close()  # autocommit reader: returning the connection costs no round trip
+    finally:
+        session.close()  # a no-op when ctx.run has closed it or it never connected
 
 
 # scope="function": the transaction commits when the handler returns, before the response is sent.

@@ -6,6 +6,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -32,10 +33,16 @@ def try_insert(session: Session, *objects: Any) -> bool:
         return False
 
 
-def flush_or_raise(session: Session, error: Exception) -> None:
-    """Flush pending changes; if a unique constraint refuses them, raise `error` instead."""
+def apply_or_raise(session: Session, change: Callable[[], object], error: Exception) -> None:
+    """Make `change` to loaded objects inside a savepoint and flush it; if a unique constraint
+    refuses it, the savepoint (and only it) rolls back, the objects reload, and `error` is raised.
+
+    The change itself must happen inside the savepoint: opening one flushes whatever is pending
+    first, outside it, where a refusal would poison the whole transaction.
+    """
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except IntegrityError:
         raise error from None

@@ -61,6 +61,19 @@ def create_key(
     return key, secret
 
 
+def mint_key(
+    scope: Scope,
+    *,
+    name: str,
+    scopes: list[str] | None,
+    expires_at: datetime | None,
+    granted_by: Principal,
+) -> tuple[ApiKey, str]:
+    """A new key of the caller's organization, with at most the caller's permissions."""
+    return create_key(scope.session, tenant_id=scope.tenant_id, name=name, scopes=scopes,
+                      expires_at=expires_at, granted_by=granted_by)
+
+
 def _check_grantable(wanted: list[str], by: Principal) -> list[str]:
     """A key can only hand on permissions it holds itself."""
     missing = [s for s in wanted if not by.can(s)]

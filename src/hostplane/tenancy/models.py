@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, func, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
 
@@ -32,7 +32,7 @@ class Workspace(TenantOwned, Timestamped, Base):
         UniqueConstraint("tenant_id", "slug"),
         UniqueConstraint("tenant_id", "external_workspace_id"),
         # WORKSPACE_NAME_EXISTS compares names case-insensitively on every create.
-        Index("ix_workspaces_tenant_id_lower_name", "tenant_id", func.lower(text("name"))),
+        Index("ix_workspaces_tenant_id_name_key", "tenant_id", "name_key"),
         Index(
             "uq_workspaces_default",
             "tenant_id",
@@ -44,10 +44,17 @@ class Workspace(TenantOwned, Timestamped, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(600))  # name.casefold(), kept by _keep_name_key
     slug: Mapped[str] = mapped_column(String(63))
     description: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        # Python's casefold, not the database's lower(): SQLite lowers ASCII only.
+        self.name_key = name.casefold()
+        return name
     external_workspace_id: Mapped[str | None] = mapped_column(String(200))
     external_user_id: Mapped[str | None] = mapped_column(String(200))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

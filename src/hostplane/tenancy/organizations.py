@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from hostplane import errors
 from hostplane.keys.cache import key_changed
-from hostplane.db.helpers import flush_or_raise, try_insert
+from hostplane.db.helpers import apply_or_raise, try_insert
+from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Tenant
 
@@ -74,22 +75,35 @@ def create_organization(
     raise errors.Conflict("Could not allocate a temporary slug; try again.", code="RETRY")
 
 
+def own_organization(scope: Scope, id_or_slug: str) -> Tenant:
+    """The caller's own organization named by id or slug; any other is not found."""
+    tenant: Tenant = scope.tenant()
+    if id_or_slug not in (tenant.id, tenant.slug):
+        raise errors.NotFound(
+            f"No organization {id_or_slug!r} for this credential.",
+            code="ORG_NOT_FOUND",
+            fix="Use the id from GET /api/v1/platform/tenants/current.",
+        )
+    return tenant
+
+
+def setup_organization(
+    scope: Scope, id_or_slug: str, *, name: str, slug: str | None, now: datetime
+) -> Tenant:
+    tenant = own_organization(scope, id_or_slug)
+    # Lock the row: two concurrent setups must not both see "setup required" (PostgreSQL;
+    # SQLite writers are serialized anyway).
+    scope.session.refresh(tenant, with_for_update=True)
+    return set_identity(scope.session, tenant, name=name, slug=slug, now=now)
+
+
 def set_identity(
     session: Session, tenant: Tenant, *, name: str, slug: str | None, now: datetime
 ) -> Tenant:
     """Spec §1: set the name once, derive the slug; afterwards both are permanent."""
     name = name.strip()
-    expected = slugs.organization_slug(name)
-    if slug is not None and slug != expected:
-        raise errors.Invalid(
-            f"The name {name!r} normalizes to {expected!r}, but slug {slug!r} was given.",
-            field="slug",
-            rule="a supplied slug must equal the normalized organization name",
-            fix=f"Send slug {expected!r}, or leave slug out.",
-            details={"expected_slug": expected},
-        )
     if not setup_state(tenant).required:
-        if name == tenant.name and expected == tenant.slug:
+        if name == tenant.name and slug in (None, tenant.slug):
             return tenant
         raise errors.Conflict(
             f"The organization name {tenant.name!r} and slug {tenant.slug!r} are permanent once "
@@ -99,9 +113,21 @@ def set_identity(
             rule="name and slug are immutable after setup",
             fix="Keep the current name; use branding (custom_app_name) to change what users see.",
         )
-    tenant.name, tenant.slug, tenant.setup_completed_at = name, expected, now
+    expected = slugs.organization_slug(name)
+    if slug is not None and slug != expected:
+        raise errors.Invalid(
+            f"The name {name!r} normalizes to {expected!r}, but slug {slug!r} was given.",
+            field="slug",
+            rule="a supplied slug must equal the normalized organization name",
+            fix=f"Send slug {expected!r}, or leave slug out.",
+            details={"expected_slug": expected},
+        )
+
+    def apply() -> None:
+        tenant.name, tenant.slug, tenant.setup_completed_at = name, expected, now
+
     # Two organizations racing for one slug: the unique constraint decides.
-    flush_or_raise(session, _slug_taken(expected))
+    apply_or_raise(session, apply, _slug_taken(expected))
     key_changed(session)  # cached keys carry the slug that X-MIOSA-Tenant is checked against
     return tenant
 

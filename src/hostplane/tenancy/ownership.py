@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from hostplane import errors
-from hostplane.db.helpers import flush_or_raise, next_free_slug, try_insert
+from hostplane.db.helpers import apply_or_raise, next_free_slug, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
@@ -201,8 +201,7 @@ def _adopt(scope: Scope, obj: Workspace | Project, attr: str, value: str | None)
         return
     if getattr(obj, attr) is not None:
         _agree(obj, attr, value, attr)
-    setattr(obj, attr, value)
-    flush_or_raise(scope.session, _Raced())
+    apply_or_raise(scope.session, lambda: setattr(obj, attr, value), _Raced())
 
 
 def _free_slug(scope: Scope, name: str) -> str:

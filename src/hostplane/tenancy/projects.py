@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hostplane import errors
-from hostplane.db.helpers import Page, flush_or_raise, next_free_slug, paginate, try_insert
+from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, paginate, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
@@ -35,6 +35,14 @@ def list_projects(
     if external_project_id is not None:
         stmt = stmt.where(Project.external_project_id == external_project_id)
     return paginate(scope.session, stmt, Project, limit=limit, cursor=cursor, offset=offset)
+
+
+def list_workspace_projects(
+    scope: Scope, workspace_id: str, *, limit: int, cursor: str | None = None, offset: int = 0
+) -> Page[Project]:
+    get_workspace(scope, workspace_id)  # 404 for a workspace that is not the caller's
+    return list_projects(scope, limit=limit, cursor=cursor, offset=offset,
+                         workspace_id=workspace_id)
 
 
 def workspace_for_project_create(
@@ -145,15 +153,19 @@ def _external_elsewhere(external_project_id: str, existing: Project) -> errors.I
 def update_project(scope: Scope, project_id: str, data: ProjectUpdate) -> Project:
     project = get_project(scope, project_id)
     fields = data.model_dump(exclude_unset=True)
-    if fields.get("slug") is not None and fields["slug"] != project.slug:
-        project.slug = slugs.label_slug(fields["slug"], field="slug")
-    if fields.get("name") is not None:
-        project.name = fields["name"]
-    if "description" in fields:
-        project.description = fields["description"]
+    for key in ("name", "slug"):
+        if fields.get(key) is None:
+            fields.pop(key, None)  # can be changed, not removed
+    if "slug" in fields:
+        slugs.label_slug(fields["slug"], field="slug")
     if "metadata" in fields:
-        project.meta = fields["metadata"] or {}
-    flush_or_raise(scope.session, slugs.slug_taken("project", project.slug))
+        fields["meta"] = fields.pop("metadata") or {}
+
+    def apply() -> None:
+        for key, value in fields.items():
+            setattr(project, key, value)
+
+    apply_or_raise(scope.session, apply, slugs.slug_taken("project", fields.get("slug", project.slug)))
     return project
 
 
@@ -173,8 +185,10 @@ def move_project(scope: Scope, project_id: str, target_workspace_id: str) -> Pro
         return project
     if project.is_default:
         raise _default_protected(project, "moved")
-    project.workspace_id = target.id
-    flush_or_raise(scope.session, slugs.slug_taken("project", project.slug))
+    def apply() -> None:
+        project.workspace_id = target.id
+
+    apply_or_raise(scope.session, apply, slugs.slug_taken("project", project.slug))
     return project
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+import zlib
+
+from sqlalchemy import func, select, text
 
 from hostplane import errors
 from hostplane.db.base import new_id
-from hostplane.db.helpers import Page, flush_or_raise, next_free_slug, paginate, try_insert
+from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, paginate, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
@@ -50,7 +52,13 @@ def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bo
             if existing is not None:
                 return existing, True
         if not data.allow_duplicate_name:
-            _refuse_same_name(scope, data.name)
+            same = _same_name(scope, data.name)
+            if same is not None and data.external_workspace_id is not None and (
+                same.external_workspace_id == data.external_workspace_id
+            ):
+                return same, True  # created by a concurrent request with the same external id
+            if same is not None:
+                raise _name_exists(same)
         slug = data.slug or next_free_slug(
             scope.session,
             Workspace.slug,
@@ -75,20 +83,28 @@ def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bo
     raise errors.Conflict("The workspace is being created concurrently; retry.", code="RETRY")
 
 
-def _refuse_same_name(scope: Scope, name: str) -> None:
-    same = scope.session.scalars(
-        scope.select(Workspace).where(func.lower(Workspace.name) == name.lower()).limit(1)
+def _same_name(scope: Scope, name: str) -> Workspace | None:
+    """A workspace whose name equals `name` ignoring case. On PostgreSQL a transaction lock on
+    the name comes first, so two creates of one name cannot both find none."""
+    key = name.casefold()
+    if scope.session.get_bind().dialect.name == "postgresql":
+        lock = zlib.crc32(f"workspace-name:{scope.tenant_id}:{key}".encode())
+        scope.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+    return scope.session.scalars(
+        scope.select(Workspace).where(Workspace.name_key == key).limit(1)
     ).first()
-    if same is not None:
-        raise errors.Conflict(
-            f"A workspace named {same.name!r} already exists.",
-            code="WORKSPACE_NAME_EXISTS",
-            field="name",
-            rule="workspace names are unique in the organization unless allow_duplicate_name",
-            fix="Reuse the existing workspace (error.existing), pass external_workspace_id to "
-            "reuse by your own id, or send allow_duplicate_name: true.",
-            extra={"existing": WorkspacePublic.of(same).model_dump(mode="json")},
-        )
+
+
+def _name_exists(same: Workspace) -> errors.Conflict:
+    return errors.Conflict(
+        f"A workspace named {same.name!r} already exists.",
+        code="WORKSPACE_NAME_EXISTS",
+        field="name",
+        rule="workspace names are unique in the organization unless allow_duplicate_name",
+        fix="Reuse the existing workspace (error.existing), pass external_workspace_id to "
+        "reuse by your own id, or send allow_duplicate_name: true.",
+        extra={"existing": WorkspacePublic.of(same).model_dump(mode="json")},
+    )
 
 
 def _default_project(scope: Scope, workspace_id: str, slug: str = "default") -> Project:
@@ -142,17 +158,20 @@ def default_workspace(scope: Scope) -> Workspace:
 def update_workspace(scope: Scope, workspace_id: str, data: WorkspaceUpdate) -> Workspace:
     workspace = get_workspace(scope, workspace_id)
     fields = data.model_dump(exclude_unset=True)
-    if fields.get("slug") is not None and fields["slug"] != workspace.slug:
-        slug = slugs.label_slug(fields["slug"], field="slug")
-        if scope.find(Workspace, slug=slug) is not None:
-            raise slugs.slug_taken("workspace", slug)
-        workspace.slug = slug
-    for key in ("name", "description", "external_user_id"):
-        if key in fields and (fields[key] is not None or key != "name"):
-            setattr(workspace, key, fields[key])
+    if fields.get("name") is None:
+        fields.pop("name", None)  # a name can be changed, not removed
+    if fields.get("slug") is None:
+        fields.pop("slug", None)
+    else:
+        slugs.label_slug(fields["slug"], field="slug")
     if "metadata" in fields:
-        workspace.meta = fields["metadata"] or {}
-    flush_or_raise(scope.session, slugs.slug_taken("workspace", workspace.slug))
+        fields["meta"] = fields.pop("metadata") or {}
+
+    def apply() -> None:
+        for key, value in fields.items():
+            setattr(workspace, key, value)
+
+    apply_or_raise(scope.session, apply, slugs.slug_taken("workspace", fields.get("slug", workspace.slug)))
     return workspace
 
 

@@ -18,10 +18,9 @@ Manager = Annotated[RequestContext, needs("api_key:manage")]
 
 @router.post("", response_model=Data[ApiKeyCreated], status_code=status.HTTP_201_CREATED,
              summary="Create a key; the secret is in key/token/api_key, this one time")
-def create_key(body: ApiKeyCreate, ctx: Manager) -> Data[ApiKeyCreated]:
-    key, secret = service.create_key(
-        ctx.scope.session,
-        tenant_id=ctx.scope.tenant_id,
+async def create_key(body: ApiKeyCreate, ctx: Manager) -> Data[ApiKeyCreated]:
+    key, secret = await ctx.run(
+        service.mint_key,
         name=body.name,
         scopes=body.scopes,
         expires_at=body.expires_at,
@@ -31,37 +30,37 @@ def create_key(body: ApiKeyCreate, ctx: Manager) -> Data[ApiKeyCreated]:
 
 
 @router.get("", response_model=DataList[ApiKeyPublic], summary="List keys (never their secrets)")
-def list_keys(
+async def list_keys(
     ctx: Manager, paging: Paging, status: Annotated[str | None, Query()] = None
 ) -> DataList[ApiKeyPublic]:
-    page = service.list_keys(ctx.scope, limit=paging.limit, cursor=paging.cursor,
+    page = await ctx.run(service.list_keys, limit=paging.limit, cursor=paging.cursor,
                              offset=paging.offset, status=status)
     return DataList(data=[ApiKeyPublic.of(k) for k in page.items], next_cursor=page.next_cursor,
                     meta=paging.meta(page.total))
 
 
 @router.get("/{key_id}", response_model=Data[ApiKeyPublic], summary="One key")
-def get_key(key_id: str, ctx: Manager) -> Data[ApiKeyPublic]:
-    return Data(data=ApiKeyPublic.of(service.get_key(ctx.scope, key_id)))
+async def get_key(key_id: str, ctx: Manager) -> Data[ApiKeyPublic]:
+    return Data(data=ApiKeyPublic.of(await ctx.run(service.get_key, key_id)))
 
 
 @router.patch("/{key_id}", response_model=Data[ApiKeyPublic], summary="Rename, rescope or revoke")
-def update_key(key_id: str, body: ApiKeyUpdate, ctx: Manager) -> Data[ApiKeyPublic]:
-    key = service.update_key(ctx.scope, key_id, name=body.name, scopes=body.scopes,
+async def update_key(key_id: str, body: ApiKeyUpdate, ctx: Manager) -> Data[ApiKeyPublic]:
+    key = await ctx.run(service.update_key, key_id, name=body.name, scopes=body.scopes,
                              status=body.status, by=ctx.principal, now=ctx.now)
     return Data(data=ApiKeyPublic.of(key))
 
 
 @router.delete("/{key_id}", response_model=Data[ApiKeyPublic],
                summary="Revoke a key; the next request with it is refused")
-def revoke_key(key_id: str, ctx: Manager) -> Data[ApiKeyPublic]:
-    return Data(data=ApiKeyPublic.of(service.revoke_key(ctx.scope, key_id, now=ctx.now)))
+async def revoke_key(key_id: str, ctx: Manager) -> Data[ApiKeyPublic]:
+    return Data(data=ApiKeyPublic.of(await ctx.run(service.revoke_key, key_id, now=ctx.now)))
 
 
 @router.post("/{key_id}/rotate", response_model=Data[ApiKeyCreated],
              summary="A new secret for the key; the old one stops working at once")
-def rotate_key(key_id: str, ctx: Manager) -> Data[ApiKeyCreated]:
-    key, secret = service.rotate_key(ctx.scope, key_id)
+async def rotate_key(key_id: str, ctx: Manager) -> Data[ApiKeyCreated]:
+    key, secret = await ctx.run(service.rotate_key, key_id)
     return Data(data=ApiKeyCreated.with_secret(key, secret))
 
 

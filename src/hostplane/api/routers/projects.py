@@ -19,22 +19,22 @@ Writer = Annotated[RequestContext, needs("project:write")]
 
 @router.post("", response_model=Data[ProjectPublic], status_code=status.HTTP_201_CREATED,
              summary="Create a project in a workspace (workspace_id or workspace_slug)")
-def create_project(body: ProjectCreate, ctx: Writer, response: Response) -> Data[ProjectPublic]:
-    project, reused = projects.create_project(ctx.scope, body)
+async def create_project(body: ProjectCreate, ctx: Writer, response: Response) -> Data[ProjectPublic]:
+    project, reused = await ctx.run(projects.create_project, body)
     if reused:
         response.status_code = status.HTTP_200_OK
     return Data(data=ProjectPublic.of(project, reused=reused))
 
 
 @router.get("", response_model=DataList[ProjectPublic], summary="List projects")
-def list_projects(
+async def list_projects(
     ctx: Reader,
     paging: Paging,
     workspace_id: Annotated[str | None, Query()] = None,
     external_project_id: Annotated[str | None, Query()] = None,
 ) -> DataList[ProjectPublic]:
-    page = projects.list_projects(
-        ctx.scope, limit=paging.limit, cursor=paging.cursor, offset=paging.offset,
+    page = await ctx.run(
+        projects.list_projects, limit=paging.limit, cursor=paging.cursor, offset=paging.offset,
         workspace_id=workspace_id, external_project_id=external_project_id,
     )
     return DataList(data=[ProjectPublic.of(p) for p in page.items], next_cursor=page.next_cursor,
@@ -42,29 +42,29 @@ def list_projects(
 
 
 @router.get("/{project_id}", response_model=Data[ProjectPublic], summary="One project")
-def get_project(project_id: str, ctx: Reader) -> Data[ProjectPublic]:
-    return Data(data=ProjectPublic.of(projects.get_project(ctx.scope, project_id)))
+async def get_project(project_id: str, ctx: Reader) -> Data[ProjectPublic]:
+    return Data(data=ProjectPublic.of(await ctx.run(projects.get_project, project_id)))
 
 
 @router.patch("/{project_id}", response_model=Data[ProjectPublic], summary="Change a project")
-def update_project(project_id: str, body: ProjectUpdate, ctx: Writer) -> Data[ProjectPublic]:
-    return Data(data=ProjectPublic.of(projects.update_project(ctx.scope, project_id, body)))
+async def update_project(project_id: str, body: ProjectUpdate, ctx: Writer) -> Data[ProjectPublic]:
+    return Data(data=ProjectPublic.of(await ctx.run(projects.update_project, project_id, body)))
 
 
 @router.delete("/{project_id}", summary="Delete a project (never a workspace's default project)")
-def delete_project(project_id: str, ctx: Writer) -> dict[str, Any]:
-    project = projects.delete_project(ctx.scope, project_id)
+async def delete_project(project_id: str, ctx: Writer) -> dict[str, Any]:
+    project = await ctx.run(projects.delete_project, project_id)
     return {"id": project.id, "object": "project", "deleted": True}
 
 
 @router.post("/{project_id}/move", response_model=Data[ProjectPublic],
              summary="Move a project to another workspace")
-def move_project(project_id: str, body: ProjectMove, ctx: Writer) -> Data[ProjectPublic]:
-    moved = projects.move_project(ctx.scope, project_id, body.target_workspace_id)
+async def move_project(project_id: str, body: ProjectMove, ctx: Writer) -> Data[ProjectPublic]:
+    moved = await ctx.run(projects.move_project, project_id, body.target_workspace_id)
     return Data(data=ProjectPublic.of(moved))
 
 
 @router.get("/{project_id}/summary", response_model=Data[dict[str, Any]],
             summary="Counts of a project's resources")
-def project_summary(project_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=projects.project_summary(ctx.scope, project_id))
+async def project_summary(project_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+    return Data(data=await ctx.run(projects.project_summary, project_id))

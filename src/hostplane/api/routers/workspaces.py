@@ -26,22 +26,22 @@ Writer = Annotated[RequestContext, needs("workspace:write")]
     responses={200: {"model": WorkspacePublic, "description": "Reused by external_workspace_id"},
                409: {"description": "WORKSPACE_NAME_EXISTS (error.existing) or SETUP_REQUIRED"}},
 )
-def create_workspace(body: WorkspaceCreate, ctx: Writer, response: Response) -> WorkspacePublic:
-    workspace, reused = workspaces.create_workspace(ctx.scope, body)
+async def create_workspace(body: WorkspaceCreate, ctx: Writer, response: Response) -> WorkspacePublic:
+    workspace, reused = await ctx.run(workspaces.create_workspace, body)
     if reused:
         response.status_code = status.HTTP_200_OK
     return WorkspacePublic.of(workspace, reused=reused)
 
 
 @router.get("", response_model=DataList[WorkspacePublic], summary="List workspaces")
-def list_workspaces(
+async def list_workspaces(
     ctx: Reader,
     paging: Paging,
     external_workspace_id: Annotated[str | None, Query()] = None,
     external_user_id: Annotated[str | None, Query()] = None,
 ) -> DataList[WorkspacePublic]:
-    page = workspaces.list_workspaces(
-        ctx.scope,
+    page = await ctx.run(
+        workspaces.list_workspaces,
         limit=paging.limit,
         cursor=paging.cursor,
         offset=paging.offset,
@@ -56,48 +56,45 @@ def list_workspaces(
 
 
 @router.get("/{workspace_id}", response_model=WorkspacePublic, summary="One workspace")
-def get_workspace(workspace_id: str, ctx: Reader) -> WorkspacePublic:
-    return WorkspacePublic.of(workspaces.get_workspace(ctx.scope, workspace_id))
+async def get_workspace(workspace_id: str, ctx: Reader) -> WorkspacePublic:
+    return WorkspacePublic.of(await ctx.run(workspaces.get_workspace, workspace_id))
 
 
 @router.patch("/{workspace_id}", response_model=WorkspacePublic, summary="Change a workspace")
-def update_workspace(workspace_id: str, body: WorkspaceUpdate, ctx: Writer) -> WorkspacePublic:
-    return WorkspacePublic.of(workspaces.update_workspace(ctx.scope, workspace_id, body))
+async def update_workspace(workspace_id: str, body: WorkspaceUpdate, ctx: Writer) -> WorkspacePublic:
+    return WorkspacePublic.of(await ctx.run(workspaces.update_workspace, workspace_id, body))
 
 
 @router.delete("/{workspace_id}", summary="Delete a workspace and its projects")
-def delete_workspace(workspace_id: str, ctx: Writer) -> dict[str, Any]:
-    workspace = workspaces.delete_workspace(ctx.scope, workspace_id)
+async def delete_workspace(workspace_id: str, ctx: Writer) -> dict[str, Any]:
+    workspace = await ctx.run(workspaces.delete_workspace, workspace_id)
     return {"id": workspace.id, "object": "workspace", "deleted": True}
 
 
 @router.put("/{workspace_id}/settings", response_model=WorkspacePublic,
             summary="Replace a workspace's settings; answers the workspace")
-def replace_settings(
+async def replace_settings(
     workspace_id: str, settings: Annotated[JsonObject, Body()], ctx: Writer
 ) -> WorkspacePublic:
-    return WorkspacePublic.of(workspaces.replace_settings(ctx.scope, workspace_id, settings))
+    return WorkspacePublic.of(await ctx.run(workspaces.replace_settings, workspace_id, settings))
 
 
 @router.get("/{workspace_id}/usage", response_model=Data[dict[str, Any]],
             summary="What a workspace holds and has used")
-def workspace_usage(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=workspaces.workspace_usage(ctx.scope, workspace_id))
+async def workspace_usage(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+    return Data(data=await ctx.run(workspaces.workspace_usage, workspace_id))
 
 
 @router.get("/{workspace_id}/stats", response_model=Data[dict[str, Any]],
             summary="Counts of a workspace's projects and resources")
-def workspace_stats(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=workspaces.workspace_usage(ctx.scope, workspace_id))
+async def workspace_stats(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+    return Data(data=await ctx.run(workspaces.workspace_usage, workspace_id))
 
 
 @router.get("/{workspace_id}/projects", response_model=DataList[ProjectPublic],
             summary="The workspace's projects")
-def workspace_projects(workspace_id: str, ctx: Reader, paging: Paging) -> DataList[ProjectPublic]:
-    workspaces.get_workspace(ctx.scope, workspace_id)
-    page = projects.list_projects(
-        ctx.scope, limit=paging.limit, cursor=paging.cursor, offset=paging.offset,
-        workspace_id=workspace_id,
-    )
+async def workspace_projects(workspace_id: str, ctx: Reader, paging: Paging) -> DataList[ProjectPublic]:
+    page = await ctx.run(projects.list_workspace_projects, workspace_id, limit=paging.limit,
+                         cursor=paging.cursor, offset=paging.offset)
     return DataList(data=[ProjectPublic.of(p) for p in page.items], next_cursor=page.next_cursor,
                     meta=paging.meta(page.total))
