@@ -101,3 +101,40 @@ def test_malformed_credentials_are_401(anon):
         resp = anon.get("/api/v1/workspaces", headers={"Authorization": header} if header else {})
         assert resp.status_code == 401, header
         assert resp.json()["error"]["code"] in ("UNAUTHENTICATED", "INVALID_API_KEY")
+
+
+def test_a_key_cannot_manage_keys_more_powerful_than_itself(org, anon):
+    manager = org.post("/api/v1/api-keys", {"name": "mgr", "scopes": ["api_key:manage"]}).json()
+    anon.headers["Authorization"] = f"Bearer {manager['data']['key']}"
+    root = org.post("/api/v1/api-keys", {"name": "root"}).json()["data"]
+    for method, path, body in [("POST", f"/api/v1/api-keys/{root['id']}/rotate", None),
+                               ("DELETE", f"/api/v1/api-keys/{root['id']}", None),
+                               ("PATCH", f"/api/v1/api-keys/{root['id']}", {"name": "mine"}),
+                               ("POST", "/api/v1/api-keys", {"name": "x"})]:
+        resp = anon.request(method, path, json=body)
+        assert resp.status_code == 403, (method, path, resp.text)
+    root_headers = {"Authorization": f"Bearer {root['key']}"}
+    assert anon.get("/api/v1/workspaces", headers=root_headers).status_code == 200
+    peer = anon.post("/api/v1/api-keys", json={"name": "peer", "scopes": ["api_key:manage"]})
+    assert peer.status_code == 201  # keys within its own permissions it can manage
+    assert anon.post(f"/api/v1/api-keys/{peer.json()['data']['id']}/rotate").status_code == 200
+
+
+def test_idempotent_key_creation_never_replays_the_secret(org, anon, container):
+    from sqlalchemy import text
+
+    headers = {"Idempotency-Key": "mint-once"}
+    first = org.post("/api/v1/api-keys", {"name": "once"}, headers=headers)
+    again = org.post("/api/v1/api-keys", {"name": "once"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    secret = first.json()["data"]["key"]
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert again.json()["data"]["key"] is None and again.json()["data"]["secret_redacted"] is True
+    with container.database.engine.connect() as conn:
+        stored = conn.execute(text("SELECT response_body FROM idempotency_records")).scalars().all()
+    assert not any(secret in (body or "") for body in stored)
+    # Another credential of the same organization gets no replay at all.
+    reader = org.post("/api/v1/api-keys", {"name": "r", "scopes": ["workspace:read"]}).json()
+    anon.headers.update({"Authorization": f"Bearer {reader['data']['key']}", **headers})
+    stolen = anon.post("/api/v1/api-keys", json={"name": "once"})
+    assert stolen.status_code in (403, 422) and "msk_live_" not in stolen.text

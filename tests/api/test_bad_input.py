@@ -79,3 +79,15 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(container, base_u
     assert any("trace-500" in r.getMessage() and r.exc_info for r in caplog.records)
     # The connection stays usable.
     assert org.get("/api/v1/workspaces").status_code == 200
+
+
+@pytest.mark.parametrize("payload", ['["2020-01-01T00:00:00","x"]', '["0001-01-01T00:00:00+14:00","x"]',
+                                     '["2020-01-01T00:00:00+00:00","a\\u0000b"]', '["x"]', '5',
+                                     '["2020-01-01T00:00:00+00:00", 7]'])
+def test_crafted_cursors_are_422(org, payload):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    resp = org.get("/api/v1/workspaces", params={"cursor": cursor})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"]["field"] == "cursor"

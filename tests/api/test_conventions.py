@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from tests.factories import unique
@@ -125,3 +126,25 @@ def test_concurrent_replays_create_one_workspace(org):
     assert set(results) <= {201, 409}
     assert 201 in results
     assert org.get("/api/v1/workspaces").json()["meta"]["total"] == 1
+
+
+def test_a_claim_whose_request_never_finished_lapses(org, container, clock):
+    """A crash between reserving a key and storing the result must not block retries forever."""
+    from datetime import timedelta
+
+    from hostplane.db.scope import Scope
+    from hostplane.idempotency import service
+
+    body = {"name": unique("Lapsed")}
+    key = unique("key")
+    principal = org.get("/api/v1/api-keys").json()["data"][0]["id"]
+    with container.database.transaction() as session:
+        service.reserve(Scope(session, org.tenant_id), key=key, method="POST",
+                        path="/api/v1/workspaces", principal_id=principal,
+                        fingerprint=service.request_fingerprint(json.dumps(body).encode()),
+                        now=clock.now(), ttl=timedelta(hours=24))
+    busy = org.post("/api/v1/workspaces", body, headers={"Idempotency-Key": key})
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    clock.advance(61)
+    retry = org.post("/api/v1/workspaces", body, headers={"Idempotency-Key": key})
+    assert retry.status_code == 201

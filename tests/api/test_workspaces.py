@@ -125,3 +125,11 @@ def test_duplicate_names_are_found_beyond_ascii(org):
     renamed = org.workspace("Zwei")
     org.patch(f"/api/v1/workspaces/{renamed['id']}", {"name": "École Trois"})
     assert org.post("/api/v1/workspaces", {"name": "école trois"}).status_code == 409
+
+
+def test_delete_dry_run_deletes_nothing(org):
+    ws = org.workspace()
+    dry = org.delete(f"/api/v1/workspaces/{ws['id']}", params={"dry_run": "true", "force": "true"})
+    assert dry.status_code == 200
+    assert dry.json()["deleted"] is False and dry.json()["would_delete"]["projects"] == 1
+    assert org.get(f"/api/v1/workspaces/{ws['id']}").status_code == 200

@@ -46,3 +46,21 @@ def test_same_name_creates_with_different_slugs_make_one_workspace(org):
     assert codes == [201] + [409] * 7, codes
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {
         "WORKSPACE_NAME_EXISTS"}
+
+
+def test_an_invalidated_sqlite_writer_releases_the_write_lock(container, backend):
+    import pytest
+    from sqlalchemy import text
+
+    if backend != "sqlite":
+        pytest.skip("the in-process writer lock is SQLite's")
+    session = container.database.session()
+    session.execute(text("SELECT 1"))
+    session.connection().invalidate()
+    with pytest.raises(Exception):
+        session.rollback()  # SQLAlchemy insists the invalid transaction is rolled back
+    session.close()
+    started = time.monotonic()
+    with container.database.transaction() as again:
+        again.execute(text("SELECT 1"))
+    assert time.monotonic() - started < 1

@@ -13,7 +13,10 @@ from hostplane.db.engine import Database
 from hostplane.db.scope import Scope
 from hostplane.keys.service import create_key, revoke_key, rotate_key
 from hostplane.tenancy.organizations import create_organization
+from hostplane.tenancy.principal import Principal
 from tests.factories import unique
+
+OWNER = Principal(tenant_id="-", kind="api_key", subject_id="-", scopes=frozenset({"*"}))
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def test_revocation_in_one_process_reaches_the_other(key, container, second_proc
     auth.lookup(secret, None)
     assert auth.from_cache(secret, None) is not None
     with container.database.transaction() as session:
-        revoke_key(Scope(session, tenant.id), record.id, now=container.clock.now())
+        revoke_key(Scope(session, tenant.id), record.id, now=container.clock.now(), by=OWNER)
     deadline = time.monotonic() + 1.0
     while auth.from_cache(secret, None) is not None:
         assert time.monotonic() < deadline, "the other process still trusts a revoked key"
@@ -74,7 +77,7 @@ def test_rotation_forgets_the_old_secret(key, container, second_process):
     tenant, record, secret = key
     second_process.authenticator.lookup(secret, None)
     with container.database.transaction() as session:
-        _, new_secret = rotate_key(Scope(session, tenant.id), record.id)
+        _, new_secret = rotate_key(Scope(session, tenant.id), record.id, by=OWNER)
     assert container.authenticator.from_cache(secret, None) is None
     deadline = time.monotonic() + 1.0
     while second_process.authenticator.from_cache(secret, None) is not None:
@@ -88,7 +91,7 @@ def test_a_rolled_back_change_announces_nothing(key, container):
     container.authenticator.lookup(secret, None)
     with pytest.raises(RuntimeError):
         with container.database.transaction() as session:
-            revoke_key(Scope(session, tenant.id), record.id, now=container.clock.now())
+            revoke_key(Scope(session, tenant.id), record.id, now=container.clock.now(), by=OWNER)
             raise RuntimeError("abort")
     assert container.authenticator.from_cache(secret, None) is not None
 

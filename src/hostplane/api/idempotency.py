@@ -1,6 +1,7 @@
 """Middleware that makes POSTs with an Idempotency-Key replay their first result.
 
-Same key, organization, route and body → the first 2xx status and body, and no second write.
+Same key, organization, credential, route and body → the first 2xx status and body, and no second
+write. A response that carries a secret (a new API key) is stored without it: secrets are shown once.
 It runs inside authentication and around the whole route, so the handler's transaction has committed before the result is
 stored; the response is held back until then, so a client never sees a result that a retry with
 the same key could not replay.
@@ -23,6 +24,7 @@ from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
 
 _PREFIX = "/api/v1/"
+REPLAY_BODY = "idempotent_replay_body"  # request.state key: what a replay returns instead
 
 
 class IdempotencyMiddleware:
@@ -43,9 +45,11 @@ class IdempotencyMiddleware:
         where = {"key": key, "method": "POST", "path": scope["path"]}
         try:
             service.check_key(key)
-            tenant_id = scope["state"]["principal"].tenant_id  # AuthenticationMiddleware ran
+            principal = scope["state"]["principal"]  # AuthenticationMiddleware ran
+            tenant_id = principal.tenant_id
             fingerprint = service.request_fingerprint(body)
-            replay = await run_in_threadpool(self._reserve, tenant_id, fingerprint, where)
+            replay = await run_in_threadpool(self._reserve, tenant_id, principal.subject_id,
+                                             fingerprint, where)
         except errors.HostplaneError as exc:
             request_id = scope.get("state", {}).get("request_id", "")
             refusal = envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra)
@@ -64,20 +68,24 @@ class IdempotencyMiddleware:
             held.append(message)
 
         try:
-            await self.app(scope, _replay_body(body), hold)
+            await self.app(scope, _replay_body(body, receive), hold)
         except BaseException:
             await run_in_threadpool(self._finish, tenant_id, where, None, b"")
             raise
         status = next(m["status"] for m in held if m["type"] == "http.response.start")
         content = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+        # A response that carries a secret is replayed without it (see deps.replay_without).
+        content = scope["state"].get(REPLAY_BODY, content)
         await run_in_threadpool(self._finish, tenant_id, where, status, content)
         for message in held:
             await send(message)
 
-    def _reserve(self, tenant_id: str, fingerprint: str, where: dict[str, str]) -> service.Replay | None:
+    def _reserve(self, tenant_id: str, principal_id: str, fingerprint: str,
+                 where: dict[str, str]) -> service.Replay | None:
         ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
         with self.container.database.transaction() as session:
             return service.reserve(_scope(session, tenant_id), fingerprint=fingerprint,
+                                   principal_id=principal_id,
                                    now=self.container.clock.now(), ttl=ttl, **where)
 
     def _finish(self, tenant_id: str, where: dict[str, str], status: int | None, body: bytes) -> None:
@@ -94,15 +102,16 @@ def _scope(session: Session, tenant_id: str) -> TenantScope:
     return TenantScope(session, tenant_id)
 
 
-def _replay_body(body: bytes) -> Receive:
-    """A receive() that hands the already-read body to the app once."""
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands the already-read body to the app once, then listens to the
+    client again (so a disconnect is real, not invented)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replayed

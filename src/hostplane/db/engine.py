@@ -70,8 +70,9 @@ class Database:
                 listener(key_hash)
 
 
-def _forget_changes(session: Session, _previous: Any) -> None:
-    session.info.pop("changed_keys", None)
+def _forget_changes(session: Session, previous: Any) -> None:
+    if not previous.nested:  # a savepoint rolled back; the transaction's changes still stand
+        session.info.pop("changed_keys", None)
 
 
 def _make_engine(url: str, *, pool_size: int, echo: bool, sqlite: bool) -> Engine:
@@ -128,5 +129,13 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
         if connection.info.pop("holds_write_lock", False):
             lock.release()
 
+    def _release_record(_dbapi_connection, record, *_exception):  # type: ignore[no-untyped-def]
+        # A connection invalidated, or returned to the pool, mid-transaction never sends
+        # "rollback": release here, or every later write would wait for a lock nobody holds.
+        if record.info.pop("holds_write_lock", False):
+            lock.release()
+
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
+    event.listen(engine, "invalidate", _release_record)
+    event.listen(engine, "checkin", _release_record)

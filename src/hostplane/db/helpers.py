@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -82,8 +82,15 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, object_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(object_id)
-    except (ValueError, TypeError):
+        moment = datetime.fromisoformat(created)
+        # Only what _encode writes: an aware time in a sane range and a printable id.
+        if moment.tzinfo is None or not 2000 <= moment.year <= 9000:
+            raise ValueError("not a cursor time")
+        moment = moment.astimezone(UTC)
+        if not isinstance(object_id, str) or not object_id.isprintable() or len(object_id) > 64:
+            raise ValueError("not a cursor id")
+        return moment, object_id
+    except (ValueError, TypeError, OverflowError):
         raise errors.Invalid(
             "The cursor is not one this API returned.",
             field="cursor",

@@ -19,6 +19,8 @@ class IdempotencyRecord(TenantOwned, Base):
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(1000))
     request_hash: Mapped[str] = mapped_column(String(64))
+    # Only the credential that made the first request gets its result again.
+    principal_id: Mapped[str | None] = mapped_column(String(36))
     status_code: Mapped[int | None]
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

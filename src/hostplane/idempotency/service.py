@@ -16,6 +16,7 @@ from hostplane.db.scope import Scope
 from hostplane.idempotency.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,27 @@ def check_key(key: str) -> str:
 
 
 def reserve(
-    scope: Scope, *, key: str, method: str, path: str, fingerprint: str, now: datetime, ttl: timedelta
+    scope: Scope,
+    *,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    principal_id: str,
+    now: datetime,
+    ttl: timedelta,
+    lease: timedelta = LEASE,
 ) -> Replay | None:
-    """Claim the key for this request; a Replay if it already completed with this same body."""
+    """Claim the key for this request; a Replay if it already completed with this same body.
+
+    A claim whose request never finished (a crash, a lost connection) lapses after `lease`, so a
+    retry can run the request again instead of being told forever that it is in progress.
+    """
     for _ in range(3):
         record = scope.find(IdempotencyRecord, key=key, method=method, path=path)
-        if record is not None and record.expires_at <= now:
+        lapsed = record is not None and record.status_code is None and (
+            record.created_at <= now - lease)
+        if record is not None and (record.expires_at <= now or lapsed):
             scope.session.delete(record)
             scope.session.flush()
             record = None
@@ -61,17 +77,20 @@ def reserve(
                 method=method,
                 path=path,
                 request_hash=fingerprint,
+                principal_id=principal_id,
+                created_at=now,
                 expires_at=now + ttl,
             )
             if try_insert(scope.session, fresh):
                 return None
             continue
-        if record.request_hash != fingerprint:
+        if record.request_hash != fingerprint or record.principal_id != principal_id:
             raise errors.Invalid(
-                "This Idempotency-Key was already used with a different request body.",
+                "This Idempotency-Key was already used with a different request body or by "
+                "another credential.",
                 code="IDEMPOTENCY_KEY_REUSED",
                 field="Idempotency-Key",
-                rule="one key, one request body",
+                rule="one key, one request body, one credential",
                 fix="Send a new Idempotency-Key for a different request.",
             )
         if record.status_code is None:

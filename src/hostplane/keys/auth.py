@@ -55,7 +55,8 @@ class KeyAuthenticator:
         if touch and (last_used is None or now - last_used >= self.last_used_every):
             # Its own short write, so reads never turn into writes; at most once per interval.
             with self.database.transaction() as session:
-                session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+                session.execute(update(ApiKey).where(ApiKey.id == row.id)
+                                .values(last_used_at=now, updated_at=ApiKey.updated_at))
             last_used = now
         entry = CachedKey(row.id, row.tenant_id, row.slug, frozenset(row.scopes), row.expires_at,
                           last_used, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal
 
@@ -70,3 +71,11 @@ class ApiKeyCreated(ApiKeyPublic):
     def with_secret(cls, key: ApiKey, secret: str) -> ApiKeyCreated:
         public = ApiKeyPublic.of(key).model_dump()
         return cls(**public, key=secret, token=secret, api_key=secret)
+
+
+def redacted_for_replay(created: ApiKeyCreated) -> bytes:
+    """What an Idempotency-Key replay of a key create or rotation returns: the key's record with
+    the secret taken out, since a secret is shown once."""
+    data = created.model_dump(mode="json")
+    data.update(key=None, token=None, api_key=None, secret_redacted=True)
+    return json.dumps({"data": data}).encode()

@@ -75,11 +75,12 @@ def mint_key(
 
 
 def _check_grantable(wanted: list[str], by: Principal) -> list[str]:
-    """A key can only hand on permissions it holds itself."""
+    """A key can only hand on, or manage keys with, permissions it holds itself."""
     missing = [s for s in wanted if not by.can(s)]
     if missing:
         raise errors.Forbidden(
-            "A key cannot grant permissions it does not hold: " + ", ".join(missing) + ".",
+            "A key cannot grant or manage permissions it does not hold: "
+            + ", ".join(missing) + ".",
             code="PERMISSION_DENIED",
             field="scopes",
             fix="Request only permissions the calling key holds.",
@@ -111,13 +112,14 @@ def update_key(
     now: datetime,
 ) -> ApiKey:
     key = get_key(scope, key_id)
+    _check_grantable(list(key.scopes), by)
     if name is not None:
         key.name = name
     if scopes is not None:
         key.scopes = _check_grantable(permissions.check_known(scopes), by)
         key_changed(scope.session, key.key_hash)
     if status == "revoked":
-        revoke_key(scope, key_id, now=now)
+        revoke_key(scope, key_id, now=now, by=by)
     elif status == "active" and key.status != "active":
         raise errors.Conflict(
             "A revoked key cannot be made active again.",
@@ -129,9 +131,11 @@ def update_key(
     return key
 
 
-def revoke_key(scope: Scope, key_id: str, *, now: datetime) -> ApiKey:
-    """Revoke at once: the next request with this key is refused."""
+def revoke_key(scope: Scope, key_id: str, *, now: datetime, by: Principal) -> ApiKey:
+    """Revoke at once: the next request with this key is refused. A caller can only manage keys
+    that hold no permission it lacks itself."""
     key = get_key(scope, key_id)
+    _check_grantable(list(key.scopes), by)
     if key.status != "revoked":
         key.status, key.revoked_at = "revoked", now
         key_changed(scope.session, key.key_hash)
@@ -139,9 +143,11 @@ def revoke_key(scope: Scope, key_id: str, *, now: datetime) -> ApiKey:
     return key
 
 
-def rotate_key(scope: Scope, key_id: str) -> tuple[ApiKey, str]:
-    """A new secret for the same key id; the old secret stops working immediately."""
+def rotate_key(scope: Scope, key_id: str, *, by: Principal) -> tuple[ApiKey, str]:
+    """A new secret for the same key id; the old secret stops working immediately. Only a caller
+    holding every permission of the key may rotate it (the new secret carries them all)."""
     key = get_key(scope, key_id)
+    _check_grantable(list(key.scopes), by)
     if key.status != "active":
         raise errors.Conflict(
             "A revoked key cannot be rotated.", code="API_KEY_REVOKED", fix="Create a new key."

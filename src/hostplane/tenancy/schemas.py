@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from hostplane.inputs import JsonObject, Text
 from hostplane.tenancy.models import Project, Tenant, Workspace
@@ -66,7 +66,7 @@ class WorkspaceCreate(Input):
     metadata: Metadata | None = None
     external_workspace_id: ExternalId | None = None
     external_user_id: ExternalId | None = None
-    allow_duplicate_name: bool = False
+    allow_duplicate_name: StrictBool = False
 
 
 class WorkspaceUpdate(Input):

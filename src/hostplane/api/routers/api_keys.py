@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.keys import service
-from hostplane.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeyUpdate
+from hostplane.api.idempotency import REPLAY_BODY
+from hostplane.keys.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    ApiKeyUpdate,
+    redacted_for_replay,
+)
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -18,7 +25,7 @@ Manager = Annotated[RequestContext, needs("api_key:manage")]
 
 @router.post("", response_model=Data[ApiKeyCreated], status_code=status.HTTP_201_CREATED,
              summary="Create a key; the secret is in key/token/api_key, this one time")
-async def create_key(body: ApiKeyCreate, ctx: Manager) -> Data[ApiKeyCreated]:
+async def create_key(body: ApiKeyCreate, ctx: Manager, request: Request) -> Data[ApiKeyCreated]:
     key, secret = await ctx.run(
         service.mint_key,
         name=body.name,
@@ -26,7 +33,7 @@ async def create_key(body: ApiKeyCreate, ctx: Manager) -> Data[ApiKeyCreated]:
         expires_at=body.expires_at,
         granted_by=ctx.principal,
     )
-    return Data(data=ApiKeyCreated.with_secret(key, secret))
+    return _once(request, ApiKeyCreated.with_secret(key, secret))
 
 
 @router.get("", response_model=DataList[ApiKeyPublic], summary="List keys (never their secrets)")
@@ -54,13 +61,20 @@ async def update_key(key_id: str, body: ApiKeyUpdate, ctx: Manager) -> Data[ApiK
 @router.delete("/{key_id}", response_model=Data[ApiKeyPublic],
                summary="Revoke a key; the next request with it is refused")
 async def revoke_key(key_id: str, ctx: Manager) -> Data[ApiKeyPublic]:
-    return Data(data=ApiKeyPublic.of(await ctx.run(service.revoke_key, key_id, now=ctx.now)))
+    key = await ctx.run(service.revoke_key, key_id, now=ctx.now, by=ctx.principal)
+    return Data(data=ApiKeyPublic.of(key))
 
 
 @router.post("/{key_id}/rotate", response_model=Data[ApiKeyCreated],
              summary="A new secret for the key; the old one stops working at once")
-async def rotate_key(key_id: str, ctx: Manager) -> Data[ApiKeyCreated]:
-    key, secret = await ctx.run(service.rotate_key, key_id)
-    return Data(data=ApiKeyCreated.with_secret(key, secret))
+async def rotate_key(key_id: str, ctx: Manager, request: Request) -> Data[ApiKeyCreated]:
+    key, secret = await ctx.run(service.rotate_key, key_id, by=ctx.principal)
+    return _once(request, ApiKeyCreated.with_secret(key, secret))
+
+
+def _once(request: Request, created: ApiKeyCreated) -> Data[ApiKeyCreated]:
+    """The secret goes to this response only; an Idempotency-Key replay gets the record without."""
+    setattr(request.state, REPLAY_BODY, redacted_for_replay(created))
+    return Data(data=created)
 
 

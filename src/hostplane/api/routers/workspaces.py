@@ -66,7 +66,16 @@ async def update_workspace(workspace_id: str, body: WorkspaceUpdate, ctx: Writer
 
 
 @router.delete("/{workspace_id}", summary="Delete a workspace and its projects")
-async def delete_workspace(workspace_id: str, ctx: Writer) -> dict[str, Any]:
+async def delete_workspace(
+    workspace_id: str,
+    ctx: Writer,
+    dry_run: Annotated[bool, Query(description="Only report what would be deleted.")] = False,
+    force: Annotated[bool, Query(description="Accepted for the CLI; deletion cascades.")] = False,
+) -> dict[str, Any]:
+    if dry_run:
+        usage = await ctx.run(workspaces.workspace_usage, workspace_id)
+        return {"id": workspace_id, "object": "workspace", "deleted": False, "dry_run": True,
+                "would_delete": usage}
     workspace = await ctx.run(workspaces.delete_workspace, workspace_id)
     return {"id": workspace.id, "object": "workspace", "deleted": True}
 
