@@ -152,23 +152,20 @@ def measure(label: str, url: str, method: str, token: str, pid: int, args: argpa
 def scratch_postgres():
     """A new database on PG_ADMIN's server, dropped afterwards; None if PostgreSQL is unreachable."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
-    name = f"hostplane_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    from hostplane.db.scratch import scratch_database
+
     try:
+        engine = create_engine(PG_ADMIN)
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
         print(f"PostgreSQL skipped: not reachable at {PG_ADMIN} ({type(exc).__name__})")
         yield None
         return
-    try:
-        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with scratch_database(PG_ADMIN, "hostplane_bench") as url:
+        yield url
 
 
 def bench_hostplane(db_url: str | None, args: argparse.Namespace, tmp: Path) -> dict[str, dict]:

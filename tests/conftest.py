@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,12 +18,12 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from hostplane.api.app import create_app
 from hostplane.api.container import Container
 from hostplane.db.engine import Database
 from hostplane.db.migrate import upgrade
+from hostplane.db.scratch import scratch_database
 from hostplane.settings import Settings
 from tests.factories import Org, make_org
 from tests.fakes import MovableClock
@@ -64,16 +63,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if os.environ.get("CI") == "true" and admin is not None:
             pytest.fail(f"CI=true but PostgreSQL is not reachable at {admin}")
         pytest.skip("PostgreSQL not reachable (set HOSTPLANE_TEST_POSTGRES_URL)")
-    name = f"hostplane_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with scratch_database(admin, "hostplane_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
