@@ -63,9 +63,10 @@ class ApiKeyPublic(BaseModel):
 class ApiKeyCreated(ApiKeyPublic):
     """The one response that carries the secret. `key`, `token` and `api_key` hold the same value."""
 
-    key: str
-    token: str
-    api_key: str
+    key: str | None = Field(description="The secret, shown once; null on an Idempotency-Key replay.")
+    token: str | None = Field(description="Same as key.")
+    api_key: str | None = Field(description="Same as key.")
+    secret_redacted: bool = Field(False, description="True on a replay: the secret is not repeated.")
 
     @classmethod
     def with_secret(cls, key: ApiKey, secret: str) -> ApiKeyCreated:
