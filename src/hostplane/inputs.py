@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
 from pydantic_core import PydanticCustomError
 
 MAX_JSON_DEPTH = 16

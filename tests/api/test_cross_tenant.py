@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from hostplane.api.app import API_PREFIX
 from tests.factories import Org, unique
 

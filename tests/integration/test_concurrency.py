@@ -57,7 +57,9 @@ def test_an_invalidated_sqlite_writer_releases_the_write_lock(container, backend
     session = container.database.session()
     session.execute(text("SELECT 1"))
     session.connection().invalidate()
-    with pytest.raises(Exception):
+    from sqlalchemy.exc import PendingRollbackError
+
+    with pytest.raises(PendingRollbackError):
         session.rollback()  # SQLAlchemy insists the invalid transaction is rolled back
     session.close()
     started = time.monotonic()

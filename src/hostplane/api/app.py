@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from hostplane import __version__
 from hostplane.api import openapi, problems
-from hostplane.api.container import Container
 from hostplane.api.auth import AuthenticationMiddleware
+from hostplane.api.container import Container
 from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import api_keys, health, projects, tenants, workspaces

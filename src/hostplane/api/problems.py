@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hostplane import errors
 
 
-
 class ErrorBody(BaseModel):
     code: str = Field(description="UPPER_SNAKE error code, stable across versions.")
     message: str = Field(description="What went wrong and what to do, for people.")

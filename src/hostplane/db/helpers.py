@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select

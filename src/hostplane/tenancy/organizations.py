@@ -9,9 +9,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hostplane import errors
-from hostplane.keys.cache import key_changed
 from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
+from hostplane.keys.cache import key_changed
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Tenant
 

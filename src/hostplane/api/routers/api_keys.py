@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, status
 
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
-from hostplane.keys import service
 from hostplane.api.idempotency import REPLAY_BODY
+from hostplane.keys import service
 from hostplane.keys.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,

@@ -6,11 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from hostplane.inputs import JsonObject
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
+from hostplane.inputs import JsonObject
 from hostplane.tenancy import projects, workspaces
-from hostplane.tenancy.schemas import ProjectPublic, WorkspaceCreate, WorkspacePublic, WorkspaceUpdate
+from hostplane.tenancy.schemas import (
+    ProjectPublic,
+    WorkspaceCreate,
+    WorkspacePublic,
+    WorkspaceUpdate,
+)
 
 router = APIRouter(prefix="/workspaces", tags=["workspaces"])
 

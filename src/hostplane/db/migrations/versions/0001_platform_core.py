@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-28 03:24:02.491280
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from hostplane.db.base import JSONType, UTCDateTime
 
