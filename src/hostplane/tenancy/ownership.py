@@ -13,13 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from hostplane import errors
-from hostplane.db.helpers import apply_or_raise, next_free_slug, try_insert
+from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
 from hostplane.tenancy.organizations import require_setup
 from hostplane.tenancy.projects import get_project, new_project
-from hostplane.tenancy.workspaces import default_workspace, ensure_default_project, get_workspace
+from hostplane.tenancy.workspaces import (
+    default_workspace,
+    ensure_default_project,
+    get_workspace,
+    insert_workspace,
+)
 
 _ATTEMPTS = 8
 
@@ -122,18 +127,15 @@ def _workspace(scope: Scope, sel: Selectors) -> tuple[Workspace, bool]:
     if not (slug or sel.external_workspace_id):
         return default_workspace(scope), False
     name = sel.workspace_name or sel.workspace_slug or sel.external_workspace_id or "Workspace"
-    workspace = Workspace(
-        tenant_id=scope.tenant_id,
+    workspace = insert_workspace(
+        scope,
         name=name.strip()[:200] or "Workspace",
-        slug=slug or _free_slug(scope, name),
-        meta={},
-        settings={},
+        slug=slug,
         external_workspace_id=sel.external_workspace_id,
         external_user_id=sel.external_user_id,
     )
-    if not try_insert(scope.session, workspace):
+    if workspace is None:
         raise _Raced
-    ensure_default_project(scope, workspace)
     return workspace, True
 
 
@@ -202,12 +204,3 @@ def _adopt(scope: Scope, obj: Workspace | Project, attr: str, value: str | None)
     if getattr(obj, attr) is not None:
         _agree(obj, attr, value, attr)
     apply_or_raise(scope.session, lambda: setattr(obj, attr, value), _Raced())
-
-
-def _free_slug(scope: Scope, name: str) -> str:
-    return next_free_slug(
-        scope.session,
-        Workspace.slug,
-        slugs.normalize(name) or "workspace",
-        Workspace.tenant_id == scope.tenant_id,
-    )

@@ -58,28 +58,44 @@ def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bo
                 return same, True  # created by a concurrent request with the same external id
             if same is not None:
                 raise _name_exists(same)
-        slug = data.slug or next_free_slug(
-            scope.session,
-            Workspace.slug,
-            slugs.normalize(data.name) or "workspace",
-            Workspace.tenant_id == scope.tenant_id,
-        )
-        workspace = Workspace(
-            id=new_id(),
-            tenant_id=scope.tenant_id,
+        workspace = insert_workspace(
+            scope,
             name=data.name,
-            slug=slug,
+            slug=data.slug,
             description=data.description,
             meta=data.metadata or {},
-            settings={},
             external_workspace_id=data.external_workspace_id,
             external_user_id=data.external_user_id,
         )
-        if try_insert(scope.session, workspace, _default_project(scope, workspace.id)):
+        if workspace is not None:
             return workspace, False
         if data.slug and scope.find(Workspace, slug=data.slug) is not None:
             raise slugs.slug_taken("workspace", data.slug)
     raise errors.Conflict("The workspace is being created concurrently; retry.", code="RETRY")
+
+
+def insert_workspace(
+    scope: Scope, *, name: str, slug: str | None = None, **fields: Any
+) -> Workspace | None:
+    """Insert a workspace and its default project in one savepoint; None when a unique constraint
+    refused them (someone else won). Without `slug`, a free one derives from the name."""
+    workspace = Workspace(
+        id=new_id(),
+        tenant_id=scope.tenant_id,
+        name=name,
+        slug=slug
+        or next_free_slug(
+            scope.session,
+            Workspace.slug,
+            slugs.normalize(name) or "workspace",
+            Workspace.tenant_id == scope.tenant_id,
+        ),
+        settings={},
+        **{"meta": {}, **fields},
+    )
+    if try_insert(scope.session, workspace, _default_project(scope, workspace.id)):
+        return workspace
+    return None
 
 
 def _same_name(scope: Scope, name: str) -> Workspace | None:
@@ -138,18 +154,8 @@ def default_workspace(scope: Scope) -> Workspace:
         found = scope.find(Workspace, is_default=True)
         if found is not None:
             return found
-        workspace = Workspace(
-            id=new_id(),
-            tenant_id=scope.tenant_id,
-            name="Default",
-            slug=next_free_slug(
-                scope.session, Workspace.slug, "default", Workspace.tenant_id == scope.tenant_id
-            ),
-            meta={},
-            settings={},
-            is_default=True,
-        )
-        if try_insert(scope.session, workspace, _default_project(scope, workspace.id)):
+        workspace = insert_workspace(scope, name="Default", is_default=True)
+        if workspace is not None:
             return workspace
     raise errors.Conflict("The default workspace is being created concurrently; retry.", code="RETRY")
 
