@@ -110,7 +110,7 @@ def test_a_lookup_that_raced_a_change_is_not_cached(container):
     cache = container.key_cache
     read_at = cache.generation  # a lookup reads the key here ...
     cache.invalidate("changed-meanwhile")  # ... a change commits ...
-    stale = CachedKey("k", "t", "s", frozenset(), None, None, container.clock.now())
+    stale = CachedKey("k", "t", "s", frozenset(), None, container.clock.now())
     cache.put("looked-up", stale, generation=read_at)  # ... and its result must not stick
     assert cache.get("looked-up") is None
     cache.put("looked-up", stale, generation=cache.generation)

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostplane import errors
 from hostplane.api.container import Container
-from hostplane.api.problems import envelope
+from hostplane.api.problems import error_response
 from hostplane.tenancy.principal import Principal
 
 PROTECTED_PREFIX = "/api/v1/"
@@ -36,8 +36,7 @@ class AuthenticationMiddleware:
         try:
             principal = await self._authenticate(scope)
         except errors.HostplaneError as exc:
-            request_id = scope.get("state", {}).get("request_id", "")
-            refusal = envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra)
+            refusal = error_response(scope["state"].get("request_id", ""), exc)
             await refusal(scope, receive, send)
             return
         scope["state"]["principal"] = principal

@@ -2,28 +2,27 @@
 
 Same key, organization, credential, route and body → the first 2xx status and body, and no second
 write. A response that carries a secret (a new API key) is stored without it: secrets are shown once.
-It runs inside authentication and around the whole route, so the handler's transaction has committed before the result is
-stored; the response is held back until then, so a client never sees a result that a retry with
-the same key could not replay.
+It runs inside authentication and around the whole route, so the handler's transaction has
+committed before the result is stored; the response is held back until then, so a client never sees
+a result that a retry with the same key could not replay.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane import errors
+from hostplane.api.auth import PROTECTED_PREFIX
 from hostplane.api.container import Container
-from hostplane.api.problems import envelope
+from hostplane.api.problems import error_response
 from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
 
-_PREFIX = "/api/v1/"
 REPLAY_BODY = "idempotent_replay_body"  # request.state key: what a replay returns instead
 
 
@@ -33,7 +32,8 @@ class IdempotencyMiddleware:
         self.container = container
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(_PREFIX):
+        if (scope["type"] != "http" or scope["method"] != "POST"
+                or not scope["path"].startswith(PROTECTED_PREFIX)):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -51,8 +51,7 @@ class IdempotencyMiddleware:
             replay = await run_in_threadpool(self._reserve, tenant_id, principal.subject_id,
                                              fingerprint, where)
         except errors.HostplaneError as exc:
-            request_id = scope.get("state", {}).get("request_id", "")
-            refusal = envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra)
+            refusal = error_response(scope["state"].get("request_id", ""), exc)
             await refusal(scope, receive, send)
             return
         if replay is not None:
@@ -74,7 +73,7 @@ class IdempotencyMiddleware:
             raise
         status = next(m["status"] for m in held if m["type"] == "http.response.start")
         content = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-        # A response that carries a secret is replayed without it (see deps.replay_without).
+        # A response that carries a secret is replayed without it (routers/api_keys.py, _once).
         content = scope["state"].get(REPLAY_BODY, content)
         await run_in_threadpool(self._finish, tenant_id, where, status, content)
         for message in held:
@@ -84,22 +83,18 @@ class IdempotencyMiddleware:
                  where: dict[str, str]) -> service.Replay | None:
         ttl = timedelta(seconds=self.container.settings.idempotency_ttl_seconds)
         with self.container.database.transaction() as session:
-            return service.reserve(_scope(session, tenant_id), fingerprint=fingerprint,
+            return service.reserve(TenantScope(session, tenant_id), fingerprint=fingerprint,
                                    principal_id=principal_id,
                                    now=self.container.clock.now(), ttl=ttl, **where)
 
     def _finish(self, tenant_id: str, where: dict[str, str], status: int | None, body: bytes) -> None:
         """Store a 2xx result for replay; forget the reservation of anything else."""
         with self.container.database.transaction() as session:
-            scope = _scope(session, tenant_id)
+            scope = TenantScope(session, tenant_id)
             if status is not None and 200 <= status < 300:
                 service.complete(scope, status=status, body=body.decode(), **where)
             else:
                 service.release(scope, **where)
-
-
-def _scope(session: Session, tenant_id: str) -> TenantScope:
-    return TenantScope(session, tenant_id)
 
 
 def _replay_body(body: bytes, receive: Receive) -> Receive:

@@ -8,21 +8,13 @@ import re
 import uuid
 from urllib.parse import unquote_to_bytes
 
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostplane.api.problems import envelope
+from hostplane.api.problems import BodyTooLarge, envelope, too_large_response
 
 log = logging.getLogger("hostplane.api")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-class BodyTooLarge(StarletteHTTPException):
-    """Raised from inside receive(); an HTTPException so FastAPI's body parsing passes it on."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes; send a smaller body.")
 
 
 def _has_nul(scope: Scope) -> str | None:
@@ -59,7 +51,8 @@ class RequestContextMiddleware:
 
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(scope, receive, send_with_id, request_id)
+            refusal = too_large_response(request_id, self.max_body_bytes)
+            await refusal(scope, receive, send_with_id)
             return
         part = _has_nul(scope)
         if part is not None:
@@ -85,7 +78,8 @@ class RequestContextMiddleware:
             await self.app(scope, counting_receive, send_with_id)
         except BodyTooLarge:
             if not started:
-                await self._too_large(scope, receive, send_with_id, request_id)
+                refusal = too_large_response(request_id, self.max_body_bytes)
+                await refusal(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error in %s %s (request %s)", scope["method"],
                           scope["path"], request_id)
@@ -95,10 +89,3 @@ class RequestContextMiddleware:
                                    "it in the server's logs.",
                                    extra={"retryable": True})
                 await failure(scope, receive, send_with_id)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        refusal = envelope(request_id, 413, "TOO_LARGE",
-                           f"The request body is larger than {self.max_body_bytes} bytes.",
-                           {"field": "body", "rule": f"at most {self.max_body_bytes} bytes",
-                            "fix": "Send a smaller body."})
-        await refusal(scope, receive, send)

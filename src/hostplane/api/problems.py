@@ -63,14 +63,30 @@ def envelope(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _hostplane_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.HostplaneError)
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from inside receive(); an HTTPException so FastAPI's body parsing passes it on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+        self.limit = limit
+
+
+def too_large_response(request_id: str, limit: int) -> JSONResponse:
+    return envelope(request_id, 413, "TOO_LARGE", f"The request body is larger than {limit} bytes.",
+                    {"field": "body", "rule": f"at most {limit} bytes", "fix": "Send a smaller body."})
+
+
+def error_response(request_id: str, exc: errors.HostplaneError) -> JSONResponse:
+    """The envelope of a domain error, from a route or from middleware alike."""
     headers = None
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
-    return envelope(
-        request_id_of(request), exc.status, exc.code, exc.message, exc.details, exc.extra, headers
-    )
+    return envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra, headers)
+
+
+def _hostplane_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.HostplaneError)
+    return error_response(request_id_of(request), exc)
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -120,9 +136,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404:
         message = f"No route {request.method} {request.url.path}."
         details = {"fix": "Check the path against GET /openapi.json."}
-    elif exc.status_code == 413:
-        message = str(exc.detail)
-        details = {"field": "body", "rule": "size limit", "fix": "Send a smaller body."}
+    elif isinstance(exc, BodyTooLarge):
+        return too_large_response(request_id_of(request), exc.limit)
     else:
         message, details = str(exc.detail), {}
     return envelope(request_id_of(request), exc.status_code, code, message, details,

@@ -57,9 +57,8 @@ class KeyAuthenticator:
             with self.database.transaction() as session:
                 session.execute(update(ApiKey).where(ApiKey.id == row.id)
                                 .values(last_used_at=now, updated_at=ApiKey.updated_at))
-            last_used = now
         entry = CachedKey(row.id, row.tenant_id, row.slug, frozenset(row.scopes), row.expires_at,
-                          last_used, now)
+                          now)
         principal = self._principal(entry, tenant_header, now)
         if touch:
             self.cache.put(key_hash, entry, generation=generation)

@@ -4,8 +4,8 @@ Every request authenticates, so a hit must cost no database round trip. A change
 rotate, rescope) is announced when its transaction commits: in this process directly, and to every
 other process through PostgreSQL NOTIFY (keys/listener.py). A generation counter stops a lookup that
 raced with a change from caching what it read before the change. Entries also age out after
-`ttl` (which is also how often last_used_at is written), and when the NOTIFY listener is down the cache is switched off, so a lost message can
-never keep a revoked key alive.
+`ttl` (which is also how often last_used_at is written), and when the NOTIFY listener is down the
+cache is switched off, so a lost message can never keep a revoked key alive.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class CachedKey:
     tenant_slug: str
     scopes: frozenset[str]
     expires_at: datetime | None
-    last_used_at: datetime | None
     cached_at: datetime
 
 
