@@ -79,10 +79,17 @@ def clock() -> MovableClock:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # The spec's own platform values (DESIGN.md), so its example URLs come out exactly.
     return Settings(
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
         key_last_used_resolution_seconds=60,
+        managed_domain="miosa.app",
+        preview_domain="miosa.ai",
+        computer_domain="computer.miosa.ai",
+        proxy_target="proxy.miosa.ai",
+        public_scheme="https",
+        public_port="",
     )
 
 

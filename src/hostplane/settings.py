@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,13 @@ class Settings(BaseSettings):
     """Where the local driver creates postgresql databases; unset means that engine is not offered."""
     api_url: str = "http://127.0.0.1:8080"
     """The API's public base URL, for links and the CLI."""
+
+    # Compute
+    sandbox_isolation: Literal["auto", "bubblewrap", "none"] = "auto"
+    """How the local driver runs sandbox commands: bubblewrap (each sees its files at /workspace),
+    none (a plain process in the sandbox's directory), or auto (bubblewrap when it works)."""
+    exec_timeout_max_seconds: int = Field(600, ge=1, le=86400)
+    """Longest a single exec may run."""
 
     # Request handling
     max_body_bytes: int = Field(1024 * 1024, ge=1024)

@@ -86,7 +86,7 @@ class ComputerUrls:
     custom: tuple[str, ...] = field(default_factory=tuple)
 
 
-def check_hostname(host: str) -> str:
+def check_hostname(host: str, *, field: str = "slug") -> str:
     """Refuse a hostname no DNS can carry: a label over 63 characters or a name over 253."""
     labels = host.split(".")
     too_long = next((label for label in labels if len(label) > MAX_LABEL), None)
@@ -94,7 +94,7 @@ def check_hostname(host: str) -> str:
         raise errors.Invalid(
             f"The URL host {host!r} would not be a valid DNS name.",
             code="HOSTNAME_TOO_LONG",
-            field="slug",
+            field=field,
             rule=f"every DNS label at most {MAX_LABEL} characters, the name at most "
             f"{MAX_HOSTNAME}",
             fix="Use a shorter name or slug.",

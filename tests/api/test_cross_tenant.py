@@ -25,6 +25,8 @@ class Case:
     lists: str | None = None
     # Body fields that name the owner's objects: the other organization must get 404 for them.
     refers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] | None = None  # query parameters
+    weak: str = "usage:read"  # the one permission of the key that must get 403
 
 
 def _name(world: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +60,51 @@ CASES: dict[tuple[str, str], Case] = {
         body=lambda w: {"target_workspace_id": w["workspace2_id"]},
         refers={"target_workspace_id": "workspace2_id"}),
     ("GET", "/projects/{project_id}/summary"): Case(),
+    ("PUT", "/tenant/preview-domain"): Case(body={"preview_domain": "cliniciq-test.dev"}),
+    ("GET", "/tenant/preview-domain"): Case(),
+    ("DELETE", "/tenant/preview-domain"): Case(),
+    ("PUT", "/tenant/deployment-domain"): Case(body={"domain": "apps.cliniciq-test.com"}),
+    ("GET", "/tenant/deployment-domain"): Case(),
+    ("DELETE", "/tenant/deployment-domain"): Case(),
+    ("POST", "/sandboxes"): Case(body=lambda w: {"workspace_id": w["workspace_id"]}, owner=201,
+                                 refers={"workspace_id": "workspace_id"}),
+    ("GET", "/sandboxes"): Case(lists="sandbox_id"),
+    ("GET", "/sandboxes/by-name/{name}"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}"): Case(),
+    ("DELETE", "/sandboxes/{sandbox_id}"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/exec"): Case(body={"command": "echo hi"}),
+    ("POST", "/sandboxes/{sandbox_id}/fs/write"): Case(body={"path": "a.txt", "content": "x"}),
+    ("POST", "/sandboxes/{sandbox_id}/files"): Case(body={"path": "b.txt", "content": "eA=="}),
+    ("GET", "/sandboxes/{sandbox_id}/files"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/fs/download"): Case(params={"path": "hello.txt"}),
+    ("POST", "/sandboxes/{sandbox_id}/fs/stat"): Case(body={"path": "hello.txt"}),
+    ("POST", "/sandboxes/{sandbox_id}/files/stat"): Case(body={"path": "hello.txt"}),
+    ("GET", "/sandboxes/{sandbox_id}/files/{file_path}"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/expose"): Case(body={"port": 3000}),
+    ("POST", "/sandboxes/{sandbox_id}/previews"): Case(body={"port": 8080}, owner=201),
+    ("GET", "/sandboxes/{sandbox_id}/previews"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/previews/{preview_id}"): Case(),
+    ("DELETE", "/sandboxes/{sandbox_id}/previews/{preview_id}"): Case(),
+    ("POST", "/databases"): Case(body=lambda w: {"project_id": w["project_id"]}, owner=201,
+                                 refers={"project_id": "project_id"}),
+    ("GET", "/databases"): Case(lists="database_id"),
+    ("GET", "/databases/{database_id}"): Case(),
+    ("PATCH", "/databases/{database_id}"): Case(body={"name": "renamed"}),
+    ("DELETE", "/databases/{database_id}"): Case(),
+    ("POST", "/deployments"): Case(body=lambda w: {"name": "App", "project_id": w["project_id"]},
+                                   owner=201, refers={"project_id": "project_id"}),
+    ("POST", "/projects/{project_id}/deployments"): Case(body={"name": "App"}, owner=201),
+    ("GET", "/deployments"): Case(lists="deployment_id"),
+    ("GET", "/deployments/{deployment_id}"): Case(),
+    ("PATCH", "/deployments/{deployment_id}"): Case(body={"name": "renamed"}),
+    ("DELETE", "/deployments/{deployment_id}"): Case(),
+    ("POST", "/computers"): Case(body=lambda w: {"name": "desk", "workspace_id": w["workspace_id"]},
+                                 owner=201, refers={"workspace_id": "workspace_id"}),
+    ("GET", "/computers"): Case(lists="computer_id"),
+    ("GET", "/computers/{computer_id}"): Case(),
+    ("PATCH", "/computers/{computer_id}"): Case(body={"name": "renamed"}),
+    ("DELETE", "/computers/{computer_id}"): Case(),
+    ("GET", "/usage"): Case(lists="workspace_id", weak="branding:read"),
     ("POST", "/api-keys"): Case(body=_name, owner=201),
     ("GET", "/api-keys"): Case(lists="key_id"),
     ("GET", "/api-keys/{key_id}"): Case(),
@@ -81,15 +128,33 @@ def _world(org: Org) -> dict[str, Any]:
     ws2 = org.workspace()
     project = org.project(ws["id"])
     key = org.post("/api/v1/api-keys", {"name": "victim"}).json()["data"]
+    # Named like the organization: the by-name route's {name} and the rename body share "name".
+    sandbox = _made(org.post("/api/v1/sandboxes", {"workspace_id": ws["id"], "name": org.name}))
+    _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/fs/write",
+                   {"path": "hello.txt", "content": "hello"}))
+    preview = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/previews", {"port": 5173}))
+    database = _made(org.post("/api/v1/databases", {"workspace_id": ws["id"]}))
+    deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
+                                                        "project_id": project["id"]}))
+    computer = _made(org.post("/api/v1/computers", {"name": "desk", "workspace_id": ws["id"]}))
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
             "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
-            "key_id": key["id"]}
+            "key_id": key["id"], "sandbox_id": sandbox["id"], "preview_id": preview["id"],
+            "file_path": "hello.txt", "database_id": database["id"],
+            "deployment_id": deployment["id"], "computer_id": computer["id"]}
+
+
+def _made(resp: Any) -> dict[str, Any]:
+    assert resp.status_code in (200, 201), resp.text
+    body = resp.json()
+    return body["data"] if "data" in body else body
 
 
 def _request(client: Any, method: str, template: str, case: Case, world: dict[str, Any],
              body_world: dict[str, Any] | None = None) -> Any:
     body = case.body(body_world or world) if callable(case.body) else case.body
-    return client.request(method, API_PREFIX + template.format(**world), json=body)
+    return client.request(method, API_PREFIX + template.format(**world), json=body,
+                           params=case.params)
 
 
 ROUTES = sorted(CASES)
@@ -109,7 +174,7 @@ def test_route_isolation(method, template, new_org, anon):
     assert _request(anon, method, template, case, world).status_code == 401
     del anon.headers["Authorization"]
 
-    weak = owner.post("/api/v1/api-keys", {"name": "weak", "scopes": ["usage:read"]}).json()["data"]
+    weak = owner.post("/api/v1/api-keys", {"name": "weak", "scopes": [case.weak]}).json()["data"]
     anon.headers["Authorization"] = f"Bearer {weak['key']}"
     resp = _request(anon, method, template, case, world)
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "PERMISSION_DENIED"
@@ -124,7 +189,7 @@ def test_route_isolation(method, template, new_org, anon):
         assert resp.status_code == 404, resp.text
         assert world["workspace_id"] in {w["id"] for w in owner.get("/api/v1/workspaces").json()["data"]}
     if case.lists:
-        seen = intruder.get(API_PREFIX + template).text
+        seen = intruder.get(API_PREFIX + template, params=case.params).text
         assert world[case.lists] not in seen
 
     resp = _request(owner.client, method, template, case, world)

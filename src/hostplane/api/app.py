@@ -13,7 +13,21 @@ from hostplane.api.auth import AuthenticationMiddleware
 from hostplane.api.container import Container
 from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
-from hostplane.api.routers import api_keys, health, projects, tenants, workspaces
+from hostplane.api.routers import (
+    api_keys,
+    computers,
+    databases,
+    deployments,
+    health,
+    previews,
+    projects,
+    sandbox_files,
+    sandboxes,
+    tenant_domains,
+    tenants,
+    usage,
+    workspaces,
+)
 from hostplane.clock import Clock
 from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings, get_settings
@@ -62,7 +76,8 @@ def create_app(
     # credential; public routes (health) live outside the prefix. Area routers are included
     # straight into the app: every level of router nesting costs route matching time on every
     # request.
-    for area in (tenants, workspaces, projects, api_keys):
+    for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
+                 previews, databases, deployments, computers, usage, api_keys):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

@@ -1,4 +1,5 @@
-"""What a running process is wired from: settings, the database, the clock and the key cache."""
+"""What a running process is wired from: settings, the database, the clock, the key cache, the
+URL platform and the compute driver."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from hostplane.clock import Clock, SystemClock
+from hostplane.compute.local import LocalDriver
+from hostplane.compute.port import ComputeDriver
 from hostplane.db.engine import Database
 from hostplane.keys.auth import KeyAuthenticator
 from hostplane.keys.cache import KeyCache
 from hostplane.keys.listener import KeyChangeListener
 from hostplane.settings import Settings
+from hostplane.urls import Platform
 
 
 @dataclass
@@ -18,7 +22,9 @@ class Container:
     settings: Settings
     database: Database
     clock: Clock = field(default_factory=SystemClock)
+    driver: ComputeDriver | None = None
     key_cache: KeyCache = field(init=False)
+    platform: Platform = field(init=False)
     authenticator: KeyAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -28,6 +34,11 @@ class Container:
         self.authenticator = KeyAuthenticator(self.database, self.key_cache, self.clock,
                                               last_used_every=every)
         self.database.key_change_listeners.append(self.key_cache.invalidate)
+        self.platform = Platform.from_settings(self.settings)
+        if self.driver is None:
+            self.driver = LocalDriver(
+                self.settings.data_dir / "sandboxes", isolation=self.settings.sandbox_isolation
+            )
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Container:

@@ -16,7 +16,9 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hostplane.api.container import Container
+from hostplane.db.helpers import run_hooks
 from hostplane.db.scope import Scope
+from hostplane.resources.env import Env
 from hostplane.settings import Settings
 from hostplane.tenancy.principal import Principal
 
@@ -34,6 +36,7 @@ class RequestContext:
     settings: Settings
     request_id: str
     write: bool
+    env: Env
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(scope, *args, **kwargs)` in a worker thread and end the transaction in that
@@ -41,18 +44,25 @@ class RequestContext:
         thread (which, with every worker thread waiting on that lock, would never come)."""
         return await run_in_threadpool(self._run, fn, args, kwargs)
 
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` in a worker thread with no database session: for slow work
+        outside the database (a command in a sandbox) after `run` has read what it needs."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         session = self.scope.session
         try:
             result = fn(self.scope, *args, **kwargs)
             if self.write:
                 session.commit()
-            return result
         except BaseException:
             session.rollback()
+            run_hooks(session, committed=False)
             raise
         finally:
             session.close()
+        run_hooks(session, committed=True)
+        return result
 
 
 def container_of(request: Request) -> Container:
@@ -70,15 +80,17 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
     container = container_of(request)
     principal = principal_of(request)
     write = request.method not in _READ_METHODS
+    now = container.clock.now()
     session = container.database.session(write=write)  # connects lazily, inside ctx.run
     try:
         yield RequestContext(
             principal=principal,
             scope=Scope(session, principal.tenant_id),
-            now=container.clock.now(),
+            now=now,
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
             write=write,
+            env=Env(container.platform, container.driver, now),
         )
     finally:
         session.close()  # a no-op when ctx.run has closed it or it never connected

@@ -123,3 +123,23 @@ def paginate(
     items = items[:limit]
     next_cursor = _encode(items[-1].created_at, items[-1].id) if more and items else None
     return Page(items, next_cursor, total)
+
+
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` once the current transaction has committed: for outside effects that can't
+    be undone (removing a sandbox's files), so they never happen for a write that didn't land."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def on_rollback(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` if the current transaction rolls back: undoes an outside effect made before
+    the commit (a sandbox directory created for a row that was never stored)."""
+    session.info.setdefault("on_rollback", []).append(action)
+
+
+def run_hooks(session: Session, *, committed: bool) -> None:
+    """Run the hooks registered for how the transaction ended, and forget both lists."""
+    done = session.info.pop("after_commit", [])
+    undo = session.info.pop("on_rollback", [])
+    for action in done if committed else undo:
+        action()

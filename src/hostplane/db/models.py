@@ -1,8 +1,23 @@
 """Imports every table so metadata is complete for migrations and checks."""
 
 from hostplane.db.base import Base
+from hostplane.domains.models import TenantDomain
 from hostplane.idempotency.models import IdempotencyRecord
 from hostplane.keys.models import ApiKey
+from hostplane.resources.models import Computer, Database, Deployment, Sandbox, SandboxPreview
 from hostplane.tenancy.models import Project, Tenant, Workspace
 
-__all__ = ["ApiKey", "Base", "IdempotencyRecord", "Project", "Tenant", "Workspace"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Computer",
+    "Database",
+    "Deployment",
+    "IdempotencyRecord",
+    "Project",
+    "Sandbox",
+    "SandboxPreview",
+    "Tenant",
+    "TenantDomain",
+    "Workspace",
+]

@@ -87,3 +87,6 @@ class Project(TenantOwned, Timestamped, Base):
     external_project_id: Mapped[str | None] = mapped_column(String(200))
     external_user_id: Mapped[str | None] = mapped_column(String(200))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The deployment an exact domain attached to the project routes to (no foreign key: the two
+    # tables would refer to each other; a deleted deployment is cleared by the service).
+    production_deployment_id: Mapped[str | None] = mapped_column(String(36))

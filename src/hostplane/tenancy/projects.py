@@ -192,18 +192,6 @@ def move_project(scope: Scope, project_id: str, target_workspace_id: str) -> Pro
     return project
 
 
-def project_summary(scope: Scope, project_id: str) -> dict[str, Any]:
-    project = get_project(scope, project_id)
-    return {
-        "project_id": project.id,
-        "workspace_id": project.workspace_id,
-        "sandboxes": 0,
-        "databases": 0,
-        "deployments": 0,
-        "computers": 0,
-    }
-
-
 def _default_protected(project: Project, verb: str) -> errors.Conflict:
     return errors.Conflict(
         f"Project {project.id!r} is its workspace's default project and cannot be {verb}.",

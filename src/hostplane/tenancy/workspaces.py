@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from hostplane import errors
 from hostplane.db.base import new_id
@@ -192,21 +192,3 @@ def delete_workspace(scope: Scope, workspace_id: str) -> Workspace:
     scope.session.delete(workspace)
     scope.session.flush()
     return workspace
-
-
-def workspace_usage(scope: Scope, workspace_id: str) -> dict[str, Any]:
-    """What a workspace holds. Resource counts join here as resource types arrive."""
-    workspace = get_workspace(scope, workspace_id)
-    projects = scope.session.scalar(
-        select(func.count()).select_from(Project).where(Project.workspace_id == workspace.id)
-    )
-    return {
-        "workspace_id": workspace.id,
-        "external_workspace_id": workspace.external_workspace_id,
-        "projects": projects or 0,
-        "sandboxes": 0,
-        "databases": 0,
-        "deployments": 0,
-        "computers": 0,
-        "runtime_seconds": 0,
-    }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
+from hostplane.resources import lifecycle, usage
 from hostplane.tenancy import projects
 from hostplane.tenancy.schemas import ProjectCreate, ProjectMove, ProjectPublic, ProjectUpdate
 
@@ -53,18 +54,18 @@ async def update_project(project_id: str, body: ProjectUpdate, ctx: Writer) -> D
 
 @router.delete("/{project_id}", summary="Delete a project (never a workspace's default project)")
 async def delete_project(project_id: str, ctx: Writer) -> dict[str, Any]:
-    project = await ctx.run(projects.delete_project, project_id)
+    project = await ctx.run(lifecycle.delete_project, project_id, ctx.env)
     return {"id": project.id, "object": "project", "deleted": True}
 
 
 @router.post("/{project_id}/move", response_model=Data[ProjectPublic],
              summary="Move a project to another workspace")
 async def move_project(project_id: str, body: ProjectMove, ctx: Writer) -> Data[ProjectPublic]:
-    moved = await ctx.run(projects.move_project, project_id, body.target_workspace_id)
+    moved = await ctx.run(lifecycle.move_project, project_id, body.target_workspace_id)
     return Data(data=ProjectPublic.of(moved))
 
 
 @router.get("/{project_id}/summary", response_model=Data[dict[str, Any]],
             summary="Counts of a project's resources")
 async def project_summary(project_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=await ctx.run(projects.project_summary, project_id))
+    return Data(data=await ctx.run(usage.project_summary, project_id, ctx.now))

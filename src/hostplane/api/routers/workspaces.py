@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.inputs import JsonObject
+from hostplane.resources import lifecycle, usage
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.schemas import (
     ProjectPublic,
@@ -75,13 +76,13 @@ async def delete_workspace(
     workspace_id: str,
     ctx: Writer,
     dry_run: Annotated[bool, Query(description="Only report what would be deleted.")] = False,
-    force: Annotated[bool, Query(description="Accepted for the CLI; deletion cascades.")] = False,
+    force: Annotated[bool, Query(description="Accepted for the CLI; deletion cascades to its projects and resources.")] = False,
 ) -> dict[str, Any]:
     if dry_run:
-        usage = await ctx.run(workspaces.workspace_usage, workspace_id)
+        held = await ctx.run(usage.workspace_usage, workspace_id, ctx.now)
         return {"id": workspace_id, "object": "workspace", "deleted": False, "dry_run": True,
-                "would_delete": usage}
-    workspace = await ctx.run(workspaces.delete_workspace, workspace_id)
+                "would_delete": held}
+    workspace = await ctx.run(lifecycle.delete_workspace, workspace_id, ctx.env)
     return {"id": workspace.id, "object": "workspace", "deleted": True}
 
 
@@ -96,13 +97,13 @@ async def replace_settings(
 @router.get("/{workspace_id}/usage", response_model=Data[dict[str, Any]],
             summary="What a workspace holds and has used")
 async def workspace_usage(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=await ctx.run(workspaces.workspace_usage, workspace_id))
+    return Data(data=await ctx.run(usage.workspace_usage, workspace_id, ctx.now))
 
 
 @router.get("/{workspace_id}/stats", response_model=Data[dict[str, Any]],
             summary="Counts of a workspace's projects and resources")
 async def workspace_stats(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
-    return Data(data=await ctx.run(workspaces.workspace_usage, workspace_id))
+    return Data(data=await ctx.run(usage.workspace_usage, workspace_id, ctx.now))
 
 
 @router.get("/{workspace_id}/projects", response_model=DataList[ProjectPublic],

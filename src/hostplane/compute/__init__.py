@@ -1,0 +1,1 @@
+"""Compute: the driver port and the drivers behind it."""

@@ -1,0 +1,355 @@
+"""How the local driver launches a sandbox command: directly, or inside bubblewrap at /workspace."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hostplane.compute._paths import view
+from hostplane.compute.port import WORKSPACE, ExecResult
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+OUTPUT_CAP = 1024 * 1024
+TIMEOUT_EXIT_CODE = 124
+# Output already written when the shell exits is in the pipe at once; this only bounds the wait
+# for a daemon that left the process group and still holds the pipe open.
+_DRAIN_GRACE = 0.5
+_PROBE_TIMEOUT = 10.0
+# Files under the read-only /etc that root inside the sandbox could otherwise read: root owns them,
+# so dropping capabilities alone does not hide them.
+_MASKED = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
+
+
+def python_bin_dir() -> str:
+    """Where `python3` lives for sandbox commands: the real interpreter, not hostplane's venv."""
+    real = os.path.dirname(os.path.realpath(sys.executable))
+    return (
+        real if os.path.exists(os.path.join(real, "python3")) else os.path.dirname(sys.executable)
+    )
+
+
+def base_env(home: str) -> dict[str, str]:
+    """The whole environment a command starts from; nothing of hostplane's own is copied in."""
+    return {"PATH": f"{python_bin_dir()}:{BASE_PATH}", "HOME": home, "LANG": "C.UTF-8"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    # NUL-separated arguments bwrap reads from a descriptor (`--args FD`), out of the process list.
+    fd_args: bytes | None = None
+
+
+class Runner(Protocol):
+    mode: str
+
+    def home(self, workspace: Path) -> str: ...
+
+    def launch(
+        self, workspace: Path, cwd: tuple[str, ...], env: Mapping[str, str], command: str
+    ) -> Launch: ...
+
+
+class DirectRunner:
+    """No isolation: the command runs on the host in the workspace's real directory."""
+
+    mode = "none"
+
+    def home(self, workspace: Path) -> str:
+        # /workspace does not exist on the host; a HOME there would make tools create it.
+        return str(workspace)
+
+    def launch(
+        self, workspace: Path, cwd: tuple[str, ...], env: Mapping[str, str], command: str
+    ) -> Launch:
+        return Launch(["/bin/sh", "-c", command], dict(env), os.path.join(workspace, *cwd))
+
+
+class BubblewrapRunner:
+    """The command sees a read-only system, its workspace at /workspace and nothing else of ours."""
+
+    mode = "bubblewrap"
+
+    def __init__(self, bwrap: str) -> None:
+        self.bwrap = bwrap
+        self._layout = _host_layout()
+
+    def home(self, workspace: Path) -> str:
+        return WORKSPACE
+
+    def launch(
+        self, workspace: Path, cwd: tuple[str, ...], env: Mapping[str, str], command: str
+    ) -> Launch:
+        argv = [
+            self.bwrap,
+            *self._layout,
+            "--bind", str(workspace), WORKSPACE,
+            "--chdir", view(cwd),
+            "--tmpfs", "/tmp",
+            "--dev", "/dev",
+            "--proc", "/proc",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--new-session",
+            # bwrap run as root keeps every capability unless told otherwise.
+            "--cap-drop", "ALL",
+            "/bin/sh", "-c", command,
+        ]  # fmt: skip
+        # The command's environment is set by bwrap after it has started: given to bwrap's own
+        # environment, LD_PRELOAD and friends would act on bwrap itself, outside the sandbox. It
+        # goes through a descriptor so values never show in the host's process list.
+        setenv = ["--clearenv"]
+        for key, value in env.items():
+            setenv += ["--setenv", key, value]
+        fd_args = b"".join(arg.encode() + b"\0" for arg in setenv)
+        return Launch(argv, {"PATH": BASE_PATH}, None, fd_args)
+
+
+def _host_layout() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--ro-bind", "/etc", "/etc"]
+    for secret in _MASKED:
+        if os.path.exists(secret):
+            args += ["--ro-bind", "/dev/null", secret]
+    # The interpreter may live outside /usr (pyenv, a venv's base); parents go first so that a
+    # directory already inside a bound one is skipped.
+    bound = ["/usr", "/etc"]
+    wanted = {os.path.realpath(sys.base_prefix), python_bin_dir()}
+    for extra in sorted(wanted, key=len):
+        if not any(extra == b or extra.startswith(b + "/") for b in bound):
+            args += ["--ro-bind-try", extra, extra]
+            bound.append(extra)
+    return args
+
+
+def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
+    """The runner this driver will use, or why there is none; run once per driver."""
+    if isolation == "none":
+        return DirectRunner(), None
+    bwrap, problem = _find_bubblewrap(scratch)
+    if bwrap is not None:
+        return BubblewrapRunner(bwrap), None
+    if isolation == "auto":
+        return DirectRunner(), None
+    return None, f"bubblewrap is not available: {problem}"
+
+
+def _find_bubblewrap(scratch: Path) -> tuple[str | None, str | None]:
+    """bwrap's path if it can run the very layout commands will get, else why not."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None, "bwrap was not found on PATH"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # A leading dot keeps the probe directory from ever matching a sandbox id.
+    with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch) as workspace:
+        launch = BubblewrapRunner(bwrap).launch(Path(workspace), (), base_env(WORKSPACE), "true")
+        try:
+            result = run(launch, _PROBE_TIMEOUT)
+        except OSError as exc:
+            return None, f"{bwrap} could not start: {exc}"
+    if result.exit_code != 0:
+        lines = result.stderr.strip().splitlines()
+        return (
+            None,
+            f"{bwrap} failed (exit {result.exit_code}): {lines[-1] if lines else 'no output'}",
+        )
+    return bwrap, None
+
+
+class ProcessTable:
+    """Process groups running per sandbox, so destroying a sandbox can stop them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: dict[str, set[int]] = {}
+
+    @contextmanager
+    def track(self, key: str) -> Iterator[_Tracker]:
+        tracker = _Tracker(self, key)
+        try:
+            yield tracker
+        finally:
+            tracker.release()
+
+    def kill(self, key: str) -> None:
+        # Under the lock: a tracked leader is not reaped until it leaves the table, so its pid
+        # cannot have been reused by an unrelated group.
+        with self._lock:
+            for pgid in self._groups.get(key, ()):
+                kill_group(pgid)
+
+
+class _Tracker:
+    def __init__(self, table: ProcessTable, key: str) -> None:
+        self.table, self.key, self.pgid = table, key, None
+
+    def started(self, pgid: int) -> None:
+        with self.table._lock:
+            self.pgid = pgid
+            self.table._groups.setdefault(self.key, set()).add(pgid)
+
+    def release(self) -> None:
+        with self.table._lock:
+            group = self.table._groups.get(self.key, set())
+            group.discard(self.pgid)  # type: ignore[arg-type]
+            if not group:
+                self.table._groups.pop(self.key, None)
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_under(directory: Path) -> None:
+    """Kill processes working inside `directory`: daemons a direct command left running."""
+    prefix = os.path.realpath(directory) + "/"
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(pid_dir / "cwd")
+            if (cwd + "/").startswith(prefix):
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+        except OSError:
+            continue  # gone already, or not ours to look at
+
+
+def run(launch: Launch, timeout: float, tracker: _Tracker | None = None) -> ExecResult:
+    """Run to completion; on timeout or once the shell exits, its whole process group is killed."""
+    started = time.monotonic()
+    with _args_fd(launch.fd_args) as args_fd:
+        argv = launch.argv
+        if args_fd is not None:
+            argv = [argv[0], "--args", str(args_fd), *argv[1:]]
+        proc = subprocess.Popen(
+            argv,
+            cwd=launch.cwd,
+            env=launch.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=() if args_fd is None else (args_fd,),
+        )
+    if tracker is not None:
+        tracker.started(proc.pid)
+    try:
+        stdout, stderr, truncated, timed_out = _collect(proc, started + timeout)
+    finally:
+        kill_group(proc.pid)
+        if tracker is not None:
+            tracker.release()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    code = proc.returncode
+    return ExecResult(
+        stdout=stdout.decode("utf-8", errors="replace"),
+        stderr=stderr.decode("utf-8", errors="replace"),
+        exit_code=TIMEOUT_EXIT_CODE if timed_out else (128 - code if code < 0 else code),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        timed_out=timed_out,
+        truncated=truncated,
+    )
+
+
+@contextmanager
+def _args_fd(data: bytes | None) -> Iterator[int | None]:
+    if data is None:
+        yield None
+        return
+    # A memory file rather than a pipe: it cannot fill up and block us before bwrap reads it.
+    fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+    try:
+        remaining = memoryview(data)
+        while remaining:
+            remaining = remaining[os.write(fd, remaining) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _exited(pid: int) -> bool:
+    # WNOWAIT leaves the zombie in place, so the group id stays ours until proc.wait().
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+@contextmanager
+def _exit_fd(pid: int) -> Iterator[int | None]:
+    """A descriptor that becomes readable when `pid` exits, where the kernel has pidfds."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes, bool, bool]:
+    """Read both pipes until the command has exited and closed them, or until the deadline."""
+    assert proc.stdout is not None and proc.stderr is not None
+    buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    truncated = exited = False
+    with selectors.DefaultSelector() as selector, _exit_fd(proc.pid) as exit_fd:
+        for fd in buffers:
+            selector.register(fd, selectors.EVENT_READ)
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if not exited and _exited(proc.pid):
+                exited = True
+                # Background jobs of the shell do not outlive the exec, as in bubblewrap, where
+                # the pid namespace ends with the command.
+                kill_group(proc.pid)
+                deadline = min(deadline, now + _DRAIN_GRACE)
+                if exit_fd is not None:
+                    selector.unregister(exit_fd)
+            pipes_open = any(fd in selector.get_map() for fd in buffers)
+            if (exited and not pipes_open) or now >= deadline:
+                break
+            # Without a pidfd, an exit is only noticed by polling.
+            wait = deadline - now if exit_fd is not None else min(deadline - now, 0.05)
+            for key, _ in selector.select(wait):
+                if key.fd == exit_fd:
+                    continue  # handled at the top of the loop
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                    continue
+                buffer = buffers[key.fd]
+                room = OUTPUT_CAP - len(buffer)
+                truncated = truncated or len(chunk) > room
+                buffer += chunk[: max(room, 0)]
+    return (
+        bytes(buffers[proc.stdout.fileno()]),
+        bytes(buffers[proc.stderr.fileno()]),
+        truncated,
+        not exited,
+    )

@@ -1,0 +1,100 @@
+"""The compute driver port: what hostplane asks of whatever runs sandboxes.
+
+The local driver (`compute/local.py`) runs them as processes on this machine; remote drivers
+(Kubernetes, microVM hosts) plug in behind the same methods. Paths given to a driver are paths as
+the sandbox sees them (absolute, under `/workspace`, or relative to it). Drivers raise the
+`hostplane.errors` tree, never their own exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+WORKSPACE = "/workspace"
+
+# What a driver can run. Resources whose capability a driver lacks stay in a truthful
+# not-running state with a status_reason.
+SANDBOX = "sandbox"
+DESKTOP = "desktop"
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What the driver needs to bring a sandbox up."""
+
+    id: str
+    slug: str
+    cpu_count: int = 1
+    memory_mb: int = 2048
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    """`running` only when the sandbox can take commands; otherwise why not."""
+
+    state: str  # running | stopped | error
+    reason: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    stdout: str
+    stderr: str
+    exit_code: int
+    duration_ms: int
+    timed_out: bool = False
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    path: str  # as the sandbox sees it, e.g. /workspace/app/index.html
+    size: int
+    is_dir: bool
+    modified_at: float  # POSIX seconds
+
+
+class ComputeDriver(Protocol):
+    name: str
+
+    def capabilities(self) -> frozenset[str]:
+        """The resource kinds this driver can run (SANDBOX, DESKTOP, ...)."""
+        ...
+
+    def create_sandbox(self, spec: SandboxSpec) -> DriverStatus:
+        """Make the sandbox and start it; idempotent for the same id."""
+        ...
+
+    def sandbox_status(self, sandbox_id: str) -> DriverStatus: ...
+
+    def destroy_sandbox(self, sandbox_id: str) -> None:
+        """Remove everything the driver made for the sandbox; a no-op if nothing is left."""
+        ...
+
+    def exec(
+        self,
+        sandbox_id: str,
+        command: str,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        """Run `command` through a shell inside the sandbox and wait for it."""
+        ...
+
+    def write_file(self, sandbox_id: str, path: str, data: bytes) -> FileEntry: ...
+
+    def read_file(self, sandbox_id: str, path: str, *, max_bytes: int) -> bytes: ...
+
+    def list_files(self, sandbox_id: str, path: str, *, depth: int = 1) -> list[FileEntry]: ...
+
+    def stat(self, sandbox_id: str, path: str) -> FileEntry: ...

@@ -1,0 +1,1 @@
+"""Domains: the organization's preview and deployment domains (and, later, exact custom domains)."""

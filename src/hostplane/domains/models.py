@@ -1,0 +1,31 @@
+"""Domain tables: the organization's preview and deployment domains."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
+
+PREVIEW = "preview"
+DEPLOYMENT = "deployment"
+
+
+class TenantDomain(TenantOwned, Timestamped, Base):
+    """An organization's own base domain for one URL layer (`preview` or `deployment`).
+
+    The URL engine uses it only once `status` is `verified`; until then the fallback stays.
+    """
+
+    __tablename__ = "tenant_domains"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    domain: Mapped[str] = mapped_column(String(253))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    verified_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(500))

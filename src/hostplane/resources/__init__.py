@@ -1,0 +1,1 @@
+"""Resources: sandboxes (and previews), databases, deployments and computers."""

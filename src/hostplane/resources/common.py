@@ -1,0 +1,95 @@
+"""What every resource type shares: ownership on create, lookups, list filters and random slugs."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+
+from hostplane import errors
+from hostplane.db.helpers import Page, paginate
+from hostplane.db.scope import Scope
+from hostplane.resources.models import OwnedResource
+from hostplane.tenancy.ownership import Ownership, Selectors, resolve_ownership
+
+R = TypeVar("R", bound=OwnedResource)
+
+_SLUG_ALPHABET = string.ascii_lowercase + string.digits
+DESTROYED = "destroyed"
+
+
+def random_slug(prefix: str, length: int = 8) -> str:
+    """`prefix` + random [a-z0-9]: short, DNS-safe, and (with the unique index) platform-unique.
+    36^8 ≈ 2.8e12 values, so a retry on collision is rare and the slug is not guessable."""
+    return prefix + "".join(secrets.choice(_SLUG_ALPHABET) for _ in range(length))
+
+
+def owned(scope: Scope, data: object) -> tuple[Ownership, dict[str, Any]]:
+    """Resolve the workspace and project a create names (creating them if needed) and the
+    ownership columns of the new row. External ids not sent are taken from the workspace and
+    project, so filters and chargeback find the resource either way."""
+    ownership = resolve_ownership(scope, Selectors.pick(data))
+    sel = Selectors.pick(data)
+    columns = {
+        "workspace_id": ownership.workspace.id,
+        "project_id": ownership.project.id,
+        "external_workspace_id": sel.external_workspace_id
+        or ownership.workspace.external_workspace_id,
+        "external_project_id": sel.external_project_id or ownership.project.external_project_id,
+        "external_user_id": sel.external_user_id,
+    }
+    return ownership, columns
+
+
+@dataclass(frozen=True)
+class ResourceFilters:
+    """The list filters every resource accepts (contract §4)."""
+
+    workspace_id: str | None = None
+    project_id: str | None = None
+    state: str | None = None
+    external_workspace_id: str | None = None
+    external_project_id: str | None = None
+    external_user_id: str | None = None
+    name: str | None = None
+
+    def apply(self, stmt: Select[Any], model: type[OwnedResource]) -> Select[Any]:
+        for column in ("workspace_id", "project_id", "external_workspace_id",
+                       "external_project_id", "external_user_id", "name"):
+            value = getattr(self, column)
+            if value is not None:
+                stmt = stmt.where(getattr(model, column) == value)
+        if self.state is None:
+            return stmt.where(model.destroyed_at.is_(None))  # lists show live resources
+        return stmt.where(model.state == self.state)
+
+
+def list_resources(
+    scope: Scope, model: type[R], filters: ResourceFilters, *, limit: int,
+    cursor: str | None = None, offset: int = 0,
+) -> Page[R]:
+    stmt = filters.apply(scope.select(model), model)
+    return paginate(scope.session, stmt, model, limit=limit, cursor=cursor, offset=offset)
+
+
+def get_resource(scope: Scope, model: type[R], resource_id: str, what: str, *,
+                 include_destroyed: bool = False) -> R:
+    resource = scope.get(model, resource_id, what=what)
+    if resource.destroyed_at is not None and not include_destroyed:
+        raise errors.NotFound(
+            f"The {what} {resource_id!r} has been deleted.",
+            code=f"{what.upper()}_NOT_FOUND",
+            fix=f"List your {what}s to find a live one.",
+        )
+    return resource
+
+
+def runtime_seconds(resource: OwnedResource, now: Any) -> float:
+    """Seconds the resource has been running, up to its destruction or now."""
+    if resource.started_at is None:
+        return 0.0
+    end = resource.destroyed_at or now
+    return max(0.0, (end - resource.started_at).total_seconds())

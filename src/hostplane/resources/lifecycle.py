@@ -1,0 +1,50 @@
+"""What deleting or moving a workspace or project means for the resources inside it.
+
+Rows go with the workspace or project (foreign keys cascade); the driver's sandboxes would not,
+so each live one is destroyed once the delete has committed. A moved project takes its
+resources' workspace along.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hostplane.db.helpers import after_commit
+from hostplane.db.scope import Scope
+from hostplane.resources.env import Env
+from hostplane.resources.models import Sandbox
+from hostplane.resources.usage import KINDS
+from hostplane.tenancy import projects, workspaces
+from hostplane.tenancy.models import Project, Workspace
+
+
+def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
+    _release_sandboxes(scope, env, Sandbox.workspace_id == workspace_id)
+    return workspaces.delete_workspace(scope, workspace_id)
+
+
+def delete_project(scope: Scope, project_id: str, env: Env) -> Project:
+    project = projects.get_project(scope, project_id)
+    if not project.is_default:  # the default project refuses deletion below
+        _release_sandboxes(scope, env, Sandbox.project_id == project_id)
+    return projects.delete_project(scope, project_id)
+
+
+def move_project(scope: Scope, project_id: str, target_workspace_id: str) -> Project:
+    project = projects.move_project(scope, project_id, target_workspace_id)
+    for model in KINDS.values():
+        scope.session.execute(
+            update(model)
+            .where(model.tenant_id == scope.tenant_id, model.project_id == project.id)
+            .values(workspace_id=project.workspace_id)
+        )
+    return project
+
+
+def _release_sandboxes(scope: Scope, env: Env, where: Any) -> None:
+    stmt = select(Sandbox.id).where(Sandbox.tenant_id == scope.tenant_id, where,
+                                    Sandbox.destroyed_at.is_(None))
+    for sandbox_id in scope.session.scalars(stmt):
+        after_commit(scope.session, lambda sid=sandbox_id: env.driver.destroy_sandbox(sid))

@@ -1,0 +1,141 @@
+"""Sandboxes (spec §2, §3; contract §8): create through the ownership service, run through the
+compute driver, and name their preview URLs through the URL engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hostplane import errors
+from hostplane.compute.port import SandboxSpec
+from hostplane.db.helpers import Page, after_commit, on_rollback, try_insert
+from hostplane.db.scope import Scope
+from hostplane.domains.tenant_domains import organization_domains
+from hostplane.resources.common import (
+    DESTROYED,
+    ResourceFilters,
+    get_resource,
+    list_resources,
+    owned,
+    random_slug,
+    runtime_seconds,
+)
+from hostplane.resources.env import Env
+from hostplane.resources.models import Sandbox
+from hostplane.resources.sandbox_schemas import DEFAULT_PREVIEW_PORT, SandboxCreate
+from hostplane.tenancy import slugs
+from hostplane.urls import OrganizationDomains, sandbox_preview_url
+
+_ATTEMPTS = 5
+WHAT = "sandbox"
+
+
+@dataclass(frozen=True)
+class SandboxView:
+    sandbox: Sandbox
+    preview_url: str
+    preview_domain: str
+    preview_port: int
+    runtime_seconds: float
+    isolation: str | None
+
+
+def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
+    ownership, columns = owned(scope, body)
+    org = organization_domains(scope)
+    if body.slug is not None:
+        slugs.label_slug(body.slug, field="slug")
+        sandbox_preview_url(env.platform, org, body.slug, 65535)  # refuse a host DNS can't carry
+    size, cpu, memory, disk = body.shape()
+    sandbox = Sandbox(
+        **columns, name=body.name, template_id=body.template_id, size=size, cpu_count=cpu,
+        memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
+        idle_timeout_sec=body.idle_timeout_sec, persistent=body.persistent,
+        always_on=body.always_on, env=dict(body.env or {}), meta=body.metadata or {},
+        tags=list(body.tags or []), state="creating",
+    )
+    sandbox.tenant_id = scope.tenant_id  # added by try_insert, after the slug is chosen
+    for _ in range(_ATTEMPTS):
+        sandbox.slug = body.slug or random_slug("sbx")
+        if try_insert(scope.session, sandbox):
+            break
+        if body.slug is not None:
+            raise slugs.slug_taken("sandbox", body.slug)
+    else:
+        raise errors.Conflict("Could not find a free sandbox slug; retry.", code="RETRY")
+    _start(scope, sandbox, env)
+    return _view(sandbox, org, env)
+
+
+def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
+    """Ask the driver for the sandbox; `running` only if the driver says it takes commands."""
+    spec = SandboxSpec(id=sandbox.id, slug=sandbox.slug, cpu_count=sandbox.cpu_count,
+                       memory_mb=sandbox.memory_mb, env=sandbox.env)
+    on_rollback(scope.session, lambda: env.driver.destroy_sandbox(spec.id))
+    status = env.driver.create_sandbox(spec)
+    sandbox.state = "running" if status.running else "error"
+    sandbox.status_reason = status.reason
+    sandbox.started_at = env.now if status.running else None
+    scope.session.flush()
+
+
+def get_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
+    sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
+    return _view(sandbox, organization_domains(scope), env)
+
+
+def get_sandbox_by_name(scope: Scope, name: str, env: Env) -> SandboxView:
+    """The newest live sandbox with this name (the SDK's get_or_create creates on 404)."""
+    stmt = (scope.select(Sandbox).where(Sandbox.name == name, Sandbox.destroyed_at.is_(None))
+            .order_by(Sandbox.created_at.desc(), Sandbox.id.desc()).limit(1))
+    sandbox = scope.session.scalars(stmt).first()
+    if sandbox is None:
+        raise errors.NotFound(f"No live sandbox named {name!r} in this organization.",
+                              code="SANDBOX_NOT_FOUND", fix="Create it, or list your sandboxes.")
+    return _view(sandbox, organization_domains(scope), env)
+
+
+def list_sandboxes(
+    scope: Scope, filters: ResourceFilters, env: Env, *, limit: int, cursor: str | None,
+    offset: int, tags: list[str] | None = None,
+) -> tuple[Page[SandboxView], int]:
+    page = list_resources(scope, Sandbox, filters, limit=limit, cursor=cursor, offset=offset)
+    org = organization_domains(scope)
+    items = [s for s in page.items if not tags or set(tags) <= set(s.tags or [])]
+    views = [_view(s, org, env) for s in items]
+    return Page(views, page.next_cursor, page.total), len(views)
+
+
+def destroy_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
+    """Mark it destroyed; the driver removes its files once that is committed. Destroying a
+    destroyed sandbox answers it again (DELETE is idempotent)."""
+    sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
+    if sandbox.destroyed_at is None:
+        sandbox.state, sandbox.destroyed_at, sandbox.status_reason = DESTROYED, env.now, None
+        scope.session.flush()
+        after_commit(scope.session, lambda: env.driver.destroy_sandbox(sandbox_id))
+    return _view(sandbox, organization_domains(scope), env)
+
+
+def runnable_sandbox(scope: Scope, sandbox_id: str) -> Sandbox:
+    """The sandbox, if it can take commands now; else 409 saying why."""
+    sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
+    if sandbox.state != "running":
+        raise errors.Conflict(
+            f"Sandbox {sandbox_id!r} is {sandbox.state}, so it cannot take commands"
+            + (f": {sandbox.status_reason}" if sandbox.status_reason else "."),
+            code="SANDBOX_NOT_RUNNING",
+            fix="Create a new sandbox." if sandbox.state == DESTROYED
+            else "Wait until its state is running.",
+            extra={"state": sandbox.state},
+        )
+    return sandbox
+
+
+def _view(sandbox: Sandbox, org: OrganizationDomains, env: Env) -> SandboxView:
+    # The spec's example port: a stable preview_url the SDK can show before anything is exposed.
+    port = DEFAULT_PREVIEW_PORT
+    url = sandbox_preview_url(env.platform, org, sandbox.slug, port)
+    domain = org.active_preview_domain or env.platform.preview_domain
+    isolation = getattr(env.driver, "isolation_mode", None)
+    return SandboxView(sandbox, url, domain, port, runtime_seconds(sandbox, env.now), isolation)
+

@@ -1,0 +1,93 @@
+"""The spec's ClinicIQ example, end to end through the API, with the spec's platform values."""
+
+from __future__ import annotations
+
+from hostplane.db.scope import Scope
+from hostplane.domains.tenant_domains import mark_verified
+
+SPEC_SANDBOX = {
+    "template_id": "miosa-sandbox",
+    "workspace_slug": "dr-smith-clinic",
+    "workspace_name": "Dr. Smith Clinic",
+    "project_slug": "summer-lead-magnet",
+    "project_name": "Summer Lead Magnet",
+    "external_workspace_id": "clinic_123",
+    "external_user_id": "dr-smith-456",
+    "external_project_id": "project_789",
+}
+
+
+def verify(container, org, kind):
+    """What a passed DNS check records (the domain lifecycle's last step)."""
+    with container.database.transaction() as session:
+        assert mark_verified(Scope(session, org.tenant_id), kind, container.clock.now())
+
+
+def test_cliniciq_example(new_org, container):
+    org = new_org(name="ClinicIQ")
+    assert org.slug == "cliniciq"
+
+    created = org.post("/api/v1/sandboxes", SPEC_SANDBOX)
+    assert created.status_code == 201, created.text
+    sandbox = created.json()["data"]
+    assert sandbox["state"] == "running" and sandbox["ready"] is True
+    workspace_id, project_id = sandbox["workspace_id"], sandbox["project_id"]
+    slug = sandbox["slug"]
+    assert sandbox["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
+    assert sandbox["external_user_id"] == "dr-smith-456"
+
+    ws = org.get(f"/api/v1/workspaces/{workspace_id}").json()
+    assert (ws["name"], ws["slug"]) == ("Dr. Smith Clinic", "dr-smith-clinic")
+    project = org.get(f"/api/v1/projects/{project_id}").json()["data"]
+    assert (project["name"], project["slug"]) == ("Summer Lead Magnet", "summer-lead-magnet")
+
+    ran = org.post(f"/api/v1/sandboxes/{sandbox['id']}/exec",
+                   {"command": 'python3 -c "print(1+1)"'})
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["data"]["stdout"].strip() == "2"
+    assert ran.json()["data"]["exit_code"] == 0
+
+    database = org.post("/api/v1/databases", {"name": "form submissions", **{
+        k: SPEC_SANDBOX[k] for k in ("workspace_slug", "project_slug", "external_user_id")}})
+    assert database.status_code == 201, database.text
+    assert database.json()["data"]["workspace_id"] == workspace_id
+    assert database.json()["data"]["project_id"] == project_id
+
+    # Python sends deployments only external ids (contract §10.1).
+    dep = org.post("/api/v1/deployments", {"name": "Lead Magnet",
+                                           "external_workspace_id": "clinic_123",
+                                           "external_project_id": "project_789"})
+    assert dep.status_code == 201, dep.text
+    deployment = dep.json()["data"]
+    assert deployment["slug"] == "lead-magnet"
+    assert (deployment["workspace_id"], deployment["project_id"]) == (workspace_id, project_id)
+    assert deployment["public_url"] == deployment["url"] == "https://lead-magnet.cliniciq.miosa.app"
+
+    # §4: the preview domain is used once verified, never before.
+    pd = org.put("/api/v1/tenant/preview-domain", {"preview_domain": "cliniciq.dev"})
+    assert pd.status_code == 200, pd.text
+    assert pd.json()["status"] == "pending" and pd.json()["verified"] is False
+    assert {(r["name"], r["value"]) for r in pd.json()["records"]} == {
+        ("*", "proxy.miosa.ai"), ("*.sandbox", "proxy.miosa.ai")}
+    again = org.get(f"/api/v1/sandboxes/{sandbox['id']}").json()["data"]
+    assert again["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
+    verify(container, org, "preview")
+    exposed = org.post(f"/api/v1/sandboxes/{sandbox['id']}/expose", {"port": 5173})
+    assert exposed.json()["data"]["url"] == f"https://5173-{slug}.sandbox.cliniciq.dev"
+
+    # §5: the deployment domain wins over the fallback once verified; the fallback stays listed.
+    dd = org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": "apps.cliniciq.com"})
+    assert dd.status_code == 200, dd.text
+    assert org.get(f"/api/v1/deployments/{deployment['id']}").json()["data"]["url"] == (
+        "https://lead-magnet.cliniciq.miosa.app")
+    verify(container, org, "deployment")
+    final = org.get(f"/api/v1/deployments/{deployment['id']}").json()["data"]
+    assert final["public_url"] == final["url"] == "https://lead-magnet.apps.cliniciq.com"
+    assert final["urls"] == {"fallback": "https://lead-magnet.cliniciq.miosa.app",
+                             "branded": "https://lead-magnet.apps.cliniciq.com", "custom": []}
+    assert final["url_source"] == "branded"
+
+    computer = org.post("/api/v1/computers", {"name": "desk", "workspace_id": workspace_id})
+    assert computer.status_code == 201, computer.text
+    c = computer.json()
+    assert c["desktop_url"] == f"https://{c['slug']}.computer.miosa.ai/desktop/index.html"
