@@ -83,14 +83,18 @@ def server(cmd: list[str], env: dict[str, str], logfile: Path):
             proc.kill()
 
 
-def load(url: str, method: str, token: str, seconds: float, connections: int) -> dict[str, float]:
-    """One load run; returns requests, duration_us, p50_us, p99_us, non2xx, socket_errors."""
+def load(url: str, method: str, token: str, seconds: float, connections: int,
+         body: str | None = None) -> dict[str, float]:
+    """One load run; returns requests, duration_us, p50_us, p99_us, non2xx, socket_errors.
+    `body`: a JSON template for POST in which every "{n}" becomes unique per request."""
     tag = uuid.uuid4().hex[:8]
     if shutil.which("wrk"):
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-               "-s", str(BENCH / "wrk_bench.lua"), url, "--", method, token, tag]
+               "-s", str(BENCH / "wrk_bench.lua"), url, "--", method, token, tag,
+               *([body] if body else [])]
     else:
-        spec = dict(url=url, method=method, token=token, tag=tag, seconds=seconds, n=connections)
+        spec = dict(url=url, method=method, token=token, tag=tag, seconds=seconds, n=connections,
+                    body=body)
         cmd = [sys.executable, __file__, "--python-loadgen", json.dumps(spec)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     match = RESULT.search(out)
@@ -112,10 +116,13 @@ async def python_loadgen(spec: dict) -> None:
 
         async def worker(no: int) -> None:
             while (t0 := time.perf_counter()) < deadline:
-                body = {"name": f"bench {spec['tag']} {no} {next(names)}"}
+                unique = f"{spec['tag']}-{no}-{next(names)}"
+                body = (spec["body"].replace("{n}", unique) if spec.get("body")
+                        else json.dumps({"name": f"bench {unique}"}))
                 try:
                     resp = await client.request(
-                        spec["method"], spec["url"], json=body if spec["method"] == "POST" else None)
+                        spec["method"], spec["url"], content=body if spec["method"] == "POST" else None,
+                        headers={"Content-Type": "application/json"})
                 except httpx.HTTPError:
                     counts["errors"] += 1
                     continue
@@ -136,12 +143,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(label: str, url: str, method: str, token: str, pid: int, args: argparse.Namespace) -> dict:
+def measure(label: str, url: str, method: str, token: str, pid: int, args: argparse.Namespace,
+            body: str | None = None) -> dict:
     """Warm up, then measure; also the server process's CPU time per request (robust to other load)."""
-    load(url, method, token, args.warmup, args.connections)  # discarded
+    load(url, method, token, args.warmup, args.connections, body)  # discarded
     time.sleep(1)  # let the server finish requests still queued from the warm-up
     cpu = cpu_seconds(pid)
-    r = load(url, method, token, args.seconds, args.connections)
+    r = load(url, method, token, args.seconds, args.connections, body)
     r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1e3 / max(r["requests"], 1)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     print(f"  {label:<44} {r['rps']:6.0f} req/s, {r['non2xx']:.0f} non-2xx", flush=True)
@@ -168,8 +176,10 @@ def scratch_postgres():
         yield url
 
 
-def bench_hostplane(db_url: str | None, args: argparse.Namespace, tmp: Path) -> dict[str, dict]:
-    """(b) and (c) on a hostplane server over `db_url` (None: SQLite in a fresh data dir)."""
+@contextlib.contextmanager
+def hostplane_server(db_url: str | None, tmp: Path):
+    """A hostplane server over `db_url` (None: SQLite in a fresh data dir) and an organization's
+    key from `hostplane accounts create`; yields (base URL, pid, key)."""
     data_dir = Path(tempfile.mkdtemp(dir=tmp))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTPLANE_")}
     env |= {"HOSTPLANE_DATA_DIR": str(data_dir)} | ({"HOSTPLANE_DATABASE_URL": db_url} if db_url else {})
@@ -180,6 +190,12 @@ def bench_hostplane(db_url: str | None, args: argparse.Namespace, tmp: Path) -> 
     key = json.loads(out.strip().splitlines()[-1])["api_key"]
     cmd = uvicorn_cmd("hostplane.api.app:create_app", free_port(), "--factory")
     with server(cmd, env, data_dir / "server.log") as (base, pid):
+        yield base, pid, key
+
+
+def bench_hostplane(db_url: str | None, args: argparse.Namespace, tmp: Path) -> dict[str, dict]:
+    """(b) and (c) on a hostplane server over `db_url` (None: SQLite in a fresh data dir)."""
+    with hostplane_server(db_url, tmp) as (base, pid, key):
         resp = httpx.post(base + "/api/v1/workspaces", json={"name": "Bench target"},
                           headers={"Authorization": f"Bearer {key}"}, timeout=10)
         if resp.status_code != 201:

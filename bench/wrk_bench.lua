@@ -1,6 +1,7 @@
 -- wrk script for bench/api_throughput.py.
--- Arguments (after --): METHOD TOKEN TAG.  TOKEN "-" sends no Authorization header.
--- POST sends {"name": "bench TAG <thread> <n>"}: a unique workspace name on every request.
+-- Arguments (after --): METHOD TOKEN TAG [BODY].  TOKEN "-" sends no Authorization header.
+-- POST sends BODY with every "{n}" replaced by "TAG-<thread>-<n>" (unique per request); without
+-- BODY, {"name": "bench TAG <thread> <n>"}: a unique workspace name on every request.
 -- done() prints one parseable line: BENCH_RESULT key=value ...
 
 local threads = 0
@@ -14,13 +15,20 @@ local counter = 0
 
 local function post_request()
    counter = counter + 1
-   local body = string.format('{"name":"bench %s %d %d"}', tag, thread_no, counter)
+   local body
+   if template then
+      local unique = string.format("%s-%d-%d", tag, thread_no, counter)
+      body = template:gsub("{n}", unique)
+   else
+      body = string.format('{"name":"bench %s %d %d"}', tag, thread_no, counter)
+   end
    return wrk.format(nil, nil, nil, body)
 end
 
 function init(args)
    local method, token = args[1] or "GET", args[2] or "-"
    tag = args[3] or "run"
+   template = args[4]
    wrk.method = method
    if token ~= "-" then wrk.headers["Authorization"] = "Bearer " .. token end
    if method == "POST" then

@@ -94,3 +94,31 @@ def test_list_filters_by_workspace(org):
     assert len(listed) == 2 and {p["workspace_id"] for p in listed} == {a["id"]}
     everything = org.get("/api/v1/projects").json()["data"]
     assert {p["workspace_id"] for p in everything} == {a["id"], b["id"]} and len(everything) == 3
+
+
+def test_production_deployment_is_designated_and_follows_deletes(org):
+    ws = org.workspace()
+    project = org.project(ws["id"])
+    other = org.project(ws["id"])
+    first, second = (org.post("/api/v1/deployments", {"name": n, "project_id": project["id"]})
+                     .json()["data"] for n in ("Site", "Site Next"))
+    elsewhere = org.post("/api/v1/deployments", {"name": "Other", "project_id": other["id"]})
+    elsewhere = elsewhere.json()["data"]
+    assert first["is_production"] and not second["is_production"]
+    assert org.get(f"/api/v1/projects/{project['id']}").json()["data"][
+        "production_deployment_id"] == first["id"]
+
+    moved = org.patch(f"/api/v1/projects/{project['id']}",
+                      {"production_deployment_id": second["id"]})
+    assert moved.status_code == 200 and moved.json()["data"]["production_deployment_id"] == second["id"]
+    assert org.get(f"/api/v1/deployments/{second['id']}").json()["data"]["is_production"]
+    wrong = org.patch(f"/api/v1/projects/{project['id']}",
+                      {"production_deployment_id": elsewhere["id"]})
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["details"]["field"] == "production_deployment_id"
+    assert org.patch(f"/api/v1/projects/{project['id']}",
+                     {"production_deployment_id": "nope"}).status_code == 404
+
+    org.delete(f"/api/v1/deployments/{second['id']}")
+    after = org.get(f"/api/v1/projects/{project['id']}").json()["data"]
+    assert after["production_deployment_id"] == first["id"]

@@ -30,7 +30,8 @@ def env(tmp_path, database_url) -> dict[str, str]:
 
 @pytest.mark.parametrize("args", [[], ["accounts"], ["accounts", "create"], ["keys"],
                                   ["keys", "create"], ["db"], ["db", "upgrade"], ["serve"],
-                                  ["api"], ["worker"]])
+                                  ["api"], ["worker"], ["tenants"],
+                                  ["tenants", "set-deployment-domain"]])
 def test_help_everywhere(args):
     from typer.testing import CliRunner
 
@@ -91,3 +92,27 @@ def test_serve_answers_healthz_and_the_api(env):
         proc.terminate()
         output, _ = proc.communicate(timeout=20)
     assert account["api_key"] not in output  # secrets never reach the logs
+
+
+def test_operator_sets_a_deployment_domain(env, container, base_url):
+    """Spec §5 leaves the deployment domain operator-managed: the command sets it, and with
+    --verified deployment URLs use it at once (checked through the API of the same database)."""
+    if env.get("HOSTPLANE_DATABASE_URL") is None:
+        env["HOSTPLANE_DATABASE_URL"] = container.settings.sqlalchemy_url
+    name = f"Domain Org {time.time_ns()}"
+    account = json.loads(run(env, "accounts", "create", "--name", name, "--json").stdout)
+    refused = run(env, "tenants", "set-deployment-domain", "not a domain", "--tenant",
+                  account["slug"])
+    assert refused.returncode == 1 and "INVALID_DOMAIN" in refused.stderr
+    missing = run(env, "tenants", "set-deployment-domain", "apps.example.com", "--tenant", "nobody")
+    assert missing.returncode == 1 and "ORG_NOT_FOUND" in missing.stderr
+    made = run(env, "tenants", "set-deployment-domain", "Apps.Example.com", "--tenant",
+               account["slug"], "--verified", "--json")
+    assert made.returncode == 0, made.stderr
+    record = json.loads(made.stdout)
+    assert (record["domain"], record["status"]) == ("apps.example.com", "verified")
+    with httpx.Client(base_url=base_url,
+                      headers={"Authorization": f"Bearer {account['api_key']}"}) as client:
+        dep = client.post("/api/v1/deployments", json={"name": "Lead Magnet"}).json()["data"]
+        assert dep["url"] == "https://lead-magnet.apps.example.com"
+        assert dep["urls"]["fallback"] == f"https://lead-magnet.{account['slug']}.miosa.app"

@@ -1,4 +1,4 @@
-"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, db)."""
+"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, tenants, db)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from rich.console import Console
 from hostplane import __version__, errors
 from hostplane.api.container import Container
 from hostplane.db.migrate import current_revision, upgrade
+from hostplane.db.scope import Scope
+from hostplane.domains.models import DEPLOYMENT
+from hostplane.domains.schemas import TenantDomainPublic
+from hostplane.domains.tenant_domains import mark_verified, set_tenant_domain
 from hostplane.keys.service import create_key
 from hostplane.settings import get_settings
 from hostplane.tenancy.organizations import create_organization, find_organization
@@ -42,6 +46,8 @@ db = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
 app.add_typer(keys, name="keys")
 app.add_typer(db, name="db")
+tenants = typer.Typer(help="Organization settings an operator manages.", no_args_is_help=True)
+app.add_typer(tenants, name="tenants")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -158,6 +164,39 @@ def keys_create(
         print(json.dumps(result))
     else:
         console.print(f"key {key.id}  {secret}  [dim](shown once)[/dim]")
+
+
+@tenants.command("set-deployment-domain")
+def tenants_set_deployment_domain(
+    domain: Annotated[str, typer.Argument(help="Base domain, e.g. apps.cliniciq.com.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Organization id or slug.")],
+    verified: Annotated[bool, typer.Option(
+        "--verified", help="You have checked that *.DOMAIN points at this platform: deployment "
+                           "URLs use it at once instead of waiting for DNS verification.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an organization's deployment domain (spec §5: operator-managed in V1)."""
+    container = _container()
+    try:
+        with container.database.transaction() as session:
+            org = find_organization(session, tenant)
+            if org is None:
+                err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
+                raise typer.Exit(1)
+            scope = Scope(session, org.id)
+            view = set_tenant_domain(scope, DEPLOYMENT, domain, container.platform,
+                                     field="domain")
+            if verified:
+                mark_verified(scope, DEPLOYMENT, container.clock.now())
+            record = TenantDomainPublic.of(view, container.settings.proxy_target)
+    except errors.HostplaneError as exc:
+        _fail(exc)
+    if as_json:
+        print(record.model_dump_json())
+    else:
+        console.print(f"{org.slug}: deployment domain {record.domain} ({record.status})")
+        for r in record.records:
+            console.print(f"  {r.type} {r.fqdn} → {r.value}")
 
 
 @db.command("upgrade")

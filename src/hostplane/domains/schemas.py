@@ -71,7 +71,7 @@ class TenantDomainPublic(BaseModel):
     def of(cls, view: TenantDomainView, proxy_target: str) -> TenantDomainPublic:
         record, platform = view.record, view.platform
         default = (platform.preview_domain if view.kind == PREVIEW
-                   else f"{{organization}}.{platform.managed_domain}")
+                   else f"{view.org_slug}.{platform.managed_domain}")
         status = record.status if record else "unconfigured"
         verified = status == "verified"
         records = _records(view.kind, record.domain, proxy_target) if record else []

@@ -22,6 +22,7 @@ class TenantDomainView:
     kind: str
     record: TenantDomain | None
     platform: Platform
+    org_slug: str
 
 
 def organization_domains(scope: Scope) -> OrganizationDomains:
@@ -38,7 +39,8 @@ def organization_domains(scope: Scope) -> OrganizationDomains:
 
 
 def get_tenant_domain(scope: Scope, kind: str, platform: Platform) -> TenantDomainView:
-    return TenantDomainView(kind, scope.find(TenantDomain, kind=kind), platform)
+    return TenantDomainView(kind, scope.find(TenantDomain, kind=kind), platform,
+                            scope.tenant().slug)
 
 
 def set_tenant_domain(
@@ -56,7 +58,7 @@ def set_tenant_domain(
         record.domain, record.status = name, "pending"
         record.verified_at = record.last_checked_at = record.failure_reason = None
     scope.session.flush()
-    return TenantDomainView(kind, record, platform)
+    return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
 
 def delete_tenant_domain(scope: Scope, kind: str, platform: Platform) -> TenantDomainView:
@@ -64,7 +66,7 @@ def delete_tenant_domain(scope: Scope, kind: str, platform: Platform) -> TenantD
     if record is not None:
         scope.session.delete(record)
         scope.session.flush()
-    return TenantDomainView(kind, None, platform)
+    return TenantDomainView(kind, None, platform, scope.tenant().slug)
 
 
 def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None:
@@ -80,7 +82,7 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
 
 def _check_usable(kind: str, name: str, platform: Platform, field: str) -> None:
     for own in {platform.managed_domain, platform.preview_domain, platform.computer_domain}:
-        if "." in own and (is_within(name, own) or is_within(own, name)):
+        if is_within(name, own) or is_within(own, name):
             raise errors.Invalid(
                 f"{name!r} overlaps the platform's own domain {own!r}.",
                 code="DOMAIN_RESERVED",

@@ -11,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hostplane import errors
 from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
+from hostplane.resources.common import get_resource
 from hostplane.resources.env import Env
-from hostplane.resources.models import Sandbox
+from hostplane.resources.models import Deployment, Sandbox
 from hostplane.resources.usage import KINDS
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.models import Project, Workspace
+from hostplane.tenancy.schemas import ProjectUpdate
 
 
 def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
@@ -40,6 +43,23 @@ def move_project(scope: Scope, project_id: str, target_workspace_id: str) -> Pro
             .where(model.tenant_id == scope.tenant_id, model.project_id == project.id)
             .values(workspace_id=project.workspace_id)
         )
+    return project
+
+
+def update_project(scope: Scope, project_id: str, data: ProjectUpdate) -> Project:
+    """Change a project; `production_deployment_id` must name one of its live deployments."""
+    project = projects.update_project(scope, project_id, data)
+    wanted = data.production_deployment_id
+    if wanted is not None and wanted != project.production_deployment_id:
+        deployment = get_resource(scope, Deployment, wanted, "deployment")
+        if deployment.project_id != project.id:
+            raise errors.Invalid(
+                f"Deployment {wanted!r} belongs to project {deployment.project_id!r}.",
+                field="production_deployment_id",
+                rule="the production deployment must be one of the project's own",
+                fix="Move the deployment into this project first, or pick one of its own.")
+        project.production_deployment_id = deployment.id
+        scope.session.flush()
     return project
 
 

@@ -152,7 +152,7 @@ def _external_elsewhere(external_project_id: str, existing: Project) -> errors.I
 
 def update_project(scope: Scope, project_id: str, data: ProjectUpdate) -> Project:
     project = get_project(scope, project_id)
-    fields = data.model_dump(exclude_unset=True)
+    fields = data.model_dump(exclude_unset=True, exclude={"production_deployment_id"})
     for key in ("name", "slug"):
         if fields.get(key) is None:
             fields.pop(key, None)  # can be changed, not removed

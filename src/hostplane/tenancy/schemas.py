@@ -126,6 +126,8 @@ class ProjectUpdate(Input):
     slug: SlugText | None = None
     description: Description | None = None
     metadata: Metadata | None = None
+    production_deployment_id: ExternalId | None = Field(
+        None, description="The deployment an exact domain attached to the project routes to.")
 
 
 class ProjectMove(Input):
@@ -143,6 +145,7 @@ class ProjectPublic(BaseModel):
     external_project_id: str | None
     external_user_id: str | None
     is_default: bool
+    production_deployment_id: str | None
     created_at: datetime
     updated_at: datetime
     reused: bool = False
@@ -160,6 +163,7 @@ class ProjectPublic(BaseModel):
             external_project_id=project.external_project_id,
             external_user_id=project.external_user_id,
             is_default=project.is_default,
+            production_deployment_id=project.production_deployment_id,
             created_at=project.created_at,
             updated_at=project.updated_at,
             reused=reused,

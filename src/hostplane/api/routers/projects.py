@@ -49,7 +49,7 @@ async def get_project(project_id: str, ctx: Reader) -> Data[ProjectPublic]:
 
 @router.patch("/{project_id}", response_model=Data[ProjectPublic], summary="Change a project")
 async def update_project(project_id: str, body: ProjectUpdate, ctx: Writer) -> Data[ProjectPublic]:
-    return Data(data=ProjectPublic.of(await ctx.run(projects.update_project, project_id, body)))
+    return Data(data=ProjectPublic.of(await ctx.run(lifecycle.update_project, project_id, body)))
 
 
 @router.delete("/{project_id}", summary="Delete a project (never a workspace's default project)")
