@@ -121,13 +121,18 @@ def deployment_urls(
     org: OrganizationDomains,
     deployment_slug: str,
     custom_domains: Sequence[str] = (),
+    *,
+    project_domains: Sequence[str] = (),
+    is_production: bool = False,
 ) -> DeploymentUrls:
-    """Every layer of a deployment and the winner. `custom_domains` are its verified exact
-    domains (or its project's, when it is the project's production deployment), first one wins."""
+    """Every layer of a deployment and the winner. `custom_domains` are its own verified exact
+    domains; `project_domains`, its project's, route to it only when it is the project's
+    production deployment. The first exact domain wins (its own before its project's)."""
     fallback = platform.url(f"{deployment_slug}.{org.slug}.{platform.managed_domain}")
     domain = org.active_deployment_domain
     branded = platform.url(f"{deployment_slug}.{domain}") if domain else None
-    custom = tuple(platform.url(host) for host in custom_domains)
+    exact = [*custom_domains, *(project_domains if is_production else ())]
+    custom = tuple(platform.url(host) for host in dict.fromkeys(exact))
     if custom:
         return DeploymentUrls(fallback, branded, custom, custom[0], "custom")
     if branded:

@@ -90,8 +90,18 @@ CHECKS = [not_a_server_error, json_with_request_id, error_envelope, documented_s
 # --- real ids for path parameters and body fields -----------------------------------------------
 
 ID_FIELDS = frozenset(
-    {"tenant_id", "id_or_slug", "workspace_id", "target_workspace_id", "project_id", "key_id"}
+    {"tenant_id", "id_or_slug", "workspace_id", "target_workspace_id", "project_id", "key_id",
+     "sandbox_id", "preview_id", "database_id", "deployment_id", "computer_id",
+     "production_deployment_id"}
 )
+# Generated shell commands are not run: exec gets real sandbox ids only from its own tests.
+NO_REAL_SANDBOX = re.compile(r"/exec$")
+
+
+def _made(resp: Any) -> dict[str, Any]:
+    assert resp.status_code in (200, 201), resp.text
+    body = resp.json()
+    return body["data"] if "data" in body else body
 
 
 def _objects_for_one_operation(org: Org) -> dict[str, list[str]]:
@@ -101,7 +111,20 @@ def _objects_for_one_operation(org: Org) -> dict[str, list[str]]:
     default_project = next(p for p in listed if p["is_default"])
     spare_key = org.post("/api/v1/api-keys", {"name": unique("Spare key")})
     assert spare_key.status_code == 201, spare_key.text
+    sandbox = _made(org.post("/api/v1/sandboxes", {"project_id": project["id"]}))
+    preview = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/previews", {"port": 5173}))
+    deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
+                                                        "project_id": project["id"]}))
+    database = _made(org.post("/api/v1/databases", {"project_id": project["id"]}))
+    computer = _made(org.post("/api/v1/computers", {"name": "desk",
+                                                    "workspace_id": workspace["id"]}))
     return {
+        "sandbox_id": [sandbox["id"]],
+        "preview_id": [preview["id"]],
+        "deployment_id": [deployment["id"]],
+        "production_deployment_id": [deployment["id"]],
+        "database_id": [database["id"]],
+        "computer_id": [computer["id"]],
         "tenant_id": [org.tenant_id, org.slug],
         "id_or_slug": [org.tenant_id, org.slug],
         "workspace_id": [workspace["id"]],
@@ -124,7 +147,9 @@ class RealIds:
             return st.just(values)
         if operation.label not in self.by_operation:
             self.by_operation[operation.label] = _objects_for_one_operation(self.org)
-        real = self.by_operation[operation.label]
+        real = dict(self.by_operation[operation.label])
+        if NO_REAL_SANDBOX.search(operation.path):
+            real.pop("sandbox_id")
         return st.fixed_dictionaries(
             {name: st.sampled_from([value, *real.get(name, [])]) for name, value in values.items()}
         )

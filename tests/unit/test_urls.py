@@ -114,6 +114,29 @@ def test_deployment_precedence_over_every_combination(slug, deployment_slug, pre
     assert preview_url == f"https://5173-sbx01j9x.sandbox.{expected}"
 
 
+@given(own=st.lists(domain, max_size=2), project=st.lists(domain, max_size=2),
+       production=st.booleans(), deploy_ok=st.booleans())
+def test_project_domains_route_to_the_production_deployment_only(own, project, production,
+                                                                 deploy_ok):
+    org = OrganizationDomains("cliniciq", None, False, "apps.cliniciq.com", deploy_ok)
+    urls = deployment_urls(SPEC, org, "lead-magnet", own, project_domains=project,
+                           is_production=production)
+    exact = own + (project if production else [])
+    assert urls.custom == tuple(dict.fromkeys(f"https://{h}" for h in exact))
+    if exact:
+        assert urls.public_url == f"https://{exact[0]}" and urls.source == "custom"
+    else:
+        assert urls.source == ("branded" if deploy_ok else "fallback")
+
+
+def test_spec_project_domain_routes_to_its_production_deployment():
+    prod = deployment_urls(SPEC, CLINICIQ, "lead-magnet", project_domains=["drsmithclinic.com"],
+                           is_production=True)
+    other = deployment_urls(SPEC, CLINICIQ, "lead-magnet-2", project_domains=["drsmithclinic.com"])
+    assert prod.public_url == "https://drsmithclinic.com"
+    assert other.public_url == "https://lead-magnet-2.cliniciq.miosa.app"
+
+
 @given(slug=label, computer=label, custom=st.lists(domain, max_size=2), preview_ok=st.booleans())
 def test_computer_urls_over_every_combination(slug, computer, custom, preview_ok):
     org = OrganizationDomains(slug, "previews.example.org", preview_ok)

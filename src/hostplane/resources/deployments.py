@@ -58,8 +58,8 @@ def create_deployment(scope: Scope, body: DeploymentCreate, env: Env) -> Deploym
     if project.production_deployment_id is None:
         project.production_deployment_id = deployment.id
         scope.session.flush()
-    return DeploymentView(deployment, _urls(env, org, deployment.slug), _is_production(
-        deployment, project))
+    production = _is_production(deployment, project)
+    return DeploymentView(deployment, _urls(env, org, deployment.slug, production), production)
 
 
 def get_deployment(scope: Scope, deployment_id: str, env: Env) -> DeploymentView:
@@ -113,15 +113,16 @@ def delete_deployment(scope: Scope, deployment_id: str, env: Env) -> Deployment:
 
 def _view(scope: Scope, deployment: Deployment, org: OrganizationDomains,
           env: Env) -> DeploymentView:
-    project = scope.session.get(Project, deployment.project_id)
-    return DeploymentView(deployment, _urls(env, org, deployment.slug),
-                          _is_production(deployment, project))
+    production = _is_production(deployment, scope.session.get(Project, deployment.project_id))
+    return DeploymentView(deployment, _urls(env, org, deployment.slug, production), production)
 
 
 def _is_production(deployment: Deployment, project: Project | None) -> bool:
     return project is not None and project.production_deployment_id == deployment.id
 
 
-def _urls(env: Env, org: OrganizationDomains, slug: str) -> DeploymentUrls:
-    # Exact custom domains join here once the domain lifecycle verifies them.
-    return deployment_urls(env.platform, org, slug)
+def _urls(env: Env, org: OrganizationDomains, slug: str,
+          is_production: bool = False) -> DeploymentUrls:
+    # The deployment's and its project's verified exact domains join here with the domain
+    # lifecycle; until then there are none.
+    return deployment_urls(env.platform, org, slug, is_production=is_production)
