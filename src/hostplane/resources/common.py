@@ -19,6 +19,7 @@ R = TypeVar("R", bound=OwnedResource)
 
 _SLUG_ALPHABET = string.ascii_lowercase + string.digits
 DESTROYED = "destroyed"
+GONE_STATES = frozenset({DESTROYED, "deleted"})  # what destroyed sandboxes/computers, databases say
 
 
 def random_slug(prefix: str, length: int = 8) -> str:
@@ -62,9 +63,10 @@ class ResourceFilters:
             value = getattr(self, column)
             if value is not None:
                 stmt = stmt.where(getattr(model, column) == value)
-        if self.state is None:
-            return stmt.where(model.destroyed_at.is_(None))  # lists show live resources
-        return stmt.where(model.state == self.state)
+        if self.state in GONE_STATES:  # asked for explicitly: the destroyed ones
+            return stmt.where(model.state == self.state)
+        stmt = stmt.where(model.destroyed_at.is_(None))  # otherwise lists show live resources
+        return stmt if self.state is None else stmt.where(model.state == self.state)
 
 
 def list_resources(
