@@ -95,3 +95,13 @@ def runtime_seconds(resource: OwnedResource, now: Any) -> float:
         return 0.0
     end = resource.destroyed_at or now
     return max(0.0, (end - resource.started_at).total_seconds())
+
+
+def rename(scope: Scope, resource: OwnedResource, name: str | None,
+           metadata: dict[str, Any] | None) -> None:
+    """Apply a PATCH of name and/or metadata (absent fields stay as they are)."""
+    if name is not None:
+        resource.name = name
+    if metadata is not None:
+        resource.meta = metadata
+    scope.session.flush()

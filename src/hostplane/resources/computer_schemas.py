@@ -6,10 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, field_validator
 
 from hostplane.inputs import Text
-from hostplane.resources.inputs import Metadata, Name, OwnershipInput, SlugText
+from hostplane.resources.inputs import (
+    Metadata,
+    Name,
+    OwnershipInput,
+    RenameUpdate,
+    SlugText,
+    owned_fields,
+)
 
 Size = Literal["xs", "small", "medium", "large", "xl"]
 Visibility = Literal["public", "tenant", "key"]
@@ -30,13 +37,6 @@ class ComputerCreate(OwnershipInput):
     metadata: Metadata | None = None
 
     _size = field_validator("size", mode="before")(_size_alias)
-
-
-class ComputerUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: Name | None = None
-    metadata: Metadata | None = None
 
 
 class ComputerPublic(BaseModel):
@@ -68,15 +68,13 @@ class ComputerPublic(BaseModel):
     def of(cls, view: Any) -> ComputerPublic:
         c, urls = view.computer, view.urls
         return cls(
-            id=c.id, tenant_id=c.tenant_id, name=c.name or c.slug, slug=c.slug, status=c.state,
+            **owned_fields(c),
+            id=c.id, name=c.name or c.slug, slug=c.slug, status=c.state,
             state=c.state, status_reason=c.status_reason, template_type=c.template_type,
             size=c.size, visibility=c.visibility, desktop_url=urls.desktop_url,
             sandbox_url=urls.sandbox_url,
             urls={"desktop": urls.desktop_url, "desktop_host": urls.desktop_host_url,
                   "sandbox": urls.sandbox_url, "custom": list(urls.custom)},
-            workspace_id=c.workspace_id, project_id=c.project_id,
-            external_workspace_id=c.external_workspace_id,
-            external_project_id=c.external_project_id, external_user_id=c.external_user_id,
             metadata=c.meta or {}, created_at=c.created_at, updated_at=c.updated_at,
         )
 
@@ -92,3 +90,6 @@ class ActionResponse(BaseModel):
     id: str
     status: str
     message: str
+
+
+ComputerUpdate = RenameUpdate

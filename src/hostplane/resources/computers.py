@@ -18,6 +18,7 @@ from hostplane.resources.common import (
     list_resources,
     owned,
     random_slug,
+    rename,
 )
 from hostplane.resources.computer_schemas import ComputerCreate, ComputerUpdate
 from hostplane.resources.env import Env
@@ -75,11 +76,7 @@ def list_computers(scope: Scope, filters: ResourceFilters, env: Env, *, limit: i
 def update_computer(scope: Scope, computer_id: str, body: ComputerUpdate,
                     env: Env) -> ComputerView:
     computer = get_resource(scope, Computer, computer_id, WHAT)
-    if body.name is not None:
-        computer.name = body.name
-    if body.metadata is not None:
-        computer.meta = body.metadata
-    scope.session.flush()
+    rename(scope, computer, body.name, body.metadata)
     return _view(computer, organization_domains(scope), env)
 
 

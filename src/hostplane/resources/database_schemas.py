@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from hostplane.inputs import Text
-from hostplane.resources.inputs import Metadata, Name, OwnershipInput
+from hostplane.resources.inputs import Metadata, Name, OwnershipInput, RenameUpdate, owned_fields
 
 Engine = Literal["postgresql", "mysql", "redis", "mongodb", "sqlite"]
 
@@ -28,13 +28,6 @@ class DatabaseCreate(OwnershipInput):
     @classmethod
     def _engine_alias(cls, value: Any) -> Any:
         return "postgresql" if value == "postgres" else value
-
-
-class DatabaseUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: Name | None = None
-    metadata: Metadata | None = None
 
 
 class DatabasePublic(BaseModel):
@@ -65,12 +58,13 @@ class DatabasePublic(BaseModel):
     @classmethod
     def of(cls, d: Any) -> DatabasePublic:
         return cls(
-            id=d.id, tenant_id=d.tenant_id, name=d.name, state=d.state,
+            **owned_fields(d),
+            id=d.id, name=d.name, state=d.state,
             status_reason=d.status_reason, engine=d.engine, engine_version=d.engine_version,
             cpu_count=d.cpu_count, memory_mb=d.memory_mb, storage_mb=d.storage_mb,
-            region=d.region, workspace_id=d.workspace_id, project_id=d.project_id,
-            external_workspace_id=d.external_workspace_id,
-            external_project_id=d.external_project_id, external_user_id=d.external_user_id,
-            metadata=d.meta or {}, created_at=d.created_at, inserted_at=d.created_at,
+            region=d.region, metadata=d.meta or {}, created_at=d.created_at, inserted_at=d.created_at,
             updated_at=d.updated_at,
         )
+
+
+DatabaseUpdate = RenameUpdate

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hostplane.db.helpers import Page
 from hostplane.db.scope import Scope
-from hostplane.resources.common import ResourceFilters, get_resource, list_resources, owned
+from hostplane.resources.common import ResourceFilters, get_resource, list_resources, owned, rename
 from hostplane.resources.database_schemas import DatabaseCreate, DatabaseUpdate
 from hostplane.resources.env import Env
 from hostplane.resources.models import Database
@@ -39,11 +39,7 @@ def list_databases(scope: Scope, filters: ResourceFilters, *, limit: int, cursor
 
 def update_database(scope: Scope, database_id: str, body: DatabaseUpdate) -> Database:
     database = get_resource(scope, Database, database_id, WHAT)
-    if body.name is not None:
-        database.name = body.name
-    if body.metadata is not None:
-        database.meta = body.metadata
-    scope.session.flush()
+    rename(scope, database, body.name, body.metadata)
     return database
 
 

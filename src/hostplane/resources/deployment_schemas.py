@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hostplane.inputs import Text
-from hostplane.resources.inputs import Metadata, Name, OwnershipInput, SlugText
+from hostplane.resources.inputs import Metadata, Name, OwnershipInput, SlugText, owned_fields
 
 SourceType = Literal["repo", "git", "sandbox", "upload", "forge"]
 Command = Text(0, 2000)
@@ -79,13 +79,11 @@ class DeploymentPublic(BaseModel):
     def of(cls, view: Any) -> DeploymentPublic:
         d, urls = view.deployment, view.urls
         return cls(
-            id=d.id, tenant_id=d.tenant_id, name=d.name or d.slug, slug=d.slug, state=d.state,
+            **owned_fields(d),
+            id=d.id, name=d.name or d.slug, slug=d.slug, state=d.state,
             status_reason=d.status_reason, metadata=d.meta or {}, auto_deploy=d.auto_deploy,
             source_type=d.source_type, repo_url=d.repo_url, branch=d.branch,
             build_command=d.build_command, run_command=d.run_command,
-            workspace_id=d.workspace_id, project_id=d.project_id,
-            external_workspace_id=d.external_workspace_id,
-            external_project_id=d.external_project_id, external_user_id=d.external_user_id,
             public_url=urls.public_url, url=urls.public_url, url_source=urls.source,
             urls=DeploymentUrlsPublic(**urls.layers()), auto_subdomain=urls.fallback,
             is_production=view.is_production,

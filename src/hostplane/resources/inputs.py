@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -15,6 +15,27 @@ Metadata = JsonObject
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 EnvValue = Text(0, 32768)
 Env = Annotated[dict[EnvName, EnvValue], Field(max_length=200)]
+
+
+class RenameUpdate(BaseModel):
+    """PATCH of a computer or database: a new name and/or metadata."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Name | None = None
+    metadata: Metadata | None = None
+
+
+def owned_fields(resource: Any) -> dict[str, Any]:
+    """The ownership fields every resource response carries (spec §2: store these ids)."""
+    return {
+        "tenant_id": resource.tenant_id,
+        "workspace_id": resource.workspace_id,
+        "project_id": resource.project_id,
+        "external_workspace_id": resource.external_workspace_id,
+        "external_project_id": resource.external_project_id,
+        "external_user_id": resource.external_user_id,
+    }
 
 
 class OwnershipInput(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from hostplane.inputs import Text
-from hostplane.resources.inputs import Env, Metadata, Name, OwnershipInput, SlugText
+from hostplane.resources.inputs import Env, Metadata, Name, OwnershipInput, SlugText, owned_fields
 
 Size = Literal["xs", "small", "medium", "large", "xl"]
 SIZES: dict[str, tuple[int, int]] = {  # cpu_count, memory_mb (contract §8.1)
@@ -98,12 +98,10 @@ class SandboxPublic(BaseModel):
     def of(cls, view: Any) -> SandboxPublic:
         s = view.sandbox
         return cls(
-            id=s.id, tenant_id=s.tenant_id, name=s.name, slug=s.slug, state=s.state,
+            **owned_fields(s),
+            id=s.id, name=s.name, slug=s.slug, state=s.state,
             ready=s.state == "running", status_reason=s.status_reason,
-            template_id=s.template_id, image_id=s.template_id, workspace_id=s.workspace_id,
-            project_id=s.project_id, external_workspace_id=s.external_workspace_id,
-            external_project_id=s.external_project_id, external_user_id=s.external_user_id,
-            size=s.size, cpu_count=s.cpu_count, memory_mb=s.memory_mb, disk_mb=s.disk_mb,
+            template_id=s.template_id, image_id=s.template_id, size=s.size, cpu_count=s.cpu_count, memory_mb=s.memory_mb, disk_mb=s.disk_mb,
             disk_size_mb=s.disk_mb, timeout_sec=s.timeout_sec,
             idle_timeout_sec=s.idle_timeout_sec, persistent=s.persistent,
             always_on=s.always_on, metadata=s.meta or {}, tags=s.tags or [],
