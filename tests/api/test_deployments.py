@@ -53,6 +53,16 @@ def test_metadata_and_auto_deploy_round_trip(org):
     assert resp.json()["data"]["metadata"] == {}
 
 
+def test_idempotency_key_replays_the_first_deployment(org):
+    key = uuid.uuid4().hex
+    first = org.post(BASE, {"name": "Once"}, headers={"Idempotency-Key": key})
+    again = org.post(BASE, {"name": "Once"}, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert again.json()["data"]["slug"] == "once"
+    assert org.get(BASE).json()["meta"]["total"] == 1
+
+
 def test_the_same_name_again_gets_the_next_slug(org):
     assert create(org)["slug"] == "lead-magnet"
     assert create(org)["slug"] == "lead-magnet-2"

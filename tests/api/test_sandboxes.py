@@ -90,7 +90,8 @@ def test_explicit_slug_taken_by_another_organization_is_409(org, other_org):
 
 
 def test_invalid_slug_is_422(org):
-    for slug in ("Not A Slug", "-edge", "x" * 64, "under_score", ""):
+    # "x" * 60 is a DNS label, but 65535-{slug} would not be one: no preview host could carry it.
+    for slug in ("Not A Slug", "-edge", "x" * 64, "under_score", "", "x" * 60):
         err = error_of(org.post(BASE, {"slug": slug}), 422)
         assert err["details"]["field"] == "slug", slug
     assert listed(org)["meta"]["total"] == 0
@@ -136,6 +137,20 @@ def test_list_pages_with_limit_and_cursor_without_duplicates(org):
         params = {"limit": 2, "cursor": page["next_cursor"]}
     assert len(seen) == len(set(seen)) == 5
     assert set(seen) == set(made)
+
+
+def test_tags_filter_before_paging(org):
+    tagged = create(org, tags=["blue", "big"])
+    create(org, tags=["red"])
+    create(org)
+    page = listed(org, tags="blue")
+    assert [s["id"] for s in page["data"]] == [tagged["id"]]
+    assert page["meta"]["total"] == 1
+    assert [s["id"] for s in listed(org, tags="big,blue")["data"]] == [tagged["id"]]
+    assert listed(org, tags="blue,red")["data"] == []
+    # A page holds matching sandboxes only: the one match comes on the first page of one.
+    first = listed(org, tags="red", limit=1)
+    assert len(first["data"]) == 1 and first["next_cursor"] is None
 
 
 # By name
@@ -218,11 +233,28 @@ def test_exec_runs_in_cwd(org, sandbox):
     assert write.status_code == 200, write.text
     out = run(org, sandbox, command="cat marker.txt", cwd="/workspace/sub")
     assert out["exit_code"] == 0 and out["stdout"] == "here"
+    alias = run(org, sandbox, command="cat marker.txt", working_dir="sub")
+    assert alias["stdout"] == "here"
+    missing = org.post(f"{BASE}/{sandbox['id']}/exec", {"command": "true", "cwd": "/workspace/no"})
+    error_of(missing, 404, "FILE_NOT_FOUND")
 
 
 def test_exec_passes_env(org, sandbox):
     out = run(org, sandbox, command='printf %s "$GREETING"', env={"GREETING": "hello there"})
     assert out["stdout"] == "hello there"
+
+
+def test_exec_sees_the_create_env_and_exec_env_wins(org):
+    sbx = create(org, env={"FROM_CREATE": "one", "BOTH": "create"})
+    out = run(org, sbx, command='printf "%s %s" "$FROM_CREATE" "$BOTH"', env={"BOTH": "exec"})
+    assert out["stdout"] == "one exec"
+
+
+def test_exec_stops_a_command_at_its_timeout(org, sandbox):
+    out = run(org, sandbox, command="echo started; sleep 10", timeout=1)
+    assert out["timed_out"] is True and out["exit_code"] != 0
+    assert out["stdout"] == "started\n"
+    assert 900 <= out["duration_ms"] < 8000
 
 
 def test_exec_timeout_over_the_server_limit_is_422(org, sandbox, container):
@@ -352,6 +384,9 @@ def test_files_on_a_destroyed_sandbox_are_409(org, sandbox):
     org.delete(f"{BASE}/{sandbox['id']}")
     resp = org.post(f"{BASE}/{sandbox['id']}/fs/write", {"path": "a.txt", "content": "x"})
     error_of(resp, 409, "SANDBOX_NOT_RUNNING")
+    error_of(download(org, sandbox, "a.txt"), 409, "SANDBOX_NOT_RUNNING")
+    error_of(org.post(f"{BASE}/{sandbox['id']}/expose", {"port": 3000}), 409,
+             "SANDBOX_NOT_RUNNING")
 
 
 # Previews

@@ -7,7 +7,8 @@ import string
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from hostplane import errors
 from hostplane.db.helpers import Page, paginate
@@ -56,13 +57,16 @@ class ResourceFilters:
     external_project_id: str | None = None
     external_user_id: str | None = None
     name: str | None = None
+    tags: tuple[str, ...] = ()  # sandboxes: every one of these tags
 
-    def apply(self, stmt: Select[Any], model: type[OwnedResource]) -> Select[Any]:
+    def apply(self, stmt: Select[Any], model: type[OwnedResource], dialect: str) -> Select[Any]:
         for column in ("workspace_id", "project_id", "external_workspace_id",
                        "external_project_id", "external_user_id", "name"):
             value = getattr(self, column)
             if value is not None:
                 stmt = stmt.where(getattr(model, column) == value)
+        for tag in self.tags:
+            stmt = stmt.where(_has_tag(model, tag, dialect))
         if self.state in GONE_STATES:  # asked for explicitly: the destroyed ones
             return stmt.where(model.state == self.state)
         stmt = stmt.where(model.destroyed_at.is_(None))  # otherwise lists show live resources
@@ -73,8 +77,17 @@ def list_resources(
     scope: Scope, model: type[R], filters: ResourceFilters, *, limit: int,
     cursor: str | None = None, offset: int = 0,
 ) -> Page[R]:
-    stmt = filters.apply(scope.select(model), model)
+    stmt = filters.apply(scope.select(model), model, scope.session.get_bind().dialect.name)
     return paginate(scope.session, stmt, model, limit=limit, cursor=cursor, offset=offset)
+
+
+def _has_tag(model: Any, tag: str, dialect: str) -> Any:
+    """`tag` is one of the row's JSON `tags`: JSONB containment on PostgreSQL, json_each on SQLite
+    (in SQL, so counts and pages only ever see matching rows)."""
+    if dialect == "postgresql":
+        return cast(model.tags, JSONB).contains([tag])
+    element = func.json_each(model.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(element).where(element.c.value == tag))
 
 
 def get_resource(scope: Scope, model: type[R], resource_id: str, what: str, *,

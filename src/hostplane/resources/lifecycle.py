@@ -1,8 +1,8 @@
 """What deleting or moving a workspace or project means for the resources inside it.
 
 Rows go with the workspace or project (foreign keys cascade); the driver's sandboxes would not,
-so each live one is destroyed once the delete has committed. A moved project takes its
-resources' workspace along.
+so each live one is destroyed once the delete has committed. A moved project's resources follow
+it: their workspace_id and external_workspace_id become the new workspace's.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def delete_project(scope: Scope, project_id: str, env: Env) -> Project:
 
 def move_project(scope: Scope, project_id: str, target_workspace_id: str) -> Project:
     project = projects.move_project(scope, project_id, target_workspace_id)
+    target = workspaces.get_workspace(scope, project.workspace_id)
     for model in KINDS.values():
         scope.session.execute(
             update(model)
             .where(model.tenant_id == scope.tenant_id, model.project_id == project.id)
-            .values(workspace_id=project.workspace_id)
+            .values(workspace_id=target.id, external_workspace_id=target.external_workspace_id)
         )
     return project
 

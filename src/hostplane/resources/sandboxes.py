@@ -96,13 +96,11 @@ def get_sandbox_by_name(scope: Scope, name: str, env: Env) -> SandboxView:
 
 def list_sandboxes(
     scope: Scope, filters: ResourceFilters, env: Env, *, limit: int, cursor: str | None,
-    offset: int, tags: list[str] | None = None,
-) -> tuple[Page[SandboxView], int]:
+    offset: int,
+) -> Page[SandboxView]:
     page = list_resources(scope, Sandbox, filters, limit=limit, cursor=cursor, offset=offset)
     org = organization_domains(scope)
-    items = [s for s in page.items if not tags or set(tags) <= set(s.tags or [])]
-    views = [_view(s, org, env) for s in items]
-    return Page(views, page.next_cursor, page.total), len(views)
+    return Page([_view(s, org, env) for s in page.items], page.next_cursor, page.total)
 
 
 def destroy_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:

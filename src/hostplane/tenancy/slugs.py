@@ -92,7 +92,8 @@ def label_slug(value: str, *, field: str) -> str:
 
 def slug_taken(what: str, slug: str) -> errors.Conflict:
     """The refusal for an explicitly requested slug that is already in use."""
-    where = " in the workspace" if what == "project" else " in the organization"
+    where = {"project": " in the workspace", "sandbox": " across the platform",
+             "computer": " across the platform"}.get(what, " in the organization")
     return errors.Conflict(
         f"The {what} slug {slug!r} is already taken.",
         code="SLUG_TAKEN",

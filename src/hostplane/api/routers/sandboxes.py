@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -37,9 +38,9 @@ async def list_sandboxes(
     ctx: Reader, paging: Paging, filters: Filters,
     tags: Annotated[str | None, Query(description="Comma-separated; all must match.")] = None,
 ) -> DataList[SandboxPublic]:
-    wanted = [t for t in (tags or "").split(",") if t] or None
-    page, _ = await ctx.run(sandboxes.list_sandboxes, filters, ctx.env, limit=paging.limit,
-                            cursor=paging.cursor, offset=paging.offset, tags=wanted)
+    wanted = tuple(t.strip() for t in (tags or "").split(",") if t.strip())
+    page = await ctx.run(sandboxes.list_sandboxes, replace(filters, tags=wanted), ctx.env,
+                         limit=paging.limit, cursor=paging.cursor, offset=paging.offset)
     return DataList(data=[SandboxPublic.of(v) for v in page.items], next_cursor=page.next_cursor,
                     meta=paging.meta(page.total))
 

@@ -1,0 +1,179 @@
+"""The organization's preview domain (contract §13, spec §4) and deployment domain (spec §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_spec_example import verify
+
+PREVIEW = "/api/v1/tenant/preview-domain"
+DEPLOYMENT = "/api/v1/tenant/deployment-domain"
+KINDS = [
+    pytest.param(PREVIEW, "preview_domain", "preview", {"*", "*.sandbox"}, id="preview"),
+    pytest.param(DEPLOYMENT, "deployment_domain", "deployment", {"*"}, id="deployment"),
+]
+
+
+def error_of(resp, status, code=None):
+    assert resp.status_code == status, resp.text
+    err = resp.json()["error"]
+    if code is not None:
+        assert err["code"] == code, err
+    return err
+
+
+def put(org, path, body):
+    resp = org.put(path, body)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def sandbox(org):
+    resp = org.post("/api/v1/sandboxes", {})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["data"]
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_unconfigured_before_anything_is_set(org, path, field, kind, names):
+    resp = org.get(path)
+    assert resp.status_code == 200, resp.text
+    record = resp.json()
+    assert "data" not in record
+    assert record["status"] == "unconfigured" and record["domain"] is None
+    assert record[field] is None and record["verified"] is False
+    assert record["records"] == []
+    default = "miosa.ai" if kind == "preview" else f"{org.slug}.miosa.app"
+    assert record["default_domain"] == record["active_domain"] == default
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_put_canonicalizes_and_answers_the_dns_records(org, path, field, kind, names):
+    record = put(org, path, {field: "ClinicIQ.dev."})
+    assert "data" not in record
+    assert record["domain"] == record[field] == "cliniciq.dev"
+    assert record["status"] == "pending" and record["verified"] is False
+    assert {r["name"] for r in record["records"]} == names
+    assert all(r["type"] == "CNAME" and r["value"] == "proxy.miosa.ai"
+               for r in record["records"])
+    assert len(record["records"]) == len(names)
+    assert isinstance(record["instructions"], str) and "proxy.miosa.ai" in record["instructions"]
+    got = org.get(path).json()
+    assert (got["domain"], got["status"]) == ("cliniciq.dev", "pending")
+
+
+def test_international_names_are_stored_as_idna(org):
+    assert put(org, PREVIEW, {"preview_domain": "Bücher.example"})["domain"] == (
+        "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_put_accepts_the_go_clients_domain_key(org, path, field, kind, names):
+    record = put(org, path, {"domain": "apps.example.com"})
+    assert record["domain"] == record[field] == "apps.example.com"
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_same_domain_keeps_its_status_a_new_one_is_pending(org, container, path, field, kind,
+                                                            names):
+    put(org, path, {field: "apps.example.com"})
+    verify(container, org, kind)
+    assert org.get(path).json()["status"] == "verified"
+    same = put(org, path, {field: "Apps.Example.com."})
+    assert same["status"] == "verified" and same["verified"] is True
+    other = put(org, path, {field: "apps.example.org"})
+    assert other["status"] == "pending" and other["verified"] is False
+    assert other["verified_at"] is None
+    assert org.get(path).json()["domain"] == "apps.example.org"
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_invalid_domains_are_422_naming_the_field(org, path, field, kind, names):
+    for bad in ("not a domain", "https://x.com/path", "localhost", "1.2.3.4", "a..b.com",
+                "-x.example.com", "x.com/path"):
+        err = error_of(org.put(path, {field: bad}), 422, "INVALID_DOMAIN")
+        assert err["details"]["field"] == field, bad
+    err = error_of(org.put(path, {"domain": "localhost"}), 422, "INVALID_DOMAIN")
+    assert err["details"]["field"] == "domain"
+    err = error_of(org.put(path, {}), 422)
+    assert err["details"]["field"] == field
+    assert org.get(path).json()["status"] == "unconfigured"
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_platform_domains_are_reserved(org, path, field, kind, names):
+    for own in ("x.miosa.app", "MIOSA.APP", "sandbox.miosa.ai", "x.computer.miosa.ai",
+                "miosa.ai"):
+        err = error_of(org.put(path, {field: own}), 422, "DOMAIN_RESERVED")
+        assert err["details"]["field"] == field, own
+    assert put(org, path, {field: "notmiosa.app"})["domain"] == "notmiosa.app"
+
+
+def test_a_preview_domain_too_long_for_preview_hosts_is_422(org):
+    long_domain = ".".join(["a" * 60] * 4) + ".com"  # valid alone, too long under 65535-{slug}
+    assert len(long_domain) <= 253
+    err = error_of(org.put(PREVIEW, {"preview_domain": long_domain}), 422)
+    assert err["details"]["field"] == "preview_domain"
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_delete_answers_unconfigured(org, path, field, kind, names):
+    put(org, path, {field: "apps.example.com"})
+    resp = org.delete(path)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "unconfigured" and resp.json()["domain"] is None
+    assert org.get(path).json()["status"] == "unconfigured"
+    again = org.delete(path)
+    assert again.status_code == 200 and again.json()["status"] == "unconfigured"
+
+
+def test_previews_use_the_preview_domain_only_once_verified_and_not_after_delete(org, container):
+    sbx = sandbox(org)
+    slug = sbx["slug"]
+    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+    pending = org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]
+    assert pending["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
+    verify(container, org, "preview")
+    got = org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]
+    assert got["preview_url"] == f"https://5173-{slug}.sandbox.cliniciq.dev"
+    exposed = org.post(f"/api/v1/sandboxes/{sbx['id']}/expose", {"port": 3000}).json()["data"]
+    assert exposed["url"] == f"https://3000-{slug}.sandbox.cliniciq.dev"
+
+    deleted = org.delete(PREVIEW)
+    assert deleted.status_code == 200 and deleted.json()["status"] == "unconfigured"
+    back = org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]
+    assert back["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
+    again = org.post(f"/api/v1/sandboxes/{sbx['id']}/expose", {"port": 3000}).json()["data"]
+    assert again["url"] == f"https://3000-{slug}.sandbox.miosa.ai"
+
+
+def test_a_verified_deployment_domain_is_the_deployment_url(org, container):
+    dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
+    fallback = f"https://lead-magnet.{org.slug}.miosa.app"
+    put(org, DEPLOYMENT, {"deployment_domain": "apps.cliniciq.com"})
+    assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"] == fallback
+    verify(container, org, "deployment")
+    got = org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]
+    assert got["url"] == got["public_url"] == "https://lead-magnet.apps.cliniciq.com"
+    assert got["urls"] == {"fallback": fallback, "branded": "https://lead-magnet.apps.cliniciq.com",
+                           "custom": []}
+    new = org.post("/api/v1/deployments", {"name": "Intake"}).json()["data"]
+    assert new["url"] == "https://intake.apps.cliniciq.com"
+    org.delete(DEPLOYMENT)
+    assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"] == fallback
+
+
+def test_a_preview_domain_does_not_change_deployment_urls(org, container):
+    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+    verify(container, org, "preview")
+    dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
+    assert dep["url"] == f"https://lead-magnet.{org.slug}.miosa.app"
+    assert org.get(DEPLOYMENT).json()["status"] == "unconfigured"
+
+
+def test_domains_are_per_organization(org, other_org, container):
+    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+    verify(container, org, "preview")
+    assert other_org.get(PREVIEW).json()["status"] == "unconfigured"
+    theirs = sandbox(other_org)
+    assert theirs["preview_url"].endswith(".sandbox.miosa.ai")
