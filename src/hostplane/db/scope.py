@@ -55,6 +55,7 @@ class Scope:
     def __init__(self, session: Session, tenant_id: str) -> None:
         self.session = session
         self.tenant_id = tenant_id
+        self._tenant: Any = None
         session.info["tenant_id"] = tenant_id
 
     def select(self, model: type[T]) -> Select[tuple[T]]:
@@ -76,13 +77,15 @@ class Scope:
         return obj
 
     def tenant(self) -> Any:
-        """This organization's row (loaded once per session)."""
+        """This organization's row (loaded once per scope: the session's identity map holds rows
+        only while something references them)."""
         from hostplane.tenancy.models import Tenant
 
-        tenant = self.session.get(Tenant, self.tenant_id)
-        if tenant is None:  # deleted while the request ran
+        if self._tenant is None:
+            self._tenant = self.session.get(Tenant, self.tenant_id)
+        if self._tenant is None:  # deleted while the request ran
             raise errors.NotFound("This organization no longer exists.", code="ORG_NOT_FOUND")
-        return tenant
+        return self._tenant
 
     def add(self, obj: T) -> T:
         obj.tenant_id = self.tenant_id  # type: ignore[attr-defined]

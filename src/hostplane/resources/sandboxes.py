@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hostplane import errors
 from hostplane.compute.port import SandboxSpec
+from hostplane.db.base import new_id
 from hostplane.db.helpers import Page, after_commit, on_rollback, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains.tenant_domains import organization_domains
@@ -47,27 +48,27 @@ def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
         sandbox_preview_url(env.platform, org, body.slug, 65535)  # refuse a host DNS can't carry
     size, cpu, memory, disk = body.shape()
     sandbox = Sandbox(
-        **columns, name=body.name, template_id=body.template_id, size=size, cpu_count=cpu,
-        memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
+        **columns, id=new_id(), name=body.name, template_id=body.template_id, size=size,
+        cpu_count=cpu, memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
         idle_timeout_sec=body.idle_timeout_sec, persistent=body.persistent,
         always_on=body.always_on, env=dict(body.env or {}), meta=body.metadata or {},
         tags=list(body.tags or []), state="creating",
     )
     sandbox.tenant_id = scope.tenant_id  # added by try_insert, after the slug is chosen
+    sandbox.slug = body.slug or random_slug("sbx")
+    _start(scope, sandbox, env)  # before the insert: the row is written once, in its real state
     for _ in range(_ATTEMPTS):
-        sandbox.slug = body.slug or random_slug("sbx")
         if try_insert(scope.session, sandbox):
-            break
+            return _view(sandbox, org, env)
         if body.slug is not None:
             raise slugs.slug_taken("sandbox", body.slug)
-    else:
-        raise errors.Conflict("Could not find a free sandbox slug; retry.", code="RETRY")
-    _start(scope, sandbox, env)
-    return _view(sandbox, org, env)
+        sandbox.slug = random_slug("sbx")
+    raise errors.Conflict("Could not find a free sandbox slug; retry.", code="RETRY")
 
 
 def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
-    """Ask the driver for the sandbox; `running` only if the driver says it takes commands."""
+    """Ask the driver for the sandbox; `running` only if the driver says it takes commands. If
+    the transaction does not commit, the driver removes it again."""
     spec = SandboxSpec(id=sandbox.id, slug=sandbox.slug, cpu_count=sandbox.cpu_count,
                        memory_mb=sandbox.memory_mb, env=sandbox.env)
     on_rollback(scope.session, lambda: env.driver.destroy_sandbox(spec.id))
@@ -75,7 +76,6 @@ def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
     sandbox.state = "running" if status.running else "error"
     sandbox.status_reason = status.reason
     sandbox.started_at = env.now if status.running else None
-    scope.session.flush()
 
 
 def get_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:

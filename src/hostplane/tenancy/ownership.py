@@ -10,7 +10,10 @@ default workspace and its default project. Unique constraints decide races: the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+
+from sqlalchemy import or_
 
 from hostplane import errors
 from hostplane.db.helpers import apply_or_raise, try_insert
@@ -69,20 +72,30 @@ def resolve_ownership(scope: Scope, sel: Selectors) -> Ownership:
             slugs.label_slug(value, field=name)
     for _ in range(_ATTEMPTS):
         try:
-            workspace, created_ws = _workspace(scope, sel)
-            project, created_project = _project(scope, sel, workspace)
+            # Each project selector is looked up once: it names the workspace too.
+            by_id = get_project(scope, sel.project_id) if sel.project_id else None
+            by_external = (
+                scope.find(Project, external_project_id=sel.external_project_id)
+                if sel.external_project_id
+                else None
+            )
+            workspace, created_ws = _workspace(scope, sel, by_id, by_external)
+            project, created_project = _project(scope, sel, workspace, by_id, by_external)
             return Ownership(workspace, project, sel.external_user_id, created_ws, created_project)
         except _Raced:
             continue
     raise errors.Conflict("Ownership is being resolved concurrently; retry.", code="RETRY")
 
 
-def _one(found: dict[str, Workspace | Project | None], what: str) -> Workspace | Project | None:
-    """The single object the given selectors agree on, or SELECTOR_CONFLICT naming them."""
+def _one(found: dict[str, Workspace | Project | str | None], what: str,
+         load: Callable[[str], Workspace | Project]) -> Workspace | Project | None:
+    """The single object the given selectors agree on, or SELECTOR_CONFLICT naming them. A hit
+    may be just an id (a workspace known from its project): it is loaded only if no selector
+    found the object itself."""
     hits = {k: v for k, v in found.items() if v is not None}
-    ids = {v.id for v in hits.values()}
+    ids = {v if isinstance(v, str) else v.id for v in hits.values()}
     if len(ids) > 1:
-        names = ", ".join(f"{k} → {v.id}" for k, v in hits.items())
+        names = ", ".join(f"{k} → {v if isinstance(v, str) else v.id}" for k, v in hits.items())
         raise errors.Invalid(
             f"The {what} selectors name different {what}s: {names}.",
             code="SELECTOR_CONFLICT",
@@ -90,34 +103,44 @@ def _one(found: dict[str, Workspace | Project | None], what: str) -> Workspace |
             rule=f"all {what} selectors in one request must name the same {what}",
             fix=f"Send one {what} selector, or ones that agree.",
         )
-    return next(iter(hits.values()), None)
+    if not hits:
+        return None
+    loaded = next((v for v in hits.values() if not isinstance(v, str)), None)
+    return loaded if loaded is not None else load(ids.pop())
 
 
-def _workspace(scope: Scope, sel: Selectors) -> tuple[Workspace, bool]:
-    by_project = get_project(scope, sel.project_id) if sel.project_id else None
-    by_ext_project = (
-        scope.find(Project, external_project_id=sel.external_project_id)
-        if sel.external_project_id
-        else None
-    )
+def _workspace(
+    scope: Scope, sel: Selectors, by_project: Project | None, by_ext_project: Project | None
+) -> tuple[Workspace, bool]:
     slug = sel.workspace_slug or (
         slugs.normalize(sel.workspace_name)
         if sel.workspace_name and not (sel.workspace_id or sel.external_workspace_id)
         else None
     )
+    # One query for the workspace selectors, then each is matched against what it returned.
+    wanted = {"id": sel.workspace_id, "slug": slug,
+              "external_workspace_id": sel.external_workspace_id}
+    conditions = [getattr(Workspace, col) == value for col, value in wanted.items() if value]
+    rows = list(scope.session.scalars(scope.select(Workspace).where(or_(*conditions)))
+                ) if conditions else []
+
+    def match(column: str) -> Workspace | None:
+        if not wanted[column]:
+            return None
+        return next((w for w in rows if getattr(w, column) == wanted[column]), None)
+
+    if sel.workspace_id and match("id") is None:
+        get_workspace(scope, sel.workspace_id)  # raises WORKSPACE_NOT_FOUND
     found = _one(
         {
-            "workspace_id": get_workspace(scope, sel.workspace_id) if sel.workspace_id else None,
-            "workspace_slug": scope.find(Workspace, slug=slug) if slug else None,
-            "external_workspace_id": (
-                scope.find(Workspace, external_workspace_id=sel.external_workspace_id)
-                if sel.external_workspace_id
-                else None
-            ),
-            "project_id": _workspace_of(scope, by_project),
-            "external_project_id": _workspace_of(scope, by_ext_project),
+            "workspace_id": match("id"),
+            "workspace_slug": match("slug"),
+            "external_workspace_id": match("external_workspace_id"),
+            "project_id": by_project.workspace_id if by_project else None,
+            "external_project_id": by_ext_project.workspace_id if by_ext_project else None,
         },
         "workspace",
+        lambda workspace_id: get_workspace(scope, workspace_id),
     )
     if found is not None:
         assert isinstance(found, Workspace)
@@ -139,7 +162,10 @@ def _workspace(scope: Scope, sel: Selectors) -> tuple[Workspace, bool]:
     return workspace, True
 
 
-def _project(scope: Scope, sel: Selectors, workspace: Workspace) -> tuple[Project, bool]:
+def _project(
+    scope: Scope, sel: Selectors, workspace: Workspace, by_id: Project | None,
+    by_external: Project | None,
+) -> tuple[Project, bool]:
     slug = sel.project_slug or (
         slugs.normalize(sel.project_name)
         if sel.project_name and not (sel.project_id or sel.external_project_id)
@@ -147,17 +173,14 @@ def _project(scope: Scope, sel: Selectors, workspace: Workspace) -> tuple[Projec
     )
     found = _one(
         {
-            "project_id": get_project(scope, sel.project_id) if sel.project_id else None,
+            "project_id": by_id,
             "project_slug": (
                 scope.find(Project, workspace_id=workspace.id, slug=slug) if slug else None
             ),
-            "external_project_id": (
-                scope.find(Project, external_project_id=sel.external_project_id)
-                if sel.external_project_id
-                else None
-            ),
+            "external_project_id": by_external,
         },
         "project",
+        lambda project_id: get_project(scope, project_id),
     )
     if found is not None:
         assert isinstance(found, Project)
@@ -178,10 +201,6 @@ def _project(scope: Scope, sel: Selectors, workspace: Workspace) -> tuple[Projec
     if not try_insert(scope.session, project):
         raise _Raced
     return project, True
-
-
-def _workspace_of(scope: Scope, project: Project | None) -> Workspace | None:
-    return get_workspace(scope, project.workspace_id) if project is not None else None
 
 
 def _agree(obj: Workspace | Project, attr: str, wanted: str | None, field: str) -> None:
