@@ -72,6 +72,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sandboxes/by-name/{name}"): Case(),
     ("GET", "/sandboxes/{sandbox_id}"): Case(),
     ("DELETE", "/sandboxes/{sandbox_id}"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/readiness"): Case(),
     ("POST", "/sandboxes/{sandbox_id}/exec"): Case(body={"command": "echo hi"}),
     ("POST", "/sandboxes/{sandbox_id}/fs/write"): Case(body={"path": "a.txt", "content": "x"}),
     ("POST", "/sandboxes/{sandbox_id}/files"): Case(body={"path": "b.txt", "content": "eA=="}),

@@ -454,3 +454,18 @@ def test_previews_of_another_organizations_sandbox_are_404(org, other_org):
     preview = other_org.post(f"{BASE}/{theirs['id']}/expose", {"port": 3000}).json()["data"]
     error_of(org.post(f"{BASE}/{theirs['id']}/expose", {"port": 3000}), 404)
     error_of(org.get(f"{BASE}/{theirs['id']}/previews/{preview['id']}"), 404)
+
+
+def test_readiness_is_what_wait_until_ready_polls(org):
+    """Contract §8.2: the SDK polls GET /sandboxes/{id}/readiness (the SSE stream is optional:
+    a 404 there makes it poll) until `ready` or every component reports "ready"."""
+    sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
+    body = org.get(f"/api/v1/sandboxes/{sandbox['id']}/readiness").json()["data"]
+    assert body["ready"] is True and body["state"] == "running"
+    assert set(body["readiness"]["components"].values()) == {"ready"}
+    assert len(body["readiness"]["components"]) == 8
+    assert org.get(f"/api/v1/sandboxes/{sandbox['id']}/readiness/stream").status_code == 404
+    org.delete(f"/api/v1/sandboxes/{sandbox['id']}")
+    gone = org.get(f"/api/v1/sandboxes/{sandbox['id']}/readiness").json()["data"]
+    assert gone["ready"] is False and gone["state"] == "destroyed"
+    assert set(gone["readiness"]["components"].values()) == {"not_ready"}

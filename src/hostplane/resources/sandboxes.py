@@ -129,6 +129,22 @@ def runnable_sandbox(scope: Scope, sandbox_id: str) -> Sandbox:
     return sandbox
 
 
+# The components the official client checks (contract §8.2). The local driver has no separate
+# agents: a running sandbox is ready in all of them at once.
+READINESS_COMPONENTS = ("command_agent", "process_control", "resource_contract", "clock",
+                        "identity", "durability", "filesystem", "internal_probe")
+
+
+def readiness(scope: Scope, sandbox_id: str) -> dict[str, object]:
+    """Whether the sandbox takes commands now, in the shape `wait_until_ready` polls."""
+    sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
+    ready = sandbox.state == "running"
+    status = "ready" if ready else "not_ready"
+    return {"sandbox_id": sandbox.id, "state": sandbox.state, "ready": ready, "status": status,
+            "status_reason": sandbox.status_reason,
+            "readiness": {"components": {name: status for name in READINESS_COMPONENTS}}}
+
+
 def _view(sandbox: Sandbox, org: OrganizationDomains, env: Env) -> SandboxView:
     # The spec's example port: a stable preview_url the SDK can show before anything is exposed.
     port = DEFAULT_PREVIEW_PORT

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
@@ -54,6 +54,12 @@ async def get_sandbox_by_name(name: str, ctx: Reader) -> Data[SandboxPublic]:
 @router.get("/{sandbox_id}", response_model=Data[SandboxPublic], summary="One sandbox")
 async def get_sandbox(sandbox_id: str, ctx: Reader) -> Data[SandboxPublic]:
     return Data(data=SandboxPublic.of(await ctx.run(sandboxes.get_sandbox, sandbox_id, ctx.env)))
+
+
+@router.get("/{sandbox_id}/readiness", response_model=Data[dict[str, Any]],
+            summary="Whether the sandbox takes commands (what the SDK's wait_until_ready polls)")
+async def sandbox_readiness(sandbox_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+    return Data(data=await ctx.run(sandboxes.readiness, sandbox_id))
 
 
 @router.delete("/{sandbox_id}", response_model=Data[SandboxPublic],
