@@ -60,6 +60,16 @@ def Text(min_length: int = 0, max_length: int = 200) -> Any:  # noqa: N802 - a t
     ]
 
 
+def RawText(min_length: int = 0, max_length: int = 200) -> Any:  # noqa: N802 - a type factory
+    """Like Text, but exactly as sent: for values whose spaces and newlines matter (environment
+    values, file paths, shell commands)."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(_clean_text),
+    ]
+
+
 JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 """Free-form metadata or settings: any JSON object both databases store the same way."""
 

@@ -47,10 +47,15 @@ class Settings(BaseSettings):
 
     # Compute
     sandbox_isolation: Literal["auto", "bubblewrap", "none"] = "auto"
-    """How the local driver runs sandbox commands: bubblewrap (each sees its files at /workspace),
-    none (a plain process in the sandbox's directory), or auto (bubblewrap when it works)."""
+    """How the local driver runs sandbox commands: bubblewrap (auto is the same: each sandbox in its
+    own namespaces, its files at /workspace; without a working bubblewrap sandboxes do not start),
+    or none (plain, unisolated processes in the sandbox's directory: the operator's explicit
+    choice)."""
     exec_timeout_max_seconds: int = Field(600, ge=1, le=86400)
     """Longest a single exec may run."""
+    driver_concurrency: int = Field(16, ge=1, le=1024)
+    """Commands and file transfers that run at once per API process (more wait their turn); they
+    never take the threads database work needs."""
 
     # Request handling
     max_body_bytes: int = Field(1024 * 1024, ge=1024)

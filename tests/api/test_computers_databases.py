@@ -164,3 +164,12 @@ def test_delete_then_get_is_404(org):
     assert resp.status_code == 200, resp.text
     error_of(org.get(f"{DATABASES}/{db['id']}"), 404, "DATABASE_NOT_FOUND")
     assert org.get(DATABASES).json()["data"] == []
+
+
+def test_computer_slugs_never_read_as_a_sandbox_preview_host(org):
+    """`{computer}.sandbox.{domain}` must not equal `{port}-{sandbox}.sandbox.{domain}`."""
+    resp = org.post("/api/v1/computers", {"name": "desk", "slug": "5173-sbxabcdefgh"})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"]["field"] == "slug"
+    assert org.post("/api/v1/computers", {"name": "desk", "slug": f"desk-{uuid.uuid4().hex[:8]}"}
+                    ).status_code == 201

@@ -469,3 +469,38 @@ def test_readiness_is_what_wait_until_ready_polls(org):
     gone = org.get(f"/api/v1/sandboxes/{sandbox['id']}/readiness").json()["data"]
     assert gone["ready"] is False and gone["state"] == "destroyed"
     assert set(gone["readiness"]["components"].values()) == {"not_ready"}
+
+
+def test_env_values_paths_and_commands_arrive_exactly_as_sent(org):
+    """Whitespace matters in these: nothing is stripped."""
+    sbx = create(org, env={"PEM": "-----END-----\n", "PAD": "  spaced  "})
+    shown = org.post(f"/api/v1/sandboxes/{sbx['id']}/exec", {
+        "command": "python3 -c \"import os; print(repr(os.environ['PEM']), "
+                   "repr(os.environ['PAD']))\"  "})
+    assert shown.json()["data"]["stdout"].strip() == "'-----END-----\\n' '  spaced  '"
+    org.post(f"/api/v1/sandboxes/{sbx['id']}/fs/write", {"path": "notes.txt ", "content": "x"})
+    listed_names = [e["name"] for e in org.get(f"/api/v1/sandboxes/{sbx['id']}/files")
+                    .json()["data"]["entries"]]
+    assert "notes.txt " in listed_names
+
+
+def test_reading_a_socket_is_422_not_a_500(org):
+    sbx = create(org)
+    made = org.post(f"/api/v1/sandboxes/{sbx['id']}/exec", {
+        "command": "python3 -c \"import socket; socket.socket(socket.AF_UNIX).bind('sock')\""})
+    assert made.json()["data"]["exit_code"] == 0, made.text
+    for resp in (org.get(f"/api/v1/sandboxes/{sbx['id']}/fs/download", params={"path": "sock"}),
+                 org.get(f"/api/v1/sandboxes/{sbx['id']}/files/sock")):
+        error_of(resp, 422, "NOT_A_REGULAR_FILE")
+
+
+def test_concurrent_exposes_of_one_port_answer_one_preview(org):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sbx = create(org)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda _: org.post(f"/api/v1/sandboxes/{sbx['id']}/expose", {"port": 4000}),
+            range(16)))
+    assert {r.status_code for r in answers} == {200}
+    assert len({r.json()["data"]["id"] for r in answers}) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.api.test_spec_example import verify
@@ -28,6 +30,13 @@ def put(org, path, body):
     return resp.json()
 
 
+@pytest.fixture
+def dom():
+    """A name of this test's own: a verified domain belongs to one organization, and every test
+    shares the session's database."""
+    return f"clinic{uuid.uuid4().hex[:10]}"
+
+
 def sandbox(org):
     resp = org.post("/api/v1/sandboxes", {})
     assert resp.status_code == 201, resp.text
@@ -48,10 +57,10 @@ def test_unconfigured_before_anything_is_set(org, path, field, kind, names):
 
 
 @pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
-def test_put_canonicalizes_and_answers_the_dns_records(org, path, field, kind, names):
-    record = put(org, path, {field: "ClinicIQ.dev."})
+def test_put_canonicalizes_and_answers_the_dns_records(dom, org, path, field, kind, names):
+    record = put(org, path, {field: f"{dom.upper()}.Dev."})
     assert "data" not in record
-    assert record["domain"] == record[field] == "cliniciq.dev"
+    assert record["domain"] == record[field] == f"{dom}.dev"
     assert record["status"] == "pending" and record["verified"] is False
     assert {r["name"] for r in record["records"]} == names
     assert all(r["type"] == "CNAME" and r["value"] == "proxy.miosa.ai"
@@ -59,7 +68,7 @@ def test_put_canonicalizes_and_answers_the_dns_records(org, path, field, kind, n
     assert len(record["records"]) == len(names)
     assert isinstance(record["instructions"], str) and "proxy.miosa.ai" in record["instructions"]
     got = org.get(path).json()
-    assert (got["domain"], got["status"]) == ("cliniciq.dev", "pending")
+    assert (got["domain"], got["status"]) == (f"{dom}.dev", "pending")
 
 
 def test_international_names_are_stored_as_idna(org):
@@ -74,17 +83,17 @@ def test_put_accepts_the_go_clients_domain_key(org, path, field, kind, names):
 
 
 @pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
-def test_same_domain_keeps_its_status_a_new_one_is_pending(org, container, path, field, kind,
+def test_same_domain_keeps_its_status_a_new_one_is_pending(dom, org, container, path, field, kind,
                                                             names):
-    put(org, path, {field: "apps.example.com"})
+    put(org, path, {field: f"apps.{dom}.com"})
     verify(container, org, kind)
     assert org.get(path).json()["status"] == "verified"
-    same = put(org, path, {field: "Apps.Example.com."})
+    same = put(org, path, {field: f"Apps.{dom}.com."})
     assert same["status"] == "verified" and same["verified"] is True
-    other = put(org, path, {field: "apps.example.org"})
+    other = put(org, path, {field: f"apps.{dom}.org"})
     assert other["status"] == "pending" and other["verified"] is False
     assert other["verified_at"] is None
-    assert org.get(path).json()["domain"] == "apps.example.org"
+    assert org.get(path).json()["domain"] == f"apps.{dom}.org"
 
 
 @pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
@@ -127,17 +136,17 @@ def test_delete_answers_unconfigured(org, path, field, kind, names):
     assert again.status_code == 200 and again.json()["status"] == "unconfigured"
 
 
-def test_previews_use_the_preview_domain_only_once_verified_and_not_after_delete(org, container):
+def test_previews_use_the_preview_domain_only_once_verified_and_not_after_delete(dom, org, container):
     sbx = sandbox(org)
     slug = sbx["slug"]
-    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+    put(org, PREVIEW, {"preview_domain": f"{dom}.dev"})
     pending = org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]
     assert pending["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
     verify(container, org, "preview")
     got = org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]
-    assert got["preview_url"] == f"https://5173-{slug}.sandbox.cliniciq.dev"
+    assert got["preview_url"] == f"https://5173-{slug}.sandbox.{dom}.dev"
     exposed = org.post(f"/api/v1/sandboxes/{sbx['id']}/expose", {"port": 3000}).json()["data"]
-    assert exposed["url"] == f"https://3000-{slug}.sandbox.cliniciq.dev"
+    assert exposed["url"] == f"https://3000-{slug}.sandbox.{dom}.dev"
 
     deleted = org.delete(PREVIEW)
     assert deleted.status_code == 200 and deleted.json()["status"] == "unconfigured"
@@ -147,33 +156,49 @@ def test_previews_use_the_preview_domain_only_once_verified_and_not_after_delete
     assert again["url"] == f"https://3000-{slug}.sandbox.miosa.ai"
 
 
-def test_a_verified_deployment_domain_is_the_deployment_url(org, container):
+def test_a_verified_deployment_domain_is_the_deployment_url(dom, org, container):
     dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
     fallback = f"https://lead-magnet.{org.slug}.miosa.app"
-    put(org, DEPLOYMENT, {"deployment_domain": "apps.cliniciq.com"})
+    put(org, DEPLOYMENT, {"deployment_domain": f"apps.{dom}.com"})
     assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"] == fallback
     verify(container, org, "deployment")
     got = org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]
-    assert got["url"] == got["public_url"] == "https://lead-magnet.apps.cliniciq.com"
-    assert got["urls"] == {"fallback": fallback, "branded": "https://lead-magnet.apps.cliniciq.com",
+    assert got["url"] == got["public_url"] == f"https://lead-magnet.apps.{dom}.com"
+    assert got["urls"] == {"fallback": fallback, "branded": f"https://lead-magnet.apps.{dom}.com",
                            "custom": []}
     new = org.post("/api/v1/deployments", {"name": "Intake"}).json()["data"]
-    assert new["url"] == "https://intake.apps.cliniciq.com"
+    assert new["url"] == f"https://intake.apps.{dom}.com"
     org.delete(DEPLOYMENT)
     assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"] == fallback
 
 
-def test_a_preview_domain_does_not_change_deployment_urls(org, container):
-    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+def test_a_preview_domain_does_not_change_deployment_urls(dom, org, container):
+    put(org, PREVIEW, {"preview_domain": f"{dom}.dev"})
     verify(container, org, "preview")
     dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
     assert dep["url"] == f"https://lead-magnet.{org.slug}.miosa.app"
     assert org.get(DEPLOYMENT).json()["status"] == "unconfigured"
 
 
-def test_domains_are_per_organization(org, other_org, container):
-    put(org, PREVIEW, {"preview_domain": "cliniciq.dev"})
+def test_domains_are_per_organization(dom, org, other_org, container):
+    put(org, PREVIEW, {"preview_domain": f"{dom}.dev"})
     verify(container, org, "preview")
     assert other_org.get(PREVIEW).json()["status"] == "unconfigured"
     theirs = sandbox(other_org)
     assert theirs["preview_url"].endswith(".sandbox.miosa.ai")
+
+
+def test_a_verified_domain_belongs_to_one_organization(dom, org, other_org, container):
+    """Both may ask for a name; once one has it verified, nobody else gets it or a name under or
+    around it, and a second verification of the same name is refused."""
+    put(org, PREVIEW, {"preview_domain": f"{dom}.dev"})
+    put(other_org, PREVIEW, {"preview_domain": f"{dom}.dev"})  # pending: still allowed
+    verify(container, org, "preview")
+    for taken in (f"{dom}.dev", f"previews.{dom}.dev"):
+        error_of(other_org.put(DEPLOYMENT, {"deployment_domain": taken}), 409, "DOMAIN_TAKEN")
+    with pytest.raises(Exception) as caught:
+        verify(container, other_org, "preview")
+    assert getattr(caught.value, "code", None) == "DOMAIN_TAKEN"
+    assert other_org.get(PREVIEW).json()["status"] == "pending"
+    # The owner itself may use the name for its other layer.
+    assert put(org, DEPLOYMENT, {"deployment_domain": f"apps.{dom}.dev"})["status"] == "pending"

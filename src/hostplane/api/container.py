@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from anyio import CapacityLimiter
+
 from hostplane.clock import Clock, SystemClock
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
@@ -25,6 +27,7 @@ class Container:
     driver: ComputeDriver | None = None
     key_cache: KeyCache = field(init=False)
     platform: Platform = field(init=False)
+    _driver_limiter: CapacityLimiter | None = field(init=False, default=None)
     authenticator: KeyAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -44,6 +47,14 @@ class Container:
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Container:
         database = Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
         return cls(settings=settings, database=database, clock=clock or SystemClock())
+
+    @property
+    def driver_limiter(self) -> CapacityLimiter:
+        """How many compute-driver calls (commands, file transfers) run at once in this process;
+        made on first use, inside the event loop."""
+        if self._driver_limiter is None:
+            self._driver_limiter = CapacityLimiter(self.settings.driver_concurrency)
+        return self._driver_limiter
 
     def start(self) -> None:
         """Start what a serving process needs beside requests: on PostgreSQL, the listener that

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +39,7 @@ class RequestContext:
     request_id: str
     write: bool
     env: Env
+    driver_limiter: CapacityLimiter
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(scope, *args, **kwargs)` in a worker thread and end the transaction in that
@@ -46,8 +49,9 @@ class RequestContext:
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` in a worker thread with no database session: for slow work
-        outside the database (a command in a sandbox) after `run` has read what it needs."""
-        return await run_in_threadpool(fn, *args, **kwargs)
+        outside the database (a command in a sandbox) after `run` has read what it needs. These
+        calls have their own limit, so long commands never take the threads requests need."""
+        return await to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.driver_limiter)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         session = self.scope.session
@@ -91,6 +95,7 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             request_id=getattr(request.state, "request_id", ""),
             write=write,
             env=Env(container.platform, container.driver, now),
+            driver_limiter=container.driver_limiter,
         )
     finally:
         session.close()  # a no-op when ctx.run has closed it or it never connected

@@ -103,6 +103,11 @@ class BubblewrapRunner:
             "--dev", "/dev",
             "--proc", "/proc",
             "--unshare-pid",
+            # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
             "--die-with-parent",
             "--new-session",
             # bwrap run as root keeps every capability unless told otherwise.
@@ -126,10 +131,7 @@ def _host_layout() -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    args += ["--ro-bind", "/etc", "/etc"]
-    for secret in _MASKED:
-        if os.path.exists(secret):
-            args += ["--ro-bind", "/dev/null", secret]
+    args += ["--ro-bind", "/etc", "/etc", *_hidden_etc()]
     # The interpreter may live outside /usr (pyenv, a venv's base); parents go first so that a
     # directory already inside a bound one is skipped.
     bound = ["/usr", "/etc"]
@@ -141,6 +143,33 @@ def _host_layout() -> list[str]:
     return args
 
 
+def _hidden_etc() -> list[str]:
+    """Cover whatever in /etc the host keeps from other users: the sandbox runs as uid 0 without
+    capabilities, so root-owned private files (shadow, keys) would otherwise be readable."""
+    covers: list[str] = []
+    for secret in _MASKED:
+        if os.path.exists(secret):
+            covers += ["--ro-bind", "/dev/null", secret]
+    for top, dirs, files in os.walk("/etc"):
+        for name in list(dirs):
+            path = os.path.join(top, name)
+            if not os.path.islink(path) and not _world_readable(path):
+                covers += ["--tmpfs", path]
+                dirs.remove(name)
+        for name in files:
+            path = os.path.join(top, name)
+            if path not in _MASKED and not os.path.islink(path) and not _world_readable(path):
+                covers += ["--ro-bind", "/dev/null", path]
+    return covers
+
+
+def _world_readable(path: str) -> bool:
+    try:
+        return bool(os.lstat(path).st_mode & 0o004)
+    except OSError:
+        return True  # gone since it was listed: nothing to cover
+
+
 def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
     """The runner this driver will use, or why there is none; run once per driver."""
     if isolation == "none":
@@ -148,9 +177,10 @@ def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
     bwrap, problem = _find_bubblewrap(scratch)
     if bwrap is not None:
         return BubblewrapRunner(bwrap), None
-    if isolation == "auto":
-        return DirectRunner(), None
-    return None, f"bubblewrap is not available: {problem}"
+    # Fail closed: running untrusted commands on the host must be the operator's explicit choice.
+    return None, (f"bubblewrap is not available ({problem}); install it (apt-get install "
+                  "bubblewrap) or set HOSTPLANE_SANDBOX_ISOLATION=none to run sandboxes as plain, "
+                  "unisolated processes")
 
 
 def _find_bubblewrap(scratch: Path) -> tuple[str | None, str | None]:

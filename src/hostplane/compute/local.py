@@ -67,6 +67,10 @@ class LocalDriver:
     def create_sandbox(self, spec: SandboxSpec) -> DriverStatus:
         workspace = self._workspace(spec.id)
         env = _checked_env(spec.env)
+        # Only hostplane may enter the sandboxes' tree: a file a sandbox marks setuid must never
+        # be reachable by other users of the host.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         workspace.mkdir(parents=True, exist_ok=True)
         _write_private_json(workspace.parent / _ENV_FILE, env)
         return self.sandbox_status(spec.id)
@@ -295,14 +299,21 @@ def _open_regular(dir_fd: int, name: str, shown: str) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # swapped for a link since it was resolved
             raise _paths.outside(shown, "path") from None
-        raise
+        if exc.errno == errno.ENXIO:  # a socket
+            raise _not_regular(shown) from None
+        raise errors.Conflict(f"{shown!r} cannot be read: {exc.strerror}.", code="FILE_UNREADABLE",
+                              field="path", fix="Check the file's permissions.") from None
     mode = os.fstat(fd).st_mode
     if stat.S_ISREG(mode):
         return fd
     os.close(fd)
     if stat.S_ISDIR(mode):
         raise _paths.is_a_directory(shown, "path")
-    raise errors.Invalid(
+    raise _not_regular(shown)
+
+
+def _not_regular(shown: str) -> errors.Invalid:
+    return errors.Invalid(
         f"{shown!r} is not a regular file.",
         code="NOT_A_REGULAR_FILE",
         field="path",

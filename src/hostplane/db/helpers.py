@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from hostplane import errors
 
 T = TypeVar("T")
+_log = logging.getLogger("hostplane.db")
 
 MAX_PAGE = 200
 
@@ -51,15 +53,13 @@ def apply_or_raise(session: Session, change: Callable[[], object], error: Except
 def next_free_slug(session: Session, column: Any, base: str, *where: Any) -> str:
     """`base`, or `base-2`, `base-3`, … whichever is free among rows matching `where`.
 
-    Both probes can use the unique index on the slug: an equality, then a range that holds exactly
-    the strings starting with "base-" ("." is the character after "-").
+    The second probe is a prefix LIKE, not a range: under PostgreSQL's linguistic collations
+    (en_US.UTF-8) punctuation does not order as bytes do. Slugs hold no LIKE wildcards.
     """
     base = base[:55].rstrip("-") or "item"
     if session.scalar(select(column).where(*where, column == base).limit(1)) is None:
         return base
-    taken = set(
-        session.scalars(select(column).where(*where, column > f"{base}-", column < f"{base}."))
-    )
+    taken = set(session.scalars(select(column).where(*where, column.like(f"{base}-%"))))
     n = 2
     while f"{base}-{n}" in taken:
         n += 1
@@ -142,4 +142,7 @@ def run_hooks(session: Session, *, committed: bool) -> None:
     done = session.info.pop("after_commit", [])
     undo = session.info.pop("on_rollback", [])
     for action in done if committed else undo:
-        action()
+        try:
+            action()
+        except Exception:  # the write stands (or is gone) either way; say so, and go on
+            _log.exception("cleanup after %s failed", "commit" if committed else "rollback")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
 
+VERIFIED = text("status = 'verified'")
 PREVIEW = "preview"
 DEPLOYMENT = "deployment"
 
@@ -20,7 +21,12 @@ class TenantDomain(TenantOwned, Timestamped, Base):
     """
 
     __tablename__ = "tenant_domains"
-    __table_args__ = (UniqueConstraint("tenant_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "kind"),
+        # Two organizations can both ask for a name; only one can hold it verified.
+        Index("uq_tenant_domains_kind_domain_verified", "kind", "domain", unique=True,
+              sqlite_where=VERIFIED, postgresql_where=VERIFIED),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))

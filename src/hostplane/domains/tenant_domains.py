@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_, select
+
 from hostplane import errors
+from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
@@ -51,10 +54,15 @@ def set_tenant_domain(
     require_setup(scope.tenant())
     name = canonical_domain(domain, field=field)
     _check_usable(kind, name, platform, field)
+    _check_unclaimed(scope, name, field)
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
-        record = scope.add(TenantDomain(kind=kind, domain=name, status="pending"))
-    elif record.domain != name:
+        record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id)
+        if try_insert(scope.session, record):
+            return TenantDomainView(kind, record, platform, scope.tenant().slug)
+        record = scope.find(TenantDomain, kind=kind)  # set concurrently: change that one
+        assert record is not None
+    if record.domain != name:
         record.domain, record.status = name, "pending"
         record.verified_at = record.last_checked_at = record.failure_reason = None
     scope.session.flush()
@@ -74,10 +82,39 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         return None
-    record.status, record.verified_at, record.last_checked_at = "verified", now, now
-    record.failure_reason = None
-    scope.session.flush()
+    _check_unclaimed(scope, record.domain, "domain")
+
+    def verify() -> None:
+        record.status, record.verified_at, record.last_checked_at = "verified", now, now
+        record.failure_reason = None
+
+    apply_or_raise(scope.session, verify, _taken(record.domain, record.domain, "domain"))
     return record
+
+
+def _check_unclaimed(scope: Scope, name: str, field: str) -> None:
+    """Refuse a domain another organization has verified, or one inside or around it: whoever
+    proved a name serves it and every name under it."""
+    labels = name.split(".")
+    parents = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    # Columns only: rows of other organizations are never loaded as objects into this session.
+    claimed = scope.session.scalar(
+        select(TenantDomain.domain).where(
+            TenantDomain.tenant_id != scope.tenant_id,
+            TenantDomain.status == "verified",
+            or_(TenantDomain.domain.in_(parents), TenantDomain.domain.like(f"%.{name}")),
+        ).limit(1)
+    )
+    if claimed is not None:
+        raise _taken(name, claimed, field)
+
+
+def _taken(name: str, claimed: str, field: str) -> errors.Conflict:
+    return errors.Conflict(
+        f"{name!r} is not available: {claimed!r} is verified by another organization.",
+        code="DOMAIN_TAKEN", field=field,
+        rule="a verified domain, and every name under it, belongs to one organization",
+        fix="Use another domain you control.")
 
 
 def _check_usable(kind: str, name: str, platform: Platform, field: str) -> None:

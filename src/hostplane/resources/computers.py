@@ -41,6 +41,12 @@ def create_computer(scope: Scope, body: ComputerCreate, env: Env) -> ComputerVie
     org = organization_domains(scope)
     if body.slug is not None:
         slugs.label_slug(body.slug, field="slug")
+        if not body.slug[0].isalpha():
+            # `{slug}.sandbox.{domain}` must never read as a sandbox preview `{port}-{sandbox}`.
+            raise errors.Invalid(
+                f"Computer slug {body.slug!r} does not start with a letter.", field="slug",
+                rule="computer slugs start with a letter a-z",
+                fix=f"Use e.g. 'desk-{body.slug}'.")
         computer_urls(env.platform, org, body.slug)
     runs = DESKTOP in env.driver.capabilities()
     computer = Computer(

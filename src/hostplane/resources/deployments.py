@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import update
+
 from hostplane import errors
 from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, try_insert
 from hostplane.db.scope import Scope
@@ -56,8 +58,14 @@ def create_deployment(scope: Scope, body: DeploymentCreate, env: Env) -> Deploym
         raise errors.Conflict("Deployment slugs are being taken concurrently; retry.", code="RETRY")
     project = ownership.project
     if project.production_deployment_id is None:
-        project.production_deployment_id = deployment.id
-        scope.session.flush()
+        # Conditional, so of two first deployments created at once only one becomes production.
+        scope.session.execute(
+            update(Project)
+            .where(Project.id == project.id, Project.production_deployment_id.is_(None))
+            .values(production_deployment_id=deployment.id)
+            .execution_options(synchronize_session=False)
+        )
+        scope.session.refresh(project, ["production_deployment_id"])
     production = _is_production(deployment, project)
     return DeploymentView(deployment, _urls(env, org, deployment.slug, production), production)
 

@@ -11,16 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hostplane import errors
 from hostplane.compute.port import ExecResult, FileEntry
-from hostplane.inputs import Text
+from hostplane.inputs import RawText
 from hostplane.resources.inputs import Env
 
-SandboxPath = Text(1, 4096)
+SandboxPath = RawText(1, 4096)
 
 
 class ExecRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    command: Text(1, 100_000)  # type: ignore[valid-type]
+    command: RawText(1, 100_000)  # type: ignore[valid-type]
     cwd: SandboxPath | None = None
     working_dir: SandboxPath | None = None
     env: Env | None = None

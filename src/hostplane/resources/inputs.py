@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hostplane.inputs import JsonObject, Text
+from hostplane.inputs import JsonObject, RawText, Text
 
 Name = Text(1, 200)
 ExternalId = Text(1, 200)
 SlugText = Text(1, 63)
 Metadata = JsonObject
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-EnvValue = Text(0, 32768)
+EnvValue = RawText(0, 32768)
 Env = Annotated[dict[EnvName, EnvValue], Field(max_length=200)]
 
 

@@ -34,7 +34,6 @@ def expose_port(scope: Scope, sandbox_id: str, port: int, env: Env, *, name: str
                              visibility=visibility or "public")
     preview.tenant_id = scope.tenant_id  # added by try_insert
     if not try_insert(scope.session, preview):  # exposed concurrently: answer the winner
-        scope.session.expunge(preview)
         winner = scope.find(SandboxPreview, sandbox_id=sandbox.id, port=port)
         assert winner is not None
         return PreviewView(winner, url, reused=True)
