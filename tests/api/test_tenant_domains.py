@@ -195,10 +195,10 @@ def test_a_verified_domain_belongs_to_one_organization(dom, org, other_org, cont
     put(other_org, PREVIEW, {"preview_domain": f"{dom}.dev"})  # pending: still allowed
     verify(container, org, "preview")
     for taken in (f"{dom}.dev", f"previews.{dom}.dev"):
-        error_of(other_org.put(DEPLOYMENT, {"deployment_domain": taken}), 409, "DOMAIN_TAKEN")
+        error_of(other_org.put(DEPLOYMENT, {"deployment_domain": taken}), 409, "DOMAIN_CLAIMED")
     with pytest.raises(Exception) as caught:
         verify(container, other_org, "preview")
-    assert getattr(caught.value, "code", None) == "DOMAIN_TAKEN"
+    assert getattr(caught.value, "code", None) == "DOMAIN_CLAIMED"
     assert other_org.get(PREVIEW).json()["status"] == "pending"
     # The owner itself may use the name for its other layer.
     assert put(org, DEPLOYMENT, {"deployment_domain": f"apps.{dom}.dev"})["status"] == "pending"

@@ -112,7 +112,7 @@ def _check_unclaimed(scope: Scope, name: str, field: str) -> None:
 def _taken(name: str, claimed: str, field: str) -> errors.Conflict:
     return errors.Conflict(
         f"{name!r} is not available: {claimed!r} is verified by another organization.",
-        code="DOMAIN_TAKEN", field=field,
+        code="DOMAIN_CLAIMED", field=field,
         rule="a verified domain, and every name under it, belongs to one organization",
         fix="Use another domain you control.")
 
