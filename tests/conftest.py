@@ -25,6 +25,7 @@ from hostplane.db.engine import Database
 from hostplane.db.migrate import upgrade
 from hostplane.db.scratch import scratch_database
 from hostplane.settings import Settings
+from tests.dns_server import Zone, dns_server
 from tests.factories import Org, make_org
 from tests.fakes import MovableClock
 
@@ -87,7 +88,21 @@ def _sandbox_isolation(scratch: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def dns() -> Iterator[tuple[Zone, str]]:
+    """A real DNS server on loopback that every verification in the suite asks (through
+    HOSTPLANE_DNS_NAMESERVERS); tests add the records they need under names of their own."""
+    with dns_server() as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def zone(dns: tuple[Zone, str]) -> Zone:
+    return dns[0]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
+             dns: tuple[Zone, str]) -> Settings:
     # The spec's own platform values (DESIGN.md), so its example URLs come out exactly.
     return Settings(
         data_dir=tmp_path_factory.mktemp("data"),
@@ -100,6 +115,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         public_scheme="https",
         public_port="",
         sandbox_isolation=_sandbox_isolation(tmp_path_factory.mktemp("probe")),
+        dns_nameservers=dns[1],
     )
 
 

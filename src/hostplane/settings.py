@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Outside world
     dns_nameservers: str = ""
     """Resolvers for domain verification, a host[:port] comma list; empty means the system's."""
+    dns_challenge_label: str = Field("_hostplane-challenge", pattern=r"^_?[a-z0-9][a-z0-9-]{0,61}$")
+    """The label under a domain where its ownership TXT record goes."""
     postgres_admin_url: str | None = None
     """Where the local driver creates postgresql databases; unset means that engine is not offered."""
     api_url: str = "http://127.0.0.1:8080"

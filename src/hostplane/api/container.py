@@ -12,6 +12,7 @@ from hostplane.clock import Clock, SystemClock
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
 from hostplane.db.engine import Database
+from hostplane.domains.resolver import DnsResolver, Resolver
 from hostplane.keys.auth import KeyAuthenticator
 from hostplane.keys.cache import KeyCache
 from hostplane.keys.listener import KeyChangeListener
@@ -25,6 +26,7 @@ class Container:
     database: Database
     clock: Clock = field(default_factory=SystemClock)
     driver: ComputeDriver | None = None
+    resolver: Resolver | None = None
     key_cache: KeyCache = field(init=False)
     platform: Platform = field(init=False)
     _driver_limiter: CapacityLimiter | None = field(init=False, default=None)
@@ -38,6 +40,8 @@ class Container:
                                               last_used_every=every)
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
+        if self.resolver is None:
+            self.resolver = DnsResolver(self.settings.nameservers)
         if self.driver is None:
             self.driver = LocalDriver(
                 self.settings.data_dir / "sandboxes", isolation=self.settings.sandbox_isolation

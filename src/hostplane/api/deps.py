@@ -94,7 +94,7 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
             write=write,
-            env=Env(container.platform, container.driver, now),
+            env=Env(container.platform, container.driver, now, container.resolver),
             driver_limiter=container.driver_limiter,
         )
     finally:
@@ -108,9 +108,18 @@ CurrentContext = Annotated[RequestContext, Depends(request_context, scope="funct
 def needs(permission: str) -> Any:
     """A dependency that yields the request context if the caller holds `permission`, else 403."""
 
+    writes = permission.endswith((":write", ":manage"))
+
     # async: a permission check does no I/O, so it need not cost a trip to the thread pool.
-    async def check(ctx: CurrentContext) -> RequestContext:
+    async def check(ctx: CurrentContext, request: Request) -> RequestContext:
         ctx.principal.require(permission)
+        if writes and not ctx.write:
+            # A GET that changes state (the spec's GET …/preview-domain/verify) still writes in a
+            # real transaction. The read session never connected, so swapping it costs nothing.
+            ctx.scope.session.close()
+            ctx.scope = Scope(container_of(request).database.session(write=True),
+                              ctx.principal.tenant_id)
+            ctx.write = True
         return ctx
 
     return Depends(check)

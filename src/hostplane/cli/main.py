@@ -188,7 +188,7 @@ def tenants_set_deployment_domain(
                                      field="domain")
             if verified:
                 mark_verified(scope, DEPLOYMENT, container.clock.now())
-            record = TenantDomainPublic.of(view, container.settings.proxy_target)
+            record = TenantDomainPublic.of(view, container.settings)
     except errors.HostplaneError as exc:
         _fail(exc)
     if as_json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import idna
+
 from hostplane import errors
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -51,3 +53,11 @@ def _is_ip(name: str) -> bool:
 def _invalid(value: str, field: str, rule: str, fix: str) -> errors.Invalid:
     return errors.Invalid(f"{field} {value!r} is not a usable domain.", code="INVALID_DOMAIN",
                           field=field, rule=rule, fix=fix)
+
+
+def unicode_name(name: str) -> str:
+    """The name as people read it (U-labels), for display next to the stored A-labels."""
+    try:
+        return idna.decode(name)
+    except idna.IDNAError:
+        return name

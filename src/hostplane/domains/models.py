@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
+from hostplane.db.base import Base, JSONType, TenantOwned, Timestamped, new_id
 
 VERIFIED = text("status = 'verified'")
 PREVIEW = "preview"
@@ -35,3 +36,6 @@ class TenantDomain(TenantOwned, Timestamped, Base):
     verified_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
     failure_reason: Mapped[str | None] = mapped_column(String(500))
+    # The last check, record by record: [{purpose, type, name, status, observed}].
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    next_check_at: Mapped[datetime | None]

@@ -8,9 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from hostplane import errors
+from hostplane.domains.hostnames import unicode_name
 from hostplane.domains.models import PREVIEW
-from hostplane.domains.tenant_domains import TenantDomainView
+from hostplane.domains.tenant_domains import TenantDomainView, expected_records
+from hostplane.domains.verification import Check, Outcome
 from hostplane.inputs import Text
+from hostplane.settings import Settings
 
 DomainText = Text(1, 300)
 
@@ -38,17 +41,40 @@ class TenantDomainSet(BaseModel):
 
 
 class DnsRecord(BaseModel):
+    """The contract's short form (§13): `name` relative to the organization's domain."""
+
     type: str
     name: str
     fqdn: str
     value: str
 
 
+class DnsRecordCheck(BaseModel):
+    """One record to create, and what the last check saw."""
+
+    purpose: str  # routing | ownership | certificate
+    type: str
+    name: str  # fully qualified
+    host: str  # as typed into a DNS provider's form
+    value: str
+    required: bool
+    status: str  # missing | ok | conflict (missing until first checked)
+    observed: list[str]
+
+
+class DomainError(BaseModel):
+    code: str
+    message: str
+    fix: str
+    actor: str
+
+
 class TenantDomainPublic(BaseModel):
-    """One record for GET, PUT and (later) verify; bare, as every official client reads it."""
+    """One record for GET, PUT and verify; bare, as every official client reads it."""
 
     kind: str
     domain: str | None
+    domain_unicode: str | None
     preview_domain: str | None = None
     deployment_domain: str | None = None
     default_domain: str
@@ -58,27 +84,45 @@ class TenantDomainPublic(BaseModel):
     verified: bool
     verified_at: datetime | None
     last_checked_at: datetime | None
+    next_check_at: datetime | None
     failure_reason: str | None
     cname_target: str
     target: str
+    verification_target: str
     records: list[DnsRecord]
     dns_instructions: list[DnsRecord]
+    dns_records: list[DnsRecordCheck]
+    errors: list[DomainError]
     instructions: str | None
     created_at: datetime | None
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, view: TenantDomainView, proxy_target: str) -> TenantDomainPublic:
-        record, platform = view.record, view.platform
+    def of(cls, view: TenantDomainView, settings: Settings) -> TenantDomainPublic:
+        record, platform, proxy = view.record, view.platform, settings.proxy_target
         default = (platform.preview_domain if view.kind == PREVIEW
                    else f"{view.org_slug}.{platform.managed_domain}")
         status = record.status if record else "unconfigured"
         verified = status == "verified"
-        records = _records(view.kind, record.domain, proxy_target) if record else []
+        expected = (expected_records(view.kind, record, proxy, settings.dns_challenge_label)
+                    if record else [])
+        seen = {(c["type"], c["name"]): c for c in (record.checks if record else [])}
+        checks = [DnsRecordCheck(
+            purpose=e.purpose, type=e.type, name=e.name, host=e.host, value=e.value,
+            required=e.required, status=seen.get((e.type, e.name), {}).get("status", "missing"),
+            observed=seen.get((e.type, e.name), {}).get("observed", []),
+        ) for e in expected]
+        short = [DnsRecord(type=c.type, name=c.name[: -len(record.domain) - 1] or "@",
+                           fqdn=c.name, value=c.value)
+                 for c in checks if c.required and record is not None]
+        problems = (Outcome(tuple(Check(e, c.status, tuple(c.observed))
+                                  for e, c in zip(expected, checks, strict=True))).errors()
+                    if record and record.last_checked_at else [])
         fields: dict[str, Any] = {f"{view.kind}_domain": record.domain if record else None}
         return cls(
             kind=view.kind,
             domain=record.domain if record else None,
+            domain_unicode=unicode_name(record.domain) if record else None,
             **fields,
             default_domain=default,
             active_domain=record.domain if record and verified else default,
@@ -87,18 +131,17 @@ class TenantDomainPublic(BaseModel):
             verified=verified,
             verified_at=record.verified_at if record else None,
             last_checked_at=record.last_checked_at if record else None,
+            next_check_at=record.next_check_at if record else None,
             failure_reason=record.failure_reason if record else None,
-            cname_target=proxy_target,
-            target=proxy_target,
-            records=records,
-            dns_instructions=records,
-            instructions="; ".join(f"Add {r.type} {r.fqdn} → {r.value}" for r in records) or None,
+            cname_target=proxy,
+            target=proxy,
+            verification_target=proxy,
+            records=short,
+            dns_instructions=short,
+            dns_records=checks,
+            errors=[DomainError(**p) for p in problems],
+            instructions="; ".join(f"Add {c.type} {c.name} → {c.value}"
+                                   for c in checks if c.required) or None,
             created_at=record.created_at if record else None,
             updated_at=record.updated_at if record else None,
         )
-
-
-def _records(kind: str, domain: str, target: str) -> list[DnsRecord]:
-    """Spec §4: a preview domain needs `*` and `*.sandbox`; §5: a deployment domain needs `*`."""
-    names = ["*", "*.sandbox"] if kind == PREVIEW else ["*"]
-    return [DnsRecord(type="CNAME", name=n, fqdn=f"{n}.{domain}", value=target) for n in names]

@@ -1,11 +1,10 @@
-"""The organization's preview and deployment domains (spec §4 and §5): the records, and what the
-URL engine should use today. DNS verification itself is the domain lifecycle's job; it ends in
-`mark_verified`."""
+"""The organization's preview and deployment domains (spec §4 and §5): the records, the DNS they
+need, what a check found, and what the URL engine uses today (a domain only once verified)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -14,6 +13,7 @@ from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
+from hostplane.domains.verification import Expected, Outcome, wildcard_records
 from hostplane.tenancy.organizations import require_setup
 from hostplane.urls import MAX_LABEL, OrganizationDomains, Platform, check_hostname
 
@@ -65,6 +65,58 @@ def set_tenant_domain(
     if record.domain != name:
         record.domain, record.status = name, "pending"
         record.verified_at = record.last_checked_at = record.failure_reason = None
+    scope.session.flush()
+    return TenantDomainView(kind, record, platform, scope.tenant().slug)
+
+
+@dataclass(frozen=True)
+class VerificationPlan:
+    domain: str
+    expected: list[Expected]
+
+
+def expected_records(kind: str, record: TenantDomain, proxy: str,
+                     challenge_label: str) -> list[Expected]:
+    """Spec §4: a preview domain routes `*` and `*.sandbox`; §5: a deployment domain `*`. Both
+    also prove ownership with a TXT record."""
+    suffixes = ["*", "*.sandbox"] if kind == PREVIEW else ["*"]
+    return wildcard_records(record.tenant_id, record.domain, suffixes, proxy=proxy,
+                            challenge_label=challenge_label)
+
+
+def verification_plan(scope: Scope, kind: str, proxy: str,
+                      challenge_label: str) -> VerificationPlan:
+    record = scope.find(TenantDomain, kind=kind)
+    if record is None:
+        raise errors.NotFound(
+            f"This organization has no {kind} domain to verify.",
+            code=f"{kind.upper()}_DOMAIN_NOT_SET",
+            fix=f"Set one first: PUT /api/v1/tenant/{kind}-domain.")
+    return VerificationPlan(record.domain,
+                            expected_records(kind, record, proxy, challenge_label))
+
+
+def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outcome,
+                  platform: Platform, now: datetime) -> TenantDomainView:
+    """Store what DNS showed. Both proofs → verified (if no other organization holds the name);
+    otherwise pending, or misconfigured when it was verified before (the fallback is used again)."""
+    record = scope.find(TenantDomain, kind=kind)
+    if record is None or record.domain != plan.domain:
+        raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
+                              code="RETRY", fix="Verify again.")
+    record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
+                      "name": c.expected.name, "status": c.status, "observed": list(c.observed)}
+                     for c in outcome.checks]
+    record.last_checked_at = now
+    problems = outcome.errors()
+    record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
+    if outcome.verified:
+        mark_verified(scope, kind, now)
+        record.next_check_at = now + timedelta(days=1)
+    else:
+        record.status = "misconfigured" if record.status in ("verified", "misconfigured") \
+            else "pending"
+        record.next_check_at = now + timedelta(minutes=1)
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 

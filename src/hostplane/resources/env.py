@@ -1,4 +1,4 @@
-"""What resource services need from outside the database: URL naming, compute and the time."""
+"""What services need from outside the database: URL naming, compute, DNS and the time."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hostplane.compute.port import ComputeDriver
+from hostplane.domains.resolver import Resolver
 from hostplane.urls import Platform
 
 
@@ -14,3 +15,4 @@ class Env:
     platform: Platform
     driver: ComputeDriver
     now: datetime
+    resolver: Resolver

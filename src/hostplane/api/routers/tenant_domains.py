@@ -11,6 +11,7 @@ from hostplane.api.deps import RequestContext, needs
 from hostplane.domains import tenant_domains
 from hostplane.domains.models import DEPLOYMENT, PREVIEW
 from hostplane.domains.schemas import TenantDomainPublic, TenantDomainSet
+from hostplane.domains.verification import run_checks
 
 router = APIRouter(prefix="/tenant", tags=["organization domains"])
 
@@ -25,7 +26,7 @@ def _routes(kind: str, path: str) -> None:
                 summary=f"The organization's {label}: status, DNS records, what URLs use now")
     async def get_domain(ctx: Reader) -> TenantDomainPublic:
         view = await ctx.run(tenant_domains.get_tenant_domain, kind, ctx.env.platform)
-        return TenantDomainPublic.of(view, ctx.settings.proxy_target)
+        return TenantDomainPublic.of(view, ctx.settings)
 
     @router.put(path, response_model=TenantDomainPublic, name=f"set_{kind}_domain",
                 summary=f"Set the {label}; URLs use it once it is verified")
@@ -33,14 +34,31 @@ def _routes(kind: str, path: str) -> None:
         domain, field = body.value(kind)
         view = await ctx.run(tenant_domains.set_tenant_domain, kind, domain, ctx.env.platform,
                              field=field)
-        return TenantDomainPublic.of(view, ctx.settings.proxy_target)
+        return TenantDomainPublic.of(view, ctx.settings)
 
     @router.delete(path, response_model=TenantDomainPublic, name=f"delete_{kind}_domain",
                    summary=f"Remove the {label}; URLs fall back to the platform's (answers the "
                            "now unconfigured record)")
     async def delete_domain(ctx: Writer) -> TenantDomainPublic:
         view = await ctx.run(tenant_domains.delete_tenant_domain, kind, ctx.env.platform)
-        return TenantDomainPublic.of(view, ctx.settings.proxy_target)
+        return TenantDomainPublic.of(view, ctx.settings)
+
+
+    async def verify(ctx: Writer) -> TenantDomainPublic:
+        plan = await ctx.run(tenant_domains.verification_plan, kind, ctx.settings.proxy_target,
+                             ctx.settings.dns_challenge_label)
+        # DNS is asked with no transaction open; the result is stored in a second, short one.
+        outcome = await ctx.call(run_checks, ctx.env.resolver, plan.expected)
+        view = await ctx.run(tenant_domains.record_checks, kind, plan, outcome, ctx.env.platform,
+                             ctx.now)
+        return TenantDomainPublic.of(view, ctx.settings)
+
+    summary = (f"Check the {label}'s DNS now (ownership TXT and routing CNAMEs); verified once "
+               "both are in place")
+    for method in ("POST", "GET"):  # the SDKs POST; the spec writes GET
+        router.add_api_route(f"{path}/verify", verify, methods=[method],
+                             response_model=TenantDomainPublic, summary=summary,
+                             name=f"verify_{kind}_domain_{method.lower()}")
 
 
 _routes(PREVIEW, "/preview-domain")

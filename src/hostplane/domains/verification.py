@@ -1,0 +1,129 @@
+"""What DNS a domain needs, and whether DNS has it: pure planning plus checks over the resolver port.
+
+Two proofs, both required: ownership (a TXT record holding a token only this organization gets for
+this name) and routing (CNAMEs to the platform's proxy). A shared CNAME target proves routing, never
+ownership. Wildcards are checked by resolving a random label under them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+from hostplane.domains.resolver import Answer, Resolver
+
+ROUTING, OWNERSHIP, CERTIFICATE = "routing", "ownership", "certificate"
+OK, MISSING, CONFLICT = "ok", "missing", "conflict"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One record the user must create. `name` is fully qualified (may start with "*."), `host`
+    is what a DNS provider's form takes, relative to the zone (approximated as the last two
+    labels of the domain)."""
+
+    purpose: str
+    type: str
+    name: str
+    host: str
+    value: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Check:
+    expected: Expected
+    status: str  # ok | missing | conflict
+    observed: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+@dataclass(frozen=True)
+class Outcome:
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def verified(self) -> bool:
+        return all(c.ok for c in self.checks if c.expected.required)
+
+    def errors(self) -> list[dict[str, str]]:
+        """What is wrong, and who must change what (always the domain's owner, in their DNS)."""
+        found = []
+        for check in self.checks:
+            if check.ok or not check.expected.required:
+                continue
+            e = check.expected
+            what = "has no such record" if check.status == MISSING else (
+                f"answers {', '.join(check.observed)}")
+            found.append({
+                "code": f"{e.purpose.upper()}_RECORD_{check.status.upper()}",
+                "message": f"{e.type} {e.name} {what}.",
+                "fix": f"In the DNS of {zone_of(e.name.lstrip('*.'))}, set {e.type} {e.host} "
+                       f"to {e.value}" + (" (replace what is there)." if check.status == CONFLICT
+                                          else "."),
+                "actor": "customer",
+            })
+        return found
+
+
+def ownership_token(tenant_id: str, name: str) -> str:
+    """Stable for this organization and name: removing and re-adding the domain keeps it."""
+    digest = hashlib.sha256(f"hostplane-domain:{tenant_id}:{name}".encode()).hexdigest()
+    return f"hostplane-verification={digest[:40]}"
+
+
+def zone_of(name: str) -> str:
+    """The registrable domain, approximated as the last two labels."""
+    return ".".join(name.split(".")[-2:])
+
+
+def relative(name: str) -> str:
+    zone = zone_of(name.lstrip("*."))
+    return "@" if name == zone else name[: -len(zone) - 1]
+
+
+def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy: str,
+                     challenge_label: str) -> list[Expected]:
+    """A preview domain (suffixes `*` and `*.sandbox`) or a deployment domain (`*`)."""
+    records = [Expected(OWNERSHIP, "TXT", f"{challenge_label}.{domain}",
+                        relative(f"{challenge_label}.{domain}"),
+                        ownership_token(tenant_id, domain))]
+    for suffix in suffixes:
+        name = f"{suffix}.{domain}"
+        records.append(Expected(ROUTING, "CNAME", name, relative(name), proxy))
+    for suffix in suffixes:
+        base = name_under(suffix, domain)
+        acme = f"_acme-challenge.{base}"
+        delegate = hashlib.sha256(f"{tenant_id}:{base}".encode()).hexdigest()[:16]
+        records.append(Expected(CERTIFICATE, "CNAME", acme, relative(acme),
+                                f"{delegate}.acme.{proxy}", required=False))
+    return records
+
+
+def name_under(suffix: str, domain: str) -> str:
+    """The name a wildcard suffix covers: `*` → domain, `*.sandbox` → sandbox.domain."""
+    rest = suffix[2:] if suffix.startswith("*.") else ""
+    return f"{rest}.{domain}" if rest else domain
+
+
+def run_checks(resolver: Resolver, expected: list[Expected]) -> Outcome:
+    return Outcome(tuple(_check(resolver, e) for e in expected))
+
+
+def _check(resolver: Resolver, e: Expected) -> Check:
+    # A wildcard is proven by a name nobody made on purpose.
+    name = e.name.replace("*", f"hp-{secrets.token_hex(6)}", 1) if e.name.startswith("*") else e.name
+    if e.type == "TXT":
+        values = resolver.lookup(name, "TXT").values
+        return Check(e, OK if e.value in values else MISSING, values)
+    cname = resolver.lookup(name, "CNAME")
+    if e.value in cname.values:
+        return Check(e, OK, cname.values)
+    if cname.values:
+        return Check(e, CONFLICT, cname.values)
+    addresses: Answer = resolver.lookup(name, "A")
+    return Check(e, CONFLICT if addresses.values else MISSING, addresses.values)
