@@ -73,9 +73,12 @@ def test_put_canonicalizes_and_answers_the_dns_records(dom, org, path, field, ki
     assert (got["domain"], got["status"]) == (f"{dom}.dev", "pending")
 
 
-def test_international_names_are_stored_as_idna(org):
-    assert put(org, PREVIEW, {"preview_domain": "Bücher.example"})["domain"] == (
-        "xn--bcher-kva.example")
+def test_international_names_are_stored_as_idna_and_shown_in_unicode(dom, org):
+    record = put(org, PREVIEW, {"preview_domain": f"Bücher.{dom}.com"})
+    assert record["domain"] == f"xn--bcher-kva.{dom}.com"
+    assert record["domain_unicode"] == f"bücher.{dom}.com"
+    reserved = org.put(PREVIEW, {"preview_domain": "Bücher.example"})
+    error_of(reserved, 422, "DOMAIN_RESERVED")
 
 
 @pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
