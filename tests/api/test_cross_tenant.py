@@ -8,6 +8,7 @@ A route added to the API without a case here fails test_every_route_has_a_case.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +28,20 @@ class Case:
     refers: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] | None = None  # query parameters
     weak: str = "usage:read"  # the one permission of the key that must get 403
+    # Path placeholders filled from another key of the world (one {domain_id}, three resources).
+    path_ids: dict[str, str] = field(default_factory=dict)
 
 
 def _name(world: dict[str, Any]) -> dict[str, Any]:
     return {"name": unique("Name")}
+
+
+def _domain(world: dict[str, Any]) -> dict[str, Any]:
+    return {"domain": f"d{uuid.uuid4().hex[:12]}.drsmithclinic.com"}
+
+
+def _fqdn(world: dict[str, Any]) -> dict[str, Any]:
+    return {"fqdn": f"d{uuid.uuid4().hex[:12]}.drsmithclinic.com"}
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -110,6 +121,30 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/computers/{computer_id}"): Case(body={"name": "renamed"}),
     ("DELETE", "/computers/{computer_id}"): Case(),
     ("GET", "/usage"): Case(lists="workspace_id", weak="branding:read"),
+    ("POST", "/deployments/{deployment_id}/domains"): Case(body=_domain, owner=201),
+    ("GET", "/deployments/{deployment_id}/domains"): Case(),
+    ("POST", "/deployments/{deployment_id}/domains/{domain_id}/verify"): Case(),
+    ("DELETE", "/deployments/{deployment_id}/domains/{domain_id}"): Case(),
+    ("POST", "/computers/{computer_id}/domains"): Case(body=_fqdn, owner=201),
+    ("GET", "/computers/{computer_id}/domains"): Case(),
+    ("POST", "/computers/{computer_id}/domains/{domain_id}/verify"): Case(
+        path_ids={"domain_id": "computer_domain_id"}),
+    ("DELETE", "/computers/{computer_id}/domains/{domain_id}"): Case(
+        path_ids={"domain_id": "computer_domain_id"}),
+    ("POST", "/projects/{project_id}/domains"): Case(body=_domain, owner=201),
+    ("GET", "/projects/{project_id}/domains"): Case(),
+    ("POST", "/projects/{project_id}/domains/{domain_id}/verify"): Case(
+        path_ids={"domain_id": "project_domain_id"}),
+    ("DELETE", "/projects/{project_id}/domains/{domain_id}"): Case(
+        path_ids={"domain_id": "project_domain_id"}),
+    ("GET", "/custom-domains"): Case(lists="domain_id"),
+    ("POST", "/custom-domains"): Case(
+        body=lambda w: {**_domain(w), "resource_type": "deployment",
+                        "resource_id": w["deployment_id"]},
+        owner=201, refers={"resource_id": "deployment_id"}),
+    ("GET", "/custom-domains/{domain_id}"): Case(),
+    ("POST", "/custom-domains/{domain_id}/verify"): Case(),
+    ("DELETE", "/custom-domains/{domain_id}"): Case(),
     ("POST", "/api-keys"): Case(body=_name, owner=201),
     ("GET", "/api-keys"): Case(lists="key_id"),
     ("GET", "/api-keys/{key_id}"): Case(),
@@ -142,11 +177,16 @@ def _world(org: Org) -> dict[str, Any]:
     deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
                                                         "project_id": project["id"]}))
     computer = _made(org.post("/api/v1/computers", {"name": "desk", "workspace_id": ws["id"]}))
+    domain = _made(org.post(f"/api/v1/deployments/{deployment['id']}/domains", _domain({})))
+    computer_domain = _made(org.post(f"/api/v1/computers/{computer['id']}/domains", _fqdn({})))
+    project_domain = _made(org.post(f"/api/v1/projects/{project['id']}/domains", _domain({})))
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
             "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
             "key_id": key["id"], "sandbox_id": sandbox["id"], "preview_id": preview["id"],
             "file_path": "hello.txt", "database_id": database["id"],
-            "deployment_id": deployment["id"], "computer_id": computer["id"]}
+            "deployment_id": deployment["id"], "computer_id": computer["id"],
+            "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
+            "project_domain_id": project_domain["id"]}
 
 
 def _made(resp: Any) -> dict[str, Any]:
@@ -158,8 +198,9 @@ def _made(resp: Any) -> dict[str, Any]:
 def _request(client: Any, method: str, template: str, case: Case, world: dict[str, Any],
              body_world: dict[str, Any] | None = None) -> Any:
     body = case.body(body_world or world) if callable(case.body) else case.body
-    return client.request(method, API_PREFIX + template.format(**world), json=body,
-                           params=case.params)
+    ids = {**world, **{slot: world[key] for slot, key in case.path_ids.items()}}
+    return client.request(method, API_PREFIX + template.format(**ids), json=body,
+                          params=case.params)
 
 
 ROUTES = sorted(CASES)

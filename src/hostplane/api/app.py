@@ -16,6 +16,7 @@ from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import (
     api_keys,
     computers,
+    custom_domains,
     databases,
     deployments,
     health,
@@ -77,7 +78,7 @@ def create_app(
     # straight into the app: every level of router nesting costs route matching time on every
     # request.
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
-                 previews, databases, deployments, computers, usage, api_keys):
+                 previews, databases, deployments, computers, custom_domains, usage, api_keys):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

@@ -39,3 +39,38 @@ class TenantDomain(TenantOwned, Timestamped, Base):
     # The last check, record by record: [{purpose, type, name, status, observed}].
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     next_check_at: Mapped[datetime | None]
+
+
+LIVE_DOMAIN = text("status != 'removed'")
+
+
+class CustomDomain(TenantOwned, Timestamped, Base):
+    """An exact domain a customer owns, attached to a deployment, computer or project (spec §6).
+
+    A name is held by one organization at a time (unique among rows not `removed`). A removed
+    row stays as a tombstone: claiming the name again, by anyone, starts from `pending` and needs
+    fresh DNS proof.
+    """
+
+    __tablename__ = "custom_domains"
+    __table_args__ = (
+        Index("uq_custom_domains_domain_live", "domain", unique=True,
+              sqlite_where=LIVE_DOMAIN, postgresql_where=LIVE_DOMAIN),
+        Index("ix_custom_domains_tenant_id_target", "tenant_id", "target_type", "target_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    domain: Mapped[str] = mapped_column(String(253))
+    target_type: Mapped[str] = mapped_column(String(16))  # deployment | computer | project
+    target_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    redirect_policy: Mapped[str] = mapped_column(String(16), default="none")
+    external_workspace_id: Mapped[str | None] = mapped_column(String(200))
+    external_project_id: Mapped[str | None] = mapped_column(String(200))
+    external_user_id: Mapped[str | None] = mapped_column(String(200))
+    verified_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)

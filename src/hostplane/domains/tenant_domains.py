@@ -54,7 +54,7 @@ def set_tenant_domain(
     require_setup(scope.tenant())
     name = canonical_domain(domain, field=field)
     _check_usable(kind, name, platform, field)
-    _check_unclaimed(scope, name, field)
+    check_unclaimed(scope, name, field)
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id)
@@ -134,17 +134,17 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         return None
-    _check_unclaimed(scope, record.domain, "domain")
+    check_unclaimed(scope, record.domain, "domain")
 
     def verify() -> None:
         record.status, record.verified_at, record.last_checked_at = "verified", now, now
         record.failure_reason = None
 
-    apply_or_raise(scope.session, verify, _taken(record.domain, record.domain, "domain"))
+    apply_or_raise(scope.session, verify, taken(record.domain, record.domain, "domain"))
     return record
 
 
-def _check_unclaimed(scope: Scope, name: str, field: str) -> None:
+def check_unclaimed(scope: Scope, name: str, field: str) -> None:
     """Refuse a domain another organization has verified, or one inside or around it: whoever
     proved a name serves it and every name under it."""
     labels = name.split(".")
@@ -158,18 +158,27 @@ def _check_unclaimed(scope: Scope, name: str, field: str) -> None:
         ).limit(1)
     )
     if claimed is not None:
-        raise _taken(name, claimed, field)
+        raise taken(name, claimed, field)
 
 
-def _taken(name: str, claimed: str, field: str) -> errors.Conflict:
+def taken(name: str, claimed: str, field: str) -> errors.Conflict:
     return errors.Conflict(
-        f"{name!r} is not available: {claimed!r} is verified by another organization.",
+        f"{name!r} is not available: {claimed!r} is held by another organization.",
         code="DOMAIN_CLAIMED", field=field,
-        rule="a verified domain, and every name under it, belongs to one organization",
+        rule="a domain belongs to one organization; a verified one also covers every name "
+             "under it",
         fix="Use another domain you control.")
 
 
 def _check_usable(kind: str, name: str, platform: Platform, field: str) -> None:
+    check_not_platform(name, platform, field)
+    # The longest names the engine will build under this domain must still be valid DNS names.
+    longest = "x" * MAX_LABEL
+    longest_host = f"65535-{longest[:57]}.sandbox.{name}" if kind == PREVIEW else f"{longest}.{name}"
+    check_hostname(longest_host, field=field)
+
+
+def check_not_platform(name: str, platform: Platform, field: str) -> None:
     for own in {platform.managed_domain, platform.preview_domain, platform.computer_domain}:
         if is_within(name, own) or is_within(own, name):
             raise errors.Invalid(
@@ -179,7 +188,3 @@ def _check_usable(kind: str, name: str, platform: Platform, field: str) -> None:
                 rule="an organization domain may not be, contain or sit under a platform domain",
                 fix="Use a domain your organization owns, e.g. 'apps.yourcompany.com'.",
             )
-    # The longest names the engine will build under this domain must still be valid DNS names.
-    longest = "x" * MAX_LABEL
-    longest_host = f"65535-{longest[:57]}.sandbox.{name}" if kind == PREVIEW else f"{longest}.{name}"
-    check_hostname(longest_host, field=field)

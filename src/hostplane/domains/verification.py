@@ -59,12 +59,13 @@ class Outcome:
             e = check.expected
             what = "has no such record" if check.status == MISSING else (
                 f"answers {', '.join(check.observed)}")
+            how = (f"an ALIAS/ANAME (or CNAME flattening) for {e.host} to {e.value}, or the A "
+                   f"records of {e.value}" if e.type == "ALIAS" else f"{e.type} {e.host} to {e.value}")
             found.append({
                 "code": f"{e.purpose.upper()}_RECORD_{check.status.upper()}",
                 "message": f"{e.type} {e.name} {what}.",
-                "fix": f"In the DNS of {zone_of(e.name.lstrip('*.'))}, set {e.type} {e.host} "
-                       f"to {e.value}" + (" (replace what is there)." if check.status == CONFLICT
-                                          else "."),
+                "fix": f"In the DNS of {zone_of(e.name.lstrip('*.'))}, set {how}"
+                       + (" (replace what is there)." if check.status == CONFLICT else "."),
                 "actor": "customer",
             })
         return found
@@ -104,6 +105,21 @@ def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy:
     return records
 
 
+def exact_records(tenant_id: str, fqdn: str, *, proxy: str,
+                  challenge_label: str) -> list[Expected]:
+    """An exact domain: ownership TXT, and a CNAME to the proxy, or for an apex (where DNS allows
+    no CNAME) an ALIAS/ANAME, or the proxy's A records, whichever the DNS provider offers."""
+    txt = f"{challenge_label}.{fqdn}"
+    records = [Expected(OWNERSHIP, "TXT", txt, relative(txt), ownership_token(tenant_id, fqdn))]
+    apex = fqdn == zone_of(fqdn)
+    records.append(Expected(ROUTING, "ALIAS" if apex else "CNAME", fqdn, relative(fqdn), proxy))
+    return records
+
+
+def is_apex(fqdn: str) -> bool:
+    return fqdn == zone_of(fqdn)
+
+
 def name_under(suffix: str, domain: str) -> str:
     """The name a wildcard suffix covers: `*` → domain, `*.sandbox` → sandbox.domain."""
     rest = suffix[2:] if suffix.startswith("*.") else ""
@@ -120,6 +136,11 @@ def _check(resolver: Resolver, e: Expected) -> Check:
     if e.type == "TXT":
         values = resolver.lookup(name, "TXT").values
         return Check(e, OK if e.value in values else MISSING, values)
+    if e.type == "ALIAS":  # flattened at the apex: the name must answer with the proxy's addresses
+        mine = resolver.lookup(name, "A").values
+        theirs = set(resolver.lookup(e.value, "A").values)
+        status = OK if theirs and theirs & set(mine) else (CONFLICT if mine else MISSING)
+        return Check(e, status, mine)
     cname = resolver.lookup(name, "CNAME")
     if e.value in cname.values:
         return Check(e, OK, cname.values)

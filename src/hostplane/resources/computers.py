@@ -10,6 +10,7 @@ from hostplane import errors
 from hostplane.compute.port import DESKTOP
 from hostplane.db.helpers import Page, try_insert
 from hostplane.db.scope import Scope
+from hostplane.domains.custom_domains import detach_all, verified_hosts
 from hostplane.domains.tenant_domains import organization_domains
 from hostplane.resources.common import (
     DESTROYED,
@@ -69,21 +70,21 @@ def create_computer(scope: Scope, body: ComputerCreate, env: Env) -> ComputerVie
 
 def get_computer(scope: Scope, computer_id: str, env: Env) -> ComputerView:
     computer = get_resource(scope, Computer, computer_id, WHAT, include_destroyed=True)
-    return _view(computer, organization_domains(scope), env)
+    return _view(scope, computer, organization_domains(scope), env)
 
 
 def list_computers(scope: Scope, filters: ResourceFilters, env: Env, *, limit: int,
                    cursor: str | None, offset: int) -> Page[ComputerView]:
     page = list_resources(scope, Computer, filters, limit=limit, cursor=cursor, offset=offset)
     org = organization_domains(scope)
-    return Page([_view(c, org, env) for c in page.items], page.next_cursor, page.total)
+    return Page([_view(scope, c, org, env) for c in page.items], page.next_cursor, page.total)
 
 
 def update_computer(scope: Scope, computer_id: str, body: ComputerUpdate,
                     env: Env) -> ComputerView:
     computer = get_resource(scope, Computer, computer_id, WHAT)
     rename(scope, computer, body.name, body.metadata)
-    return _view(computer, organization_domains(scope), env)
+    return _view(scope, computer, organization_domains(scope), env)
 
 
 def destroy_computer(scope: Scope, computer_id: str, env: Env) -> Computer:
@@ -91,9 +92,11 @@ def destroy_computer(scope: Scope, computer_id: str, env: Env) -> Computer:
     if computer.destroyed_at is None:
         computer.state, computer.destroyed_at, computer.status_reason = DESTROYED, env.now, None
         scope.session.flush()
+        detach_all(scope, "computer", computer.id, env.now)
     return computer
 
 
-def _view(computer: Computer, org: OrganizationDomains, env: Env) -> ComputerView:
-    # Verified exact domains attached to the computer join here with the domain lifecycle.
-    return ComputerView(computer, computer_urls(env.platform, org, computer.slug))
+def _view(scope: Scope, computer: Computer, org: OrganizationDomains, env: Env) -> ComputerView:
+    """An exact domain attached to the computer (verified) wins over its desktop host."""
+    custom = verified_hosts(scope, "computer", [computer.id]).get(computer.id, [])
+    return ComputerView(computer, computer_urls(env.platform, org, computer.slug, custom))

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from hostplane import errors
 from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, try_insert
 from hostplane.db.scope import Scope
+from hostplane.domains.custom_domains import detach_all, verified_hosts
 from hostplane.domains.tenant_domains import organization_domains
 from hostplane.resources.common import ResourceFilters, get_resource, list_resources, owned
 from hostplane.resources.deployment_schemas import DeploymentCreate, DeploymentUpdate
@@ -66,8 +67,7 @@ def create_deployment(scope: Scope, body: DeploymentCreate, env: Env) -> Deploym
             .execution_options(synchronize_session=False)
         )
         scope.session.refresh(project, ["production_deployment_id"])
-    production = _is_production(deployment, project)
-    return DeploymentView(deployment, _urls(env, org, deployment.slug, production), production)
+    return _view(scope, deployment, org, env)
 
 
 def get_deployment(scope: Scope, deployment_id: str, env: Env) -> DeploymentView:
@@ -107,6 +107,7 @@ def delete_deployment(scope: Scope, deployment_id: str, env: Env) -> Deployment:
     deployment = get_resource(scope, Deployment, deployment_id, WHAT)
     deployment.destroyed_at, deployment.state = env.now, "stopped"
     scope.session.flush()
+    detach_all(scope, "deployment", deployment.id, env.now)
     project = scope.get(Project, deployment.project_id, what="project")
     if project.production_deployment_id == deployment.id:
         successor = scope.session.scalars(
@@ -122,15 +123,18 @@ def delete_deployment(scope: Scope, deployment_id: str, env: Env) -> Deployment:
 def _view(scope: Scope, deployment: Deployment, org: OrganizationDomains,
           env: Env) -> DeploymentView:
     production = _is_production(deployment, scope.session.get(Project, deployment.project_id))
-    return DeploymentView(deployment, _urls(env, org, deployment.slug, production), production)
+    own = verified_hosts(scope, "deployment", [deployment.id]).get(deployment.id, [])
+    project = (verified_hosts(scope, "project", [deployment.project_id])
+               .get(deployment.project_id, []) if production else [])
+    urls = deployment_urls(env.platform, org, deployment.slug, own, project_domains=project,
+                           is_production=production)
+    return DeploymentView(deployment, urls, production)
 
 
 def _is_production(deployment: Deployment, project: Project | None) -> bool:
     return project is not None and project.production_deployment_id == deployment.id
 
 
-def _urls(env: Env, org: OrganizationDomains, slug: str,
-          is_production: bool = False) -> DeploymentUrls:
-    # The deployment's and its project's verified exact domains join here with the domain
-    # lifecycle; until then there are none.
-    return deployment_urls(env.platform, org, slug, is_production=is_production)
+def _urls(env: Env, org: OrganizationDomains, slug: str) -> DeploymentUrls:
+    """The generated layers only: what a slug must fit before it is stored."""
+    return deployment_urls(env.platform, org, slug)

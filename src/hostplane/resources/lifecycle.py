@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from hostplane import errors
 from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
+from hostplane.domains.models import CustomDomain
 from hostplane.resources.common import get_resource
 from hostplane.resources.env import Env
-from hostplane.resources.models import Deployment, Sandbox
+from hostplane.resources.models import Computer, Deployment, Sandbox
 from hostplane.resources.usage import KINDS
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.models import Project, Workspace
@@ -25,6 +26,7 @@ from hostplane.tenancy.schemas import ProjectUpdate
 
 def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
     _release_sandboxes(scope, env, Sandbox.workspace_id == workspace_id)
+    _free_domains(scope, env, Project.workspace_id == workspace_id)
     return workspaces.delete_workspace(scope, workspace_id)
 
 
@@ -32,6 +34,7 @@ def delete_project(scope: Scope, project_id: str, env: Env) -> Project:
     project = projects.get_project(scope, project_id)
     if not project.is_default:  # the default project refuses deletion below
         _release_sandboxes(scope, env, Sandbox.project_id == project_id)
+        _free_domains(scope, env, Project.id == project_id)
     return projects.delete_project(scope, project_id)
 
 
@@ -62,6 +65,24 @@ def update_project(scope: Scope, project_id: str, data: ProjectUpdate) -> Projec
         project.production_deployment_id = deployment.id
         scope.session.flush()
     return project
+
+
+def _free_domains(scope: Scope, env: Env, projects_where: Any) -> None:
+    """Exact domains on the projects going away, and on their deployments and computers, become
+    tombstones: the rows they point at are about to be deleted."""
+    project_ids = select(Project.id).where(Project.tenant_id == scope.tenant_id, projects_where)
+    targets = (("project", project_ids),
+               ("deployment", select(Deployment.id).where(Deployment.project_id.in_(project_ids))),
+               ("computer", select(Computer.id).where(Computer.project_id.in_(project_ids))))
+    for target_type, ids in targets:
+        scope.session.execute(
+            update(CustomDomain)
+            .where(CustomDomain.tenant_id == scope.tenant_id,
+                   CustomDomain.target_type == target_type, CustomDomain.target_id.in_(ids),
+                   CustomDomain.status != "removed")
+            .values(status="removed", removed_at=env.now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _release_sandboxes(scope: Scope, env: Env, where: Any) -> None:
