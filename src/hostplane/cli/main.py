@@ -185,7 +185,7 @@ def tenants_set_deployment_domain(
                 raise typer.Exit(1)
             scope = Scope(session, org.id)
             view = set_tenant_domain(scope, DEPLOYMENT, domain, container.platform,
-                                     field="domain")
+                                     container.clock.now(), field="domain")
             if verified:
                 mark_verified(scope, DEPLOYMENT, container.clock.now())
             record = TenantDomainPublic.of(view, container.settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,7 +16,7 @@ from hostplane.db.scope import Scope
 from hostplane.domains.hostnames import canonical_domain
 from hostplane.domains.models import CustomDomain
 from hostplane.domains.tenant_domains import check_not_platform, check_unclaimed, taken
-from hostplane.domains.verification import Expected, Outcome, exact_records
+from hostplane.domains.verification import Expected, Outcome, after_check, exact_records
 from hostplane.resources.common import get_resource
 from hostplane.resources.models import Computer, Deployment
 from hostplane.tenancy.organizations import require_setup
@@ -54,7 +54,7 @@ def target_of(scope: Scope, target_type: str, target_id: str) -> Any:
 
 
 def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRequest,
-               platform: Platform) -> tuple[CustomDomain, bool]:
+               platform: Platform, now: datetime) -> tuple[CustomDomain, bool]:
     """Attach a name (pending until DNS proves it); the same name on the same target again answers
     the existing record (reused). A name held elsewhere is 409 DOMAIN_CLAIMED."""
     require_setup(scope.tenant())
@@ -67,7 +67,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
         return _same_target(mine, target_type, target.id, request.field), True
     record = CustomDomain(
         tenant_id=scope.tenant_id, domain=name, target_type=target_type, target_id=target.id,
-        status="pending", redirect_policy=request.redirect_policy,
+        status="pending", redirect_policy=request.redirect_policy, created_at=now,
         external_workspace_id=request.external_workspace_id
         or getattr(target, "external_workspace_id", None),
         external_project_id=request.external_project_id
@@ -136,7 +136,8 @@ def verification_plan(scope: Scope, domain_id: str, proxy: str, challenge_label:
                                     challenge_label=challenge_label))
 
 
-def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetime) -> CustomDomain:
+def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetime, *,
+                  explicit: bool = True) -> CustomDomain:
     record = get_domain(scope, plan.id)
     record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
                       "name": c.expected.name, "status": c.status, "observed": list(c.observed)}
@@ -146,12 +147,9 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
     if outcome.verified:
         check_unclaimed(scope, record.domain, "domain")
-        record.status, record.verified_at = "verified", record.verified_at or now
-        record.next_check_at = now + timedelta(days=1)
-    else:
-        record.status = "misconfigured" if record.status in ("verified", "misconfigured") \
-            else "pending"
-        record.next_check_at = now + timedelta(minutes=1)
+        record.verified_at = record.verified_at or now
+    record.status, record.next_check_at = after_check(
+        record.status, outcome.verified, record.created_at, now, explicit=explicit)
     scope.session.flush()
     return record
 

@@ -4,7 +4,7 @@ need, what a check found, and what the URL engine uses today (a domain only once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select
 
@@ -13,7 +13,7 @@ from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
-from hostplane.domains.verification import Expected, Outcome, wildcard_records
+from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
 from hostplane.tenancy.organizations import require_setup
 from hostplane.urls import MAX_LABEL, OrganizationDomains, Platform, check_hostname
 
@@ -47,7 +47,7 @@ def get_tenant_domain(scope: Scope, kind: str, platform: Platform) -> TenantDoma
 
 
 def set_tenant_domain(
-    scope: Scope, kind: str, domain: str, platform: Platform, *, field: str
+    scope: Scope, kind: str, domain: str, platform: Platform, now: datetime, *, field: str
 ) -> TenantDomainView:
     """Set (or replace) the domain. The same domain again keeps its status; a new one starts
     `pending`, and the engine keeps the fallback until it is verified."""
@@ -57,14 +57,17 @@ def set_tenant_domain(
     check_unclaimed(scope, name, field)
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
-        record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id)
+        record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id,
+                              created_at=now)
         if try_insert(scope.session, record):
             return TenantDomainView(kind, record, platform, scope.tenant().slug)
         record = scope.find(TenantDomain, kind=kind)  # set concurrently: change that one
         assert record is not None
     if record.domain != name:
-        record.domain, record.status = name, "pending"
+        # A new name is a new claim: its checks, and the age its retries back off by, restart.
+        record.domain, record.status, record.created_at = name, "pending", now
         record.verified_at = record.last_checked_at = record.failure_reason = None
+        record.next_check_at, record.checks = None, []
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
@@ -97,7 +100,7 @@ def verification_plan(scope: Scope, kind: str, proxy: str,
 
 
 def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outcome,
-                  platform: Platform, now: datetime) -> TenantDomainView:
+                  platform: Platform, now: datetime, *, explicit: bool = True) -> TenantDomainView:
     """Store what DNS showed. Both proofs → verified (if no other organization holds the name);
     otherwise pending, or misconfigured when it was verified before (the fallback is used again)."""
     record = scope.find(TenantDomain, kind=kind)
@@ -110,13 +113,11 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     record.last_checked_at = now
     problems = outcome.errors()
     record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
+    before = record.status
     if outcome.verified:
         mark_verified(scope, kind, now)
-        record.next_check_at = now + timedelta(days=1)
-    else:
-        record.status = "misconfigured" if record.status in ("verified", "misconfigured") \
-            else "pending"
-        record.next_check_at = now + timedelta(minutes=1)
+    record.status, record.next_check_at = after_check(
+        before, outcome.verified, record.created_at, now, explicit=explicit)
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from hostplane.domains.resolver import Answer, Resolver
 
@@ -148,3 +149,28 @@ def _check(resolver: Resolver, e: Expected) -> Check:
         return Check(e, CONFLICT, cname.values)
     addresses: Answer = resolver.lookup(name, "A")
     return Check(e, CONFLICT if addresses.values else MISSING, addresses.values)
+
+
+GIVE_UP_AFTER = timedelta(days=7)
+FIRST_RETRY, MAX_RETRY = timedelta(minutes=1), timedelta(hours=4)
+VERIFIED_RECHECK, MISCONFIGURED_RECHECK = timedelta(days=1), timedelta(hours=1)
+
+
+def after_check(status: str, verified: bool, created_at: datetime, now: datetime, *,
+                explicit: bool) -> tuple[str, datetime | None]:
+    """The status a check leads to, and when to check next.
+
+    Verified: again within a day. Was verified, now failing: `misconfigured` (URLs fall back),
+    checked hourly. Never verified: `pending`, retried with a backoff that grows with the
+    domain's age from a minute to four hours; after seven days `failed` (no more checks until the
+    owner asks). An explicit verify (the owner just changed DNS) retries after a minute.
+    """
+    if verified:
+        return "verified", now + VERIFIED_RECHECK
+    if status in ("verified", "misconfigured"):
+        return "misconfigured", now + MISCONFIGURED_RECHECK
+    age = now - created_at
+    if not explicit and age >= GIVE_UP_AFTER:
+        return "failed", None
+    wait = FIRST_RETRY if explicit else min(MAX_RETRY, max(FIRST_RETRY, age / 8))
+    return "pending", now + wait

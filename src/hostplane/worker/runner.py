@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hostplane.api.container import Container
+from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
 
 log = logging.getLogger("hostplane.worker")
@@ -21,7 +22,10 @@ def purge_idempotency_records(container: Container) -> int:
         return purge_expired(session, now=container.clock.now())
 
 
-JOBS: dict[str, Job] = {"purge_idempotency_records": purge_idempotency_records}
+JOBS: dict[str, Job] = {
+    "purge_idempotency_records": purge_idempotency_records,
+    "recheck_domains": recheck_domains,
+}
 
 
 @dataclass

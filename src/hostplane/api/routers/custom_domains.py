@@ -26,7 +26,7 @@ ADDED = {200: {"model": Data[CustomDomainPublic], "description": "Already attach
 async def _add(ctx: RequestContext, response: Response, target_type: str, target_id: str,
                body: DomainAdd) -> Data[CustomDomainPublic]:
     record, reused = await ctx.run(service.add_domain, target_type, target_id, body.request(),
-                                   ctx.env.platform)
+                                   ctx.env.platform, ctx.now)
     if reused:
         response.status_code = status.HTTP_200_OK
     return Data(data=CustomDomainPublic.of(record, ctx.settings, reused=reused))

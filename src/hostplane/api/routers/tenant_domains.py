@@ -33,7 +33,7 @@ def _routes(kind: str, path: str) -> None:
     async def set_domain(body: TenantDomainSet, ctx: Writer) -> TenantDomainPublic:
         domain, field = body.value(kind)
         view = await ctx.run(tenant_domains.set_tenant_domain, kind, domain, ctx.env.platform,
-                             field=field)
+                             ctx.now, field=field)
         return TenantDomainPublic.of(view, ctx.settings)
 
     @router.delete(path, response_model=TenantDomainPublic, name=f"delete_{kind}_domain",
