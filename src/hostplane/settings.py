@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Outside world
     dns_nameservers: str = ""
     """Resolvers for domain verification, a host[:port] comma list; empty means the system's."""
+    domain_verify_per_hour: int = Field(60, ge=1, le=100_000)
+    """Explicit DNS verifications one organization may ask for per hour (per API process)."""
     dns_challenge_label: str = Field("_hostplane-challenge", pattern=r"^_?[a-z0-9][a-z0-9-]{0,61}$")
     """The label under a domain where its ownership TXT record goes."""
     postgres_admin_url: str | None = None

@@ -116,3 +116,18 @@ def test_dns_removed_after_verification_is_misconfigured_and_stops_winning(org, 
 def test_verify_without_a_domain_is_404(org):
     resp = org.post(f"{PREVIEW}/verify")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "PREVIEW_DOMAIN_NOT_SET"
+
+
+def test_verify_is_rate_limited_per_organization(org, other_org, clock):
+    """Each explicit check costs DNS queries: at most 60 an hour per organization, then 429 with
+    retry_after; other organizations are not affected, and the window moves on."""
+    for _ in range(60):
+        assert org.post(f"{PREVIEW}/verify").status_code == 404  # counted, even with no domain
+    limited = org.post(f"{PREVIEW}/verify")
+    assert limited.status_code == 429
+    error = limited.json()["error"]
+    assert error["code"] == "RATE_LIMITED" and 0 < error["retry_after"] <= 3600
+    assert limited.headers["retry-after"]
+    assert other_org.post(f"{PREVIEW}/verify").status_code == 404
+    clock.advance(3601)
+    assert org.post(f"{PREVIEW}/verify").status_code == 404

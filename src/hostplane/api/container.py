@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from anyio import CapacityLimiter
 
+from hostplane.api.ratelimit import RateLimiter
 from hostplane.clock import Clock, SystemClock
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
@@ -30,6 +31,7 @@ class Container:
     key_cache: KeyCache = field(init=False)
     platform: Platform = field(init=False)
     _driver_limiter: CapacityLimiter | None = field(init=False, default=None)
+    verify_limiter: RateLimiter = field(init=False)
     authenticator: KeyAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -40,6 +42,9 @@ class Container:
                                               last_used_every=every)
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
+        self.verify_limiter = RateLimiter(
+            self.clock, limit=self.settings.domain_verify_per_hour, window=timedelta(hours=1),
+            what="domain verifications")
         if self.resolver is None:
             self.resolver = DnsResolver(self.settings.nameservers)
         if self.driver is None:

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hostplane.api.container import Container
+from hostplane.api.ratelimit import RateLimiter
 from hostplane.db.helpers import run_hooks
 from hostplane.db.scope import Scope
 from hostplane.resources.env import Env
@@ -40,6 +41,7 @@ class RequestContext:
     write: bool
     env: Env
     driver_limiter: CapacityLimiter
+    verify_limiter: RateLimiter
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(scope, *args, **kwargs)` in a worker thread and end the transaction in that
@@ -96,6 +98,7 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             write=write,
             env=Env(container.platform, container.driver, now, container.resolver),
             driver_limiter=container.driver_limiter,
+            verify_limiter=container.verify_limiter,
         )
     finally:
         session.close()  # a no-op when ctx.run has closed it or it never connected

@@ -34,6 +34,7 @@ async def _add(ctx: RequestContext, response: Response, target_type: str, target
 
 async def _verify(ctx: RequestContext, domain_id: str, target_type: str | None = None,
                   target_id: str | None = None) -> Data[CustomDomainPublic]:
+    ctx.verify_limiter.check(ctx.principal.tenant_id)
     plan = await ctx.run(service.verification_plan, domain_id, ctx.settings.proxy_target,
                          ctx.settings.dns_challenge_label, target_type, target_id)
     outcome = await ctx.call(run_checks, ctx.env.resolver, plan.expected)  # no transaction open

@@ -45,6 +45,7 @@ def _routes(kind: str, path: str) -> None:
 
 
     async def verify(ctx: Writer) -> TenantDomainPublic:
+        ctx.verify_limiter.check(ctx.principal.tenant_id)
         plan = await ctx.run(tenant_domains.verification_plan, kind, ctx.settings.proxy_target,
                              ctx.settings.dns_challenge_label)
         # DNS is asked with no transaction open; the result is stored in a second, short one.
