@@ -181,3 +181,33 @@ def test_deleting_a_workspace_frees_the_names_inside(org, other_org, site):
     theirs = deployment(other_org)
     for name in (f"p.{site}", f"d.{site}"):
         attach(other_org, f"/api/v1/deployments/{theirs['id']}/domains", domain=name)
+
+
+def test_every_state_change_is_in_the_history(org, zone, site):
+    dep = deployment(org)
+    record = attach(org, f"/api/v1/deployments/{dep['id']}/domains", domain=f"h.{site}")
+    org.post(f"/api/v1/custom-domains/{record['id']}/verify")  # still pending: no event
+    create_dns(zone, record["dns_records"])
+    org.post(f"/api/v1/custom-domains/{record['id']}/verify")
+    zone.remove(f"h.{site}")
+    org.post(f"/api/v1/custom-domains/{record['id']}/verify")
+    create_dns(zone, record["dns_records"])
+    org.post(f"/api/v1/custom-domains/{record['id']}/verify")
+    org.delete(f"/api/v1/custom-domains/{record['id']}")
+    history = org.get(f"/api/v1/custom-domains/{record['id']}/events").json()["data"]
+    assert [(e["event"], e["from_status"], e["to_status"]) for e in history] == [
+        ("created", None, "pending"), ("verified", "pending", "verified"),
+        ("misconfigured", "verified", "misconfigured"), ("recovered", "misconfigured", "verified"),
+        ("removed", "verified", "removed")]
+    assert "h." in history[2]["detail"]
+
+
+def test_organization_domain_history(org, zone, site):
+    record = org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": f"apps.{site}"})
+    create_dns(zone, record.json()["dns_records"])
+    org.post("/api/v1/tenant/deployment-domain/verify")
+    org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": f"apps2.{site}"})
+    history = org.get("/api/v1/tenant/deployment-domain/events").json()["data"]
+    assert [(e["domain"], e["event"]) for e in history] == [
+        (f"apps.{site}", "created"), (f"apps.{site}", "verified"), (f"apps.{site}", "removed"),
+        (f"apps2.{site}", "created")]

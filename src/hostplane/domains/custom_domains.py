@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from hostplane import errors
 from hostplane.db.helpers import Page, paginate, try_insert
 from hostplane.db.scope import Scope
+from hostplane.domains import events
 from hostplane.domains.hostnames import canonical_domain
 from hostplane.domains.models import CustomDomain
 from hostplane.domains.tenant_domains import check_not_platform, check_unclaimed, taken
@@ -75,6 +76,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
         external_user_id=request.external_user_id or getattr(target, "external_user_id", None),
     )
     if try_insert(scope.session, record):
+        events.record(scope, record.id, name, None, "pending", now)
         return record, False
     again = scope.find(CustomDomain, domain=name, removed_at=None)
     if again is not None:  # this organization, concurrently
@@ -123,6 +125,7 @@ def remove_domain(scope: Scope, domain_id: str, now: datetime, target_type: str 
                   target_id: str | None = None) -> CustomDomain:
     """Detach it; the row stays as a tombstone, so whoever claims the name next proves it anew."""
     record = get_domain(scope, domain_id, target_type, target_id)
+    events.record(scope, record.id, record.domain, record.status, REMOVED, now)
     record.status, record.removed_at = REMOVED, now
     scope.session.flush()
     return record
@@ -148,8 +151,11 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     if outcome.verified:
         check_unclaimed(scope, record.domain, "domain")
         record.verified_at = record.verified_at or now
+    before = record.status
     record.status, record.next_check_at = after_check(
-        record.status, outcome.verified, record.created_at, now, explicit=explicit)
+        before, outcome.verified, record.created_at, now, explicit=explicit)
+    events.record(scope, record.id, record.domain, before, record.status, now,
+                  record.failure_reason)
     scope.session.flush()
     return record
 
@@ -179,3 +185,12 @@ def detach_all(scope: Scope, target_type: str, target_id: str, now: datetime) ->
         .values(status=REMOVED, removed_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def domain_history(scope: Scope, domain_id: str) -> list[Any]:
+    """A domain's events, removed ones included (the history outlives the attachment)."""
+    record = scope.find(CustomDomain, id=domain_id) if isinstance(domain_id, str) else None
+    if record is None:
+        raise errors.NotFound(f"No domain {domain_id!r} here.", code="DOMAIN_NOT_FOUND",
+                              fix="List the domains to find a valid id.")
+    return events.history(scope, record.id)

@@ -74,3 +74,20 @@ class CustomDomain(TenantOwned, Timestamped, Base):
     removed_at: Mapped[datetime | None]
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+
+
+class DomainEvent(TenantOwned, Base):
+    """One change of a domain's state, for a UI's history (`…/events`)."""
+
+    __tablename__ = "domain_events"
+    __table_args__ = (Index("ix_domain_events_tenant_id_subject", "tenant_id", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # What changed: a custom domain's id, or "tenant:preview" / "tenant:deployment".
+    subject: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(253))
+    event: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]

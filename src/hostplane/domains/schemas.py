@@ -145,3 +145,18 @@ class TenantDomainPublic(BaseModel):
             created_at=record.created_at if record else None,
             updated_at=record.updated_at if record else None,
         )
+
+
+class DomainEventPublic(BaseModel):
+    id: str
+    domain: str
+    event: str
+    from_status: str | None
+    to_status: str
+    detail: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: Any) -> DomainEventPublic:
+        return cls(id=e.id, domain=e.domain, event=e.event, from_status=e.from_status,
+                   to_status=e.to_status, detail=e.detail, created_at=e.created_at)

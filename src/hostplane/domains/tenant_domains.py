@@ -4,13 +4,14 @@ need, what a check found, and what the URL engine uses today (a domain only once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
 from hostplane import errors
 from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
+from hostplane.domains import events
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
 from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
@@ -60,11 +61,17 @@ def set_tenant_domain(
         record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id,
                               created_at=now)
         if try_insert(scope.session, record):
+            events.record(scope, events.tenant_subject(kind), name, None, "pending", now)
             return TenantDomainView(kind, record, platform, scope.tenant().slug)
         record = scope.find(TenantDomain, kind=kind)  # set concurrently: change that one
         assert record is not None
     if record.domain != name:
         # A new name is a new claim: its checks, and the age its retries back off by, restart.
+        events.record(scope, events.tenant_subject(kind), record.domain, record.status,
+                      "removed", now, f"replaced by {name}")
+        # A microsecond later, so the history lists the removal first.
+        now = now + timedelta(microseconds=1)
+        events.record(scope, events.tenant_subject(kind), name, None, "pending", now)
         record.domain, record.status, record.created_at = name, "pending", now
         record.verified_at = record.last_checked_at = record.failure_reason = None
         record.next_check_at, record.checks = None, []
@@ -118,13 +125,18 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
         mark_verified(scope, kind, now)
     record.status, record.next_check_at = after_check(
         before, outcome.verified, record.created_at, now, explicit=explicit)
+    events.record(scope, events.tenant_subject(kind), record.domain, before, record.status, now,
+                  record.failure_reason)
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
 
-def delete_tenant_domain(scope: Scope, kind: str, platform: Platform) -> TenantDomainView:
+def delete_tenant_domain(scope: Scope, kind: str, platform: Platform,
+                         now: datetime) -> TenantDomainView:
     record = scope.find(TenantDomain, kind=kind)
     if record is not None:
+        events.record(scope, events.tenant_subject(kind), record.domain, record.status,
+                      "removed", now)
         scope.session.delete(record)
         scope.session.flush()
     return TenantDomainView(kind, None, platform, scope.tenant().slug)

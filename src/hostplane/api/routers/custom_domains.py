@@ -14,6 +14,7 @@ from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.domains import custom_domains as service
 from hostplane.domains.custom_schemas import CustomDomainPublic, DomainAdd, FlatDomainAdd
+from hostplane.domains.schemas import DomainEventPublic
 from hostplane.domains.verification import run_checks
 
 router = APIRouter(tags=["custom domains"])
@@ -104,6 +105,13 @@ async def create_custom_domain(body: FlatDomainAdd, ctx: Writer,
 async def get_custom_domain(domain_id: str, ctx: Reader) -> Data[CustomDomainPublic]:
     return Data(data=CustomDomainPublic.of(await ctx.run(service.get_domain, domain_id),
                                            ctx.settings))
+
+
+@router.get("/custom-domains/{domain_id}/events", response_model=Data[list[DomainEventPublic]],
+            summary="The domain's history of states")
+async def custom_domain_events(domain_id: str, ctx: Reader) -> Data[list[DomainEventPublic]]:
+    found = await ctx.run(service.domain_history, domain_id)
+    return Data(data=[DomainEventPublic.of(e) for e in found])
 
 
 @router.post("/custom-domains/{domain_id}/verify", response_model=Data[CustomDomainPublic],

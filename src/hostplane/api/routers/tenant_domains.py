@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from hostplane.api.deps import RequestContext, needs
-from hostplane.domains import tenant_domains
+from hostplane.api.envelopes import Data
+from hostplane.domains import events, tenant_domains
 from hostplane.domains.models import DEPLOYMENT, PREVIEW
-from hostplane.domains.schemas import TenantDomainPublic, TenantDomainSet
+from hostplane.domains.schemas import DomainEventPublic, TenantDomainPublic, TenantDomainSet
 from hostplane.domains.verification import run_checks
 
 router = APIRouter(prefix="/tenant", tags=["organization domains"])
@@ -40,7 +41,7 @@ def _routes(kind: str, path: str) -> None:
                    summary=f"Remove the {label}; URLs fall back to the platform's (answers the "
                            "now unconfigured record)")
     async def delete_domain(ctx: Writer) -> TenantDomainPublic:
-        view = await ctx.run(tenant_domains.delete_tenant_domain, kind, ctx.env.platform)
+        view = await ctx.run(tenant_domains.delete_tenant_domain, kind, ctx.env.platform, ctx.now)
         return TenantDomainPublic.of(view, ctx.settings)
 
 
@@ -53,6 +54,12 @@ def _routes(kind: str, path: str) -> None:
         view = await ctx.run(tenant_domains.record_checks, kind, plan, outcome, ctx.env.platform,
                              ctx.now)
         return TenantDomainPublic.of(view, ctx.settings)
+
+    @router.get(f"{path}/events", response_model=Data[list[DomainEventPublic]],
+                name=f"{kind}_domain_events", summary=f"The {label}'s history of states")
+    async def history(ctx: Reader) -> Data[list[DomainEventPublic]]:
+        found = await ctx.run(events.history, events.tenant_subject(kind))
+        return Data(data=[DomainEventPublic.of(e) for e in found])
 
     summary = (f"Check the {label}'s DNS now (ownership TXT and routing CNAMEs); verified once "
                "both are in place")
