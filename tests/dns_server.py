@@ -27,21 +27,29 @@ TTL = 1
 class Zone:
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], list[str]] = {}
+        self._types: dict[str, set[str]] = {}  # owner name → its record types
         self._lock = threading.Lock()
 
     def set(self, name: str, rdtype: str, *values: str) -> None:
+        owner = name.lower().rstrip(".")
         with self._lock:
-            self._records[(name.lower().rstrip("."), rdtype.upper())] = list(values)
+            self._records[(owner, rdtype.upper())] = list(values)
+            self._types.setdefault(owner, set()).add(rdtype.upper())
 
     def remove(self, name: str, rdtype: str | None = None) -> None:
+        owner = name.lower().rstrip(".")
         with self._lock:
-            for key in [k for k in self._records if k[0] == name.lower().rstrip(".")
-                        and (rdtype is None or k[1] == rdtype.upper())]:
-                del self._records[key]
+            for kind in list(self._types.get(owner, ())):
+                if rdtype is None or kind == rdtype.upper():
+                    self._records.pop((owner, kind), None)
+                    self._types[owner].discard(kind)
+            if not self._types.get(owner):
+                self._types.pop(owner, None)
 
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._types.clear()
 
     def lookup(self, name: str, rdtype: str) -> tuple[str, list[str]] | None:
         """(the type answered, values) for `name`, trying its own records, then wildcards."""
@@ -49,7 +57,7 @@ class Zone:
             owners = [name] + ["*." + name.split(".", i + 1)[-1]
                                for i in range(name.count("."))]
             for owner in owners:
-                if any(k[0] == owner for k in self._records):
+                if owner in self._types:
                     for answer_type in (rdtype, "CNAME"):
                         values = self._records.get((owner, answer_type))
                         if values:
@@ -58,9 +66,11 @@ class Zone:
         return None
 
     def exists(self, name: str) -> bool:
+        """The name has records, or names under it do, or a wildcard covers it (else NXDOMAIN)."""
         with self._lock:
-            return any(k[0] == name or k[0].endswith("." + name) for k in self._records) or any(
-                k[0] == "*." + name.split(".", 1)[-1] for k in self._records)
+            if name in self._types or "*." + name.split(".", 1)[-1] in self._types:
+                return True
+            return any(owner.endswith("." + name) for owner in self._types)
 
 
 def _answer(zone: Zone, wire: bytes) -> bytes:

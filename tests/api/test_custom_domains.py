@@ -108,14 +108,16 @@ def test_a_project_domain_routes_to_its_production_deployment(org, zone, site):
     assert deployment_url(org, first).endswith(".miosa.app")
 
 
-def test_a_name_belongs_to_one_organization_and_a_removed_one_needs_fresh_proof(
+def test_the_first_to_prove_a_name_holds_it_and_a_removed_one_needs_fresh_proof(
         org, other_org, zone, site):
+    """Claiming proves nothing, so it blocks nobody: both may claim; the first to verify with its
+    own TXT record holds the name, the other claim ends, and later claims get DOMAIN_CLAIMED
+    without learning who holds it."""
     mine, theirs = deployment(org), deployment(other_org)
     record = attach(org, f"/api/v1/deployments/{mine['id']}/domains", domain=f"app.{site}")
-    taken = other_org.post(f"/api/v1/deployments/{theirs['id']}/domains",
-                           {"domain": f"App.{site}."})
-    assert taken.status_code == 409 and taken.json()["error"]["code"] == "DOMAIN_CLAIMED"
-    assert org.slug not in taken.text and org.tenant_id not in taken.text
+    rival = attach(other_org, f"/api/v1/deployments/{theirs['id']}/domains",
+                   domain=f"App.{site}.")
+    assert rival["status"] == "pending"
     # The same name on the same target again is the same record; on another target, refused.
     again = org.post(f"/api/v1/deployments/{mine['id']}/domains", {"domain": f"app.{site}"})
     assert again.status_code == 200 and again.json()["data"]["id"] == record["id"]
@@ -125,6 +127,12 @@ def test_a_name_belongs_to_one_organization_and_a_removed_one_needs_fresh_proof(
 
     create_dns(zone, record["dns_records"])
     assert org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]["verified"]
+    assert other_org.get(f"/api/v1/custom-domains/{rival['id']}").status_code == 404  # ended
+    taken = other_org.post(f"/api/v1/deployments/{theirs['id']}/domains",
+                           {"domain": f"app.{site}"})
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "DOMAIN_CLAIMED"
+    assert org.slug not in taken.text and org.tenant_id not in taken.text
+
     # Removed: a tombstone. The other organization may claim it, but the old DNS (the first
     # organization's token) proves nothing for it: it stays pending until its own TXT exists.
     assert org.delete(f"/api/v1/deployments/{mine['id']}/domains/{record['id']}").status_code == 200
@@ -134,6 +142,42 @@ def test_a_name_belongs_to_one_organization_and_a_removed_one_needs_fresh_proof(
     stale = other_org.post(f"/api/v1/custom-domains/{claim['id']}/verify").json()["data"]
     assert stale["status"] == "pending"
     assert [e["code"] for e in stale["errors"]] == ["OWNERSHIP_RECORD_MISSING"]
+
+
+def test_a_squatter_cannot_block_the_owner(org, other_org, zone, site, container):
+    """An unproven claim by someone else, even one given up long ago, does not stop the real
+    owner; and a verified organization domain ends unproven claims beneath it."""
+    squat = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"www.{site}")
+    owner_dep = deployment(org)
+    mine = attach(org, f"/api/v1/deployments/{owner_dep['id']}/domains", domain=f"www.{site}")
+    create_dns(zone, mine["dns_records"])
+    assert org.post(f"/api/v1/custom-domains/{mine['id']}/verify").json()["data"]["verified"]
+    assert other_org.get(f"/api/v1/custom-domains/{squat['id']}").status_code == 404
+
+    under = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"shop.{site}")
+    wildcard = org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site}).json()
+    create_dns(zone, wildcard["dns_records"])
+    assert org.post("/api/v1/tenant/deployment-domain/verify").json()["verified"] is True
+    assert other_org.get(f"/api/v1/custom-domains/{under['id']}").status_code == 404
+
+
+def test_an_organization_domain_over_anothers_exact_domain_is_refused(org, other_org, zone,
+                                                                        site):
+    record = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
+                    domain=f"app.{site}")
+    create_dns(zone, record["dns_records"])
+    assert org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]["verified"]
+    over = other_org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site})
+    assert over.status_code == 409 and over.json()["error"]["code"] == "DOMAIN_CLAIMED"
+    assert f"app.{site}" not in over.text  # never names what another organization holds
+
+
+def test_a_name_too_long_for_its_challenge_record_is_422(org):
+    name = ".".join(["a" * 60] * 3) + ".b" * 24 + ".com"  # 234 characters
+    resp = org.post(f"/api/v1/deployments/{deployment(org)['id']}/domains", {"domain": name})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "HOSTNAME_TOO_LONG"
 
 
 def test_the_flat_list_takes_both_clients_key_names(org, site):

@@ -107,7 +107,8 @@ def test_dns_removed_after_verification_is_misconfigured_and_stops_winning(org, 
     assert dep["url"] == f"https://lead-magnet.apps.{dom}"
     zone.remove(f"*.apps.{dom}")
     body = org.post(f"{DEPLOYMENT}/verify").json()
-    assert body["status"] == "misconfigured" and body["verified"] is False
+    assert (body["state"], body["status"]) == ("misconfigured", "failed")
+    assert body["verified"] is False
     assert [e["code"] for e in body["errors"]] == ["ROUTING_RECORD_MISSING"]
     again = org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]
     assert again["url"] == f"https://lead-magnet.{org.slug}.miosa.app"

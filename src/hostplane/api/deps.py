@@ -108,10 +108,9 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
 CurrentContext = Annotated[RequestContext, Depends(request_context, scope="function")]
 
 
-def needs(permission: str) -> Any:
-    """A dependency that yields the request context if the caller holds `permission`, else 403."""
-
-    writes = permission.endswith((":write", ":manage"))
+def needs(permission: str, *, writes: bool = False) -> Any:
+    """A dependency that yields the request context if the caller holds `permission`, else 403.
+    `writes`: the route changes state even when called with GET."""
 
     # async: a permission check does no I/O, so it need not cost a trip to the thread pool.
     async def check(ctx: CurrentContext, request: Request) -> RequestContext:

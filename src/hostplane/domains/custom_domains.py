@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from hostplane import errors
-from hostplane.db.helpers import Page, paginate, try_insert
+from hostplane.db.helpers import Page, apply_or_raise, paginate, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
+from hostplane.domains.claims import check_unclaimed, end_other_claims, taken
 from hostplane.domains.hostnames import canonical_domain
 from hostplane.domains.models import CustomDomain
-from hostplane.domains.tenant_domains import check_not_platform, check_unclaimed, taken
+from hostplane.domains.tenant_domains import check_not_platform
 from hostplane.domains.verification import Expected, Outcome, after_check, exact_records
 from hostplane.resources.common import get_resource
 from hostplane.resources.models import Computer, Deployment
@@ -61,6 +62,10 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     require_setup(scope.tenant())
     target = target_of(scope, target_type, target_id)
     name = canonical_domain(request.domain, field=request.field)
+    if len(name) + 21 > 253:  # the ownership record `_hostplane-challenge.{name}` must fit too
+        raise errors.Invalid(f"{name!r} is too long to verify.", code="HOSTNAME_TOO_LONG",
+                             field=request.field, rule="at most 232 characters, so its "
+                             "_hostplane-challenge TXT name fits in 253", fix="Use a shorter name.")
     check_not_platform(name, platform, request.field)
     check_unclaimed(scope, name, request.field)
     mine = scope.find(CustomDomain, domain=name, removed_at=None)
@@ -148,12 +153,20 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     record.last_checked_at = now
     problems = outcome.errors()
     record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
-    if outcome.verified:
-        check_unclaimed(scope, record.domain, "domain")
-        record.verified_at = record.verified_at or now
     before = record.status
-    record.status, record.next_check_at = after_check(
-        before, outcome.verified, record.created_at, now, explicit=explicit)
+    status, next_check = after_check(before, outcome.verified, record.created_at, now,
+                                     explicit=explicit, inconclusive=outcome.inconclusive)
+    if status == "verified" and before != "verified":
+        # Proven: the name is this organization's. Only one organization can hold it verified
+        # (a unique index decides races); other organizations' unproven claims on it end.
+        check_unclaimed(scope, record.domain, "domain")
+
+        def win() -> None:
+            record.status, record.verified_at = "verified", record.verified_at or now
+
+        apply_or_raise(scope.session, win, taken(record.domain, record.domain, "domain"))
+        end_other_claims(scope, record.domain, now, exact=True)
+    record.status, record.next_check_at = status, next_check
     events.record(scope, record.id, record.domain, before, record.status, now,
                   record.failure_reason)
     scope.session.flush()

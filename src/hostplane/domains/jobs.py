@@ -4,6 +4,7 @@ answers, so a slow resolver never holds a database lock."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,48 +28,80 @@ DUE_STATUSES = ("pending", "verified", "misconfigured")
 
 
 def recheck_domains(container: Container) -> int:
-    """Check the domains that are due (at most BATCH of each kind); answers how many. DNS is
-    asked for several domains at once (bounded), never inside a transaction."""
+    """Check the domains that are due (at most BATCH of each kind); answers how many. Plans are
+    read, and results written, in one transaction per organization; DNS is asked for several
+    domains at once (bounded), never inside a transaction."""
     now = container.clock.now()
     done = 0
     for model in (TenantDomain, CustomDomain):
-        claimed = _claim(container, model, now)
-        plans = [(tenant_id, key, _plan(container, model, tenant_id, key))
-                 for tenant_id, key in claimed]
-        plans = [p for p in plans if p[2] is not None]
+        by_tenant: dict[str, list[str]] = defaultdict(list)
+        for tenant_id, key in _claim(container, model, now):
+            by_tenant[tenant_id].append(key)
+        plans = [(tenant_id, key, plan) for tenant_id, keys in by_tenant.items()
+                 for key, plan in _plans(container, model, tenant_id, keys)]
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-            outcomes = list(pool.map(lambda p: run_checks(container.resolver, p[2].expected),
-                                     plans))
+            outcomes = list(pool.map(lambda p: _checked(container, p[2]), plans))
+        results: dict[str, list[tuple[str, Any, Any]]] = defaultdict(list)
         for (tenant_id, key, plan), outcome in zip(plans, outcomes, strict=True):
-            try:
-                with container.database.transaction() as session:
-                    scope = Scope(session, tenant_id)
-                    if model is TenantDomain:
-                        tenant_domains.record_checks(scope, key, plan, outcome,
-                                                     container.platform, container.clock.now(),
-                                                     explicit=False)
-                    else:
-                        custom_domains.record_checks(scope, plan, outcome,
-                                                     container.clock.now(), explicit=False)
-                done += 1
-            except errors.HostplaneError as exc:  # changed or taken meanwhile: next pass
-                log.info("domain re-check skipped: %s", exc.code)
+            if outcome is not None:
+                results[tenant_id].append((key, plan, outcome))
+        for tenant_id, found in results.items():
+            done += _record(container, model, tenant_id, found)
     return done
 
 
-def _plan(container: Container, model: type[TenantDomain] | type[CustomDomain], tenant_id: str,
-          key: str) -> Any:
-    settings = container.settings
+def _checked(container: Container, plan: Any) -> Any:
+    """One domain's checks; a failure is logged and skips that domain only (it is due again when
+    its lease runs out), never the pass."""
     try:
-        with container.database.transaction(write=False) as session:
-            scope = Scope(session, tenant_id)
-            if model is TenantDomain:
-                return tenant_domains.verification_plan(
-                    scope, key, settings.proxy_target, settings.dns_challenge_label)
-            return custom_domains.verification_plan(
-                scope, key, settings.proxy_target, settings.dns_challenge_label)
-    except errors.HostplaneError:  # removed since it was claimed
+        return run_checks(container.resolver, plan.expected)
+    except Exception:
+        log.exception("DNS check of %s failed", plan.domain)
         return None
+
+
+def _plans(container: Container, model: type[TenantDomain] | type[CustomDomain], tenant_id: str,
+           keys: list[str]) -> list[tuple[str, Any]]:
+    settings = container.settings
+    plans = []
+    with container.database.transaction(write=False) as session:
+        scope = Scope(session, tenant_id)
+        for key in keys:
+            try:
+                if model is TenantDomain:
+                    plan: Any = tenant_domains.verification_plan(
+                        scope, key, settings.proxy_target, settings.dns_challenge_label)
+                else:
+                    plan = custom_domains.verification_plan(
+                        scope, key, settings.proxy_target, settings.dns_challenge_label)
+            except errors.HostplaneError:  # removed since it was claimed
+                continue
+            plans.append((key, plan))
+    return plans
+
+
+def _record(container: Container, model: type[TenantDomain] | type[CustomDomain],
+            tenant_id: str, found: list[tuple[str, Any, Any]]) -> int:
+    """Store one organization's results; a domain that changed or was taken meanwhile is skipped
+    (its savepoint rolls back) and comes round again."""
+    stored = 0
+    with container.database.transaction() as session:
+        scope = Scope(session, tenant_id)
+        now = container.clock.now()
+        for key, plan, outcome in found:
+            try:
+                with session.begin_nested():
+                    if model is TenantDomain:
+                        tenant_domains.record_checks(scope, key, plan, outcome,
+                                                     container.platform, now, explicit=False)
+                    else:
+                        custom_domains.record_checks(scope, plan, outcome, now, explicit=False)
+                stored += 1
+            except errors.HostplaneError as exc:
+                log.info("domain re-check skipped: %s", exc.code)
+            except Exception:
+                log.exception("storing the check of %s failed", plan.domain)
+    return stored
 
 
 def _claim(container: Container, model: type[TenantDomain] | type[CustomDomain],
@@ -80,7 +113,7 @@ def _claim(container: Container, model: type[TenantDomain] | type[CustomDomain],
             select(model)
             .where(model.status.in_(DUE_STATUSES),
                    or_(model.next_check_at.is_(None), model.next_check_at <= now))
-            .order_by(model.next_check_at)
+            .order_by(model.next_check_at.asc().nulls_first())
             .limit(BATCH)
         )
         if not container.database.is_sqlite:

@@ -47,14 +47,17 @@ LIVE_DOMAIN = text("status != 'removed'")
 class CustomDomain(TenantOwned, Timestamped, Base):
     """An exact domain a customer owns, attached to a deployment, computer or project (spec §6).
 
-    A name is held by one organization at a time (unique among rows not `removed`). A removed
-    row stays as a tombstone: claiming the name again, by anyone, starts from `pending` and needs
-    fresh DNS proof.
+    Several organizations may claim a name; the first to prove it with its own TXT record holds
+    it (unique among verified rows) and the other claims end. An organization claims a name once
+    (unique among its rows not `removed`). A removed row stays as a tombstone: claiming the name
+    again, by anyone, starts from `pending` and needs fresh DNS proof.
     """
 
     __tablename__ = "custom_domains"
     __table_args__ = (
-        Index("uq_custom_domains_domain_live", "domain", unique=True,
+        Index("uq_custom_domains_domain_verified", "domain", unique=True,
+              sqlite_where=VERIFIED, postgresql_where=VERIFIED),
+        Index("uq_custom_domains_tenant_id_domain_live", "tenant_id", "domain", unique=True,
               sqlite_where=LIVE_DOMAIN, postgresql_where=LIVE_DOMAIN),
         Index("ix_custom_domains_tenant_id_target", "tenant_id", "target_type", "target_id"),
     )

@@ -45,6 +45,8 @@ class DnsResolver:
             return Answer((), "NXDOMAIN")
         except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
             return Answer((), f"DNS_UNREACHABLE: {type(exc).__name__}")
+        except dns.exception.DNSException as exc:  # a name DNS cannot ask about, and the like
+            return Answer((), f"DNS_ERROR: {type(exc).__name__}")
         if answer.rrset is None:
             return Answer(())
         return Answer(tuple(_text(rdata, rdtype) for rdata in answer.rrset))

@@ -79,7 +79,8 @@ class TenantDomainPublic(BaseModel):
     deployment_domain: str | None = None
     default_domain: str
     active_domain: str
-    status: str
+    status: str  # unconfigured | pending | verified | failed (what the clients accept)
+    state: str  # the full lifecycle: … | misconfigured
     dns_status: str
     verified: bool
     verified_at: datetime | None
@@ -126,7 +127,8 @@ class TenantDomainPublic(BaseModel):
             **fields,
             default_domain=default,
             active_domain=record.domain if record and verified else default,
-            status=status,
+            status="failed" if status == "misconfigured" else status,
+            state=status,
             dns_status=status,
             verified=verified,
             verified_at=record.verified_at if record else None,

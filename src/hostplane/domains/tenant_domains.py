@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
-
 from hostplane import errors
 from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
+from hostplane.domains.claims import check_unclaimed, end_other_claims, taken
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
 from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
@@ -55,7 +54,7 @@ def set_tenant_domain(
     require_setup(scope.tenant())
     name = canonical_domain(domain, field=field)
     _check_usable(kind, name, platform, field)
-    check_unclaimed(scope, name, field)
+    check_unclaimed(scope, name, field, wildcard=True)
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id,
@@ -124,7 +123,8 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     if outcome.verified:
         mark_verified(scope, kind, now)
     record.status, record.next_check_at = after_check(
-        before, outcome.verified, record.created_at, now, explicit=explicit)
+        before, outcome.verified, record.created_at, now, explicit=explicit,
+        inconclusive=outcome.inconclusive)
     events.record(scope, events.tenant_subject(kind), record.domain, before, record.status, now,
                   record.failure_reason)
     scope.session.flush()
@@ -147,40 +147,15 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         return None
-    check_unclaimed(scope, record.domain, "domain")
+    check_unclaimed(scope, record.domain, "domain", wildcard=True)
 
     def verify() -> None:
         record.status, record.verified_at, record.last_checked_at = "verified", now, now
         record.failure_reason = None
 
     apply_or_raise(scope.session, verify, taken(record.domain, record.domain, "domain"))
+    end_other_claims(scope, record.domain, now, exact=False)
     return record
-
-
-def check_unclaimed(scope: Scope, name: str, field: str) -> None:
-    """Refuse a domain another organization has verified, or one inside or around it: whoever
-    proved a name serves it and every name under it."""
-    labels = name.split(".")
-    parents = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    # Columns only: rows of other organizations are never loaded as objects into this session.
-    claimed = scope.session.scalar(
-        select(TenantDomain.domain).where(
-            TenantDomain.tenant_id != scope.tenant_id,
-            TenantDomain.status == "verified",
-            or_(TenantDomain.domain.in_(parents), TenantDomain.domain.like(f"%.{name}")),
-        ).limit(1)
-    )
-    if claimed is not None:
-        raise taken(name, claimed, field)
-
-
-def taken(name: str, claimed: str, field: str) -> errors.Conflict:
-    return errors.Conflict(
-        f"{name!r} is not available: {claimed!r} is held by another organization.",
-        code="DOMAIN_CLAIMED", field=field,
-        rule="a domain belongs to one organization; a verified one also covers every name "
-             "under it",
-        fix="Use another domain you control.")
 
 
 def _check_usable(kind: str, name: str, platform: Platform, field: str) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from hostplane.domains.resolver import Answer, Resolver
 
 ROUTING, OWNERSHIP, CERTIFICATE = "routing", "ownership", "certificate"
-OK, MISSING, CONFLICT = "ok", "missing", "conflict"
+OK, MISSING, CONFLICT, UNKNOWN = "ok", "missing", "conflict", "unknown"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,11 @@ class Outcome:
     def verified(self) -> bool:
         return all(c.ok for c in self.checks if c.expected.required)
 
+    @property
+    def inconclusive(self) -> bool:
+        """DNS did not answer (timeout, SERVFAIL): nothing is known, nothing should change."""
+        return any(c.status == UNKNOWN for c in self.checks if c.expected.required)
+
     def errors(self) -> list[dict[str, str]]:
         """What is wrong, and who must change what (always the domain's owner, in their DNS)."""
         found = []
@@ -58,6 +63,12 @@ class Outcome:
             if check.ok or not check.expected.required:
                 continue
             e = check.expected
+            if check.status == UNKNOWN:
+                found.append({"code": "DNS_UNREACHABLE", "message": f"DNS did not answer for "
+                              f"{e.name} ({', '.join(check.observed)}).", "fix": "Nothing to "
+                              "change: the check is retried in a few minutes.",
+                              "actor": "platform"})
+                continue
             what = "has no such record" if check.status == MISSING else (
                 f"answers {', '.join(check.observed)}")
             how = (f"an ALIAS/ANAME (or CNAME flattening) for {e.host} to {e.value}, or the A "
@@ -135,14 +146,18 @@ def _check(resolver: Resolver, e: Expected) -> Check:
     # A wildcard is proven by a name nobody made on purpose.
     name = e.name.replace("*", f"hp-{secrets.token_hex(6)}", 1) if e.name.startswith("*") else e.name
     if e.type == "TXT":
-        values = resolver.lookup(name, "TXT").values
-        return Check(e, OK if e.value in values else MISSING, values)
+        txt = resolver.lookup(name, "TXT")
+        if txt.error and txt.error != "NXDOMAIN":
+            return Check(e, UNKNOWN, (txt.error,))
+        return Check(e, OK if e.value in txt.values else MISSING, txt.values)
     if e.type == "ALIAS":  # flattened at the apex: the name must answer with the proxy's addresses
         mine = resolver.lookup(name, "A").values
         theirs = set(resolver.lookup(e.value, "A").values)
         status = OK if theirs and theirs & set(mine) else (CONFLICT if mine else MISSING)
         return Check(e, status, mine)
     cname = resolver.lookup(name, "CNAME")
+    if cname.error and cname.error != "NXDOMAIN":
+        return Check(e, UNKNOWN, (cname.error,))
     if e.value in cname.values:
         return Check(e, OK, cname.values)
     if cname.values:
@@ -157,7 +172,7 @@ VERIFIED_RECHECK, MISCONFIGURED_RECHECK = timedelta(days=1), timedelta(hours=1)
 
 
 def after_check(status: str, verified: bool, created_at: datetime, now: datetime, *,
-                explicit: bool) -> tuple[str, datetime | None]:
+                explicit: bool, inconclusive: bool = False) -> tuple[str, datetime | None]:
     """The status a check leads to, and when to check next.
 
     Verified: again within a day. Was verified, now failing: `misconfigured` (URLs fall back),
@@ -167,6 +182,8 @@ def after_check(status: str, verified: bool, created_at: datetime, now: datetime
     """
     if verified:
         return "verified", now + VERIFIED_RECHECK
+    if inconclusive:  # DNS did not answer: keep what we knew, ask again soon
+        return status, now + FIRST_RETRY * 5
     if status in ("verified", "misconfigured"):
         return "misconfigured", now + MISCONFIGURED_RECHECK
     age = now - created_at

@@ -18,6 +18,8 @@ router = APIRouter(prefix="/tenant", tags=["organization domains"])
 
 Reader = Annotated[RequestContext, needs("domain:read")]
 Writer = Annotated[RequestContext, needs("domain:write")]
+# The spec's GET …/verify stores what it finds: a write, whatever the method.
+Verifier = Annotated[RequestContext, needs("domain:write", writes=True)]
 
 
 def _routes(kind: str, path: str) -> None:
@@ -45,7 +47,7 @@ def _routes(kind: str, path: str) -> None:
         return TenantDomainPublic.of(view, ctx.settings)
 
 
-    async def verify(ctx: Writer) -> TenantDomainPublic:
+    async def verify(ctx: Verifier) -> TenantDomainPublic:
         ctx.verify_limiter.check(ctx.principal.tenant_id)
         plan = await ctx.run(tenant_domains.verification_plan, kind, ctx.settings.proxy_target,
                              ctx.settings.dns_challenge_label)
