@@ -34,7 +34,10 @@ class DnsResolver:
         if nameservers:
             self._resolver.nameservers = [_host(entry) for entry in nameservers]
             ports = {_port(entry) for entry in nameservers}
-            self._resolver.port = ports.pop() if len(ports) == 1 else 53
+            if len(ports) > 1:  # dnspython asks every nameserver on one port
+                raise ValueError("HOSTPLANE_DNS_NAMESERVERS: all entries must use one port, "
+                                 f"not {sorted(ports)}")
+            self._resolver.port = ports.pop()
         self._resolver.lifetime = timeout
         self._resolver.cache = None  # a re-check must see the DNS of now
 
@@ -59,8 +62,14 @@ def _text(rdata: object, rdtype: str) -> str:
 
 
 def _host(entry: str) -> str:
+    """`host`, `host:port`, `ipv6` or `[ipv6]:port` → the address."""
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
     return entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
 
 
 def _port(entry: str) -> int:
+    if entry.startswith("["):
+        rest = entry.split("]", 1)[1]
+        return int(rest[1:]) if rest.startswith(":") else 53
     return int(entry.rsplit(":", 1)[1]) if entry.count(":") == 1 else 53
