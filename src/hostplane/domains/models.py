@@ -60,6 +60,8 @@ class CustomDomain(TenantOwned, Timestamped, Base):
         Index("uq_custom_domains_tenant_id_domain_live", "tenant_id", "domain", unique=True,
               sqlite_where=LIVE_DOMAIN, postgresql_where=LIVE_DOMAIN),
         Index("ix_custom_domains_tenant_id_target", "tenant_id", "target_type", "target_id"),
+        # Claims on one name across organizations (ending rivals, checking who holds it).
+        Index("ix_custom_domains_domain", "domain"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
