@@ -147,12 +147,7 @@ def verification_plan(scope: Scope, domain_id: str, proxy: str, challenge_label:
 def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetime, *,
                   explicit: bool = True) -> CustomDomain:
     record = get_domain(scope, plan.id)
-    record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
-                      "name": c.expected.name, "status": c.status, "observed": list(c.observed)}
-                     for c in outcome.checks]
-    record.last_checked_at = now
-    problems = outcome.errors()
-    record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
+    outcome.store(record, now)
     before = record.status
     status, next_check = after_check(before, outcome.verified, record.created_at, now,
                                      explicit=explicit, inconclusive=outcome.inconclusive)

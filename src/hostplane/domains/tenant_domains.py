@@ -113,12 +113,7 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     if record is None or record.domain != plan.domain:
         raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
                               code="RETRY", fix="Verify again.")
-    record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
-                      "name": c.expected.name, "status": c.status, "observed": list(c.observed)}
-                     for c in outcome.checks]
-    record.last_checked_at = now
-    problems = outcome.errors()
-    record.failure_reason = "; ".join(p["message"] for p in problems)[:500] or None
+    outcome.store(record, now)
     before = record.status
     if outcome.verified:
         mark_verified(scope, kind, now)

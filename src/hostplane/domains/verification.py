@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from hostplane.domains.resolver import Answer, Resolver
 
@@ -55,6 +56,14 @@ class Outcome:
     def inconclusive(self) -> bool:
         """DNS did not answer (timeout, SERVFAIL): nothing is known, nothing should change."""
         return any(c.status == UNKNOWN for c in self.checks if c.expected.required)
+
+    def store(self, record: Any, now: datetime) -> None:
+        """Write what the check saw onto a domain record (organization or exact domain alike)."""
+        record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
+                          "name": c.expected.name, "status": c.status,
+                          "observed": list(c.observed)} for c in self.checks]
+        record.last_checked_at = now
+        record.failure_reason = "; ".join(p["message"] for p in self.errors())[:500] or None
 
     def errors(self) -> list[dict[str, str]]:
         """What is wrong, and who must change what (always the domain's owner, in their DNS)."""
