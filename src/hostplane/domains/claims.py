@@ -38,10 +38,10 @@ def check_unclaimed(scope: Scope, name: str, field: str, *, wildcard: bool = Fal
         ).limit(1)
     )
     if claimed is not None or held is not None:
-        raise taken(name, name, field)
+        raise taken(name, field)
 
 
-def taken(name: str, claimed: str, field: str) -> errors.Conflict:
+def taken(name: str, field: str) -> errors.Conflict:
     return errors.Conflict(
         f"{name!r} is not available: it, or a name around it, is held by another "
         "organization.",

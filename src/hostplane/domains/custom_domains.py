@@ -86,7 +86,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     again = scope.find(CustomDomain, domain=name, removed_at=None)
     if again is not None:  # this organization, concurrently
         return _same_target(again, target_type, target.id, request.field), True
-    raise taken(name, name, request.field)
+    raise taken(name, request.field)
 
 
 def _same_target(record: CustomDomain, target_type: str, target_id: str,
@@ -159,7 +159,7 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
         def win() -> None:
             record.status, record.verified_at = "verified", record.verified_at or now
 
-        apply_or_raise(scope.session, win, taken(record.domain, record.domain, "domain"))
+        apply_or_raise(scope.session, win, taken(record.domain, "domain"))
         end_other_claims(scope, record.domain, now, exact=True)
     record.status, record.next_check_at = status, next_check
     events.record(scope, record.id, record.domain, before, record.status, now,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -11,8 +11,8 @@ from hostplane import errors
 from hostplane.domains.custom_domains import DomainRequest
 from hostplane.domains.hostnames import unicode_name
 from hostplane.domains.models import CustomDomain
-from hostplane.domains.schemas import DnsRecord, DnsRecordCheck, DomainError
-from hostplane.domains.verification import Check, Outcome, exact_records
+from hostplane.domains.schemas import DnsRecord, DnsRecordCheck, DomainError, last_check
+from hostplane.domains.verification import exact_records
 from hostplane.inputs import Text
 from hostplane.settings import Settings
 
@@ -102,15 +102,8 @@ class CustomDomainPublic(BaseModel):
     def of(cls, d: CustomDomain, settings: Settings, *, reused: bool = False) -> CustomDomainPublic:
         expected = exact_records(d.tenant_id, d.domain, proxy=settings.proxy_target,
                                  challenge_label=settings.dns_challenge_label)
-        seen: dict[tuple[str, str], Any] = {(c["type"], c["name"]): c for c in d.checks or []}
-        checks = [DnsRecordCheck(
-            purpose=e.purpose, type=e.type, name=e.name, host=e.host, value=e.value,
-            required=e.required, status=seen.get((e.type, e.name), {}).get("status", "missing"),
-            observed=seen.get((e.type, e.name), {}).get("observed", []),
-        ) for e in expected]
-        problems = (Outcome(tuple(Check(e, c.status, tuple(c.observed))
-                                  for e, c in zip(expected, checks, strict=True))).errors()
-                    if d.last_checked_at and d.status != "verified" else [])
+        checks, problems = last_check(expected, d.checks)
+        problems = problems if d.last_checked_at and d.status != "verified" else []
         token = next(e.value for e in expected if e.purpose == "ownership")
         ids = {f"{t}_id": d.target_id if d.target_type == t else None
                for t in ("deployment", "computer", "project")}

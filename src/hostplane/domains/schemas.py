@@ -11,7 +11,7 @@ from hostplane import errors
 from hostplane.domains.hostnames import unicode_name
 from hostplane.domains.models import PREVIEW
 from hostplane.domains.tenant_domains import TenantDomainView, expected_records
-from hostplane.domains.verification import Check, Outcome
+from hostplane.domains.verification import Check, Expected, Outcome
 from hostplane.inputs import Text
 from hostplane.settings import Settings
 
@@ -62,6 +62,21 @@ class DnsRecordCheck(BaseModel):
     observed: list[str]
 
 
+def last_check(expected: list[Expected],
+               stored: list[dict[str, Any]]) -> tuple[list[DnsRecordCheck], list[dict[str, str]]]:
+    """The records to create, each with what the last stored check saw of it (missing until
+    checked), and the errors that check reported."""
+    seen = {(c["type"], c["name"]): c for c in stored or []}
+    checks = [DnsRecordCheck(
+        purpose=e.purpose, type=e.type, name=e.name, host=e.host, value=e.value,
+        required=e.required, status=seen.get((e.type, e.name), {}).get("status", "missing"),
+        observed=seen.get((e.type, e.name), {}).get("observed", []),
+    ) for e in expected]
+    outcome = Outcome(tuple(Check(e, c.status, tuple(c.observed))
+                            for e, c in zip(expected, checks, strict=True)))
+    return checks, outcome.errors()
+
+
 class DomainError(BaseModel):
     code: str
     message: str
@@ -107,18 +122,11 @@ class TenantDomainPublic(BaseModel):
         verified = status == "verified"
         expected = (expected_records(view.kind, record, proxy, settings.dns_challenge_label)
                     if record else [])
-        seen = {(c["type"], c["name"]): c for c in (record.checks if record else [])}
-        checks = [DnsRecordCheck(
-            purpose=e.purpose, type=e.type, name=e.name, host=e.host, value=e.value,
-            required=e.required, status=seen.get((e.type, e.name), {}).get("status", "missing"),
-            observed=seen.get((e.type, e.name), {}).get("observed", []),
-        ) for e in expected]
+        checks, problems = last_check(expected, record.checks if record else [])
         short = [DnsRecord(type=c.type, name=c.name[: -len(record.domain) - 1] or "@",
                            fqdn=c.name, value=c.value)
                  for c in checks if c.required and record is not None]
-        problems = (Outcome(tuple(Check(e, c.status, tuple(c.observed))
-                                  for e, c in zip(expected, checks, strict=True))).errors()
-                    if record and record.last_checked_at else [])
+        problems = problems if record and record.last_checked_at else []
         fields: dict[str, Any] = {f"{view.kind}_domain": record.domain if record else None}
         return cls(
             kind=view.kind,

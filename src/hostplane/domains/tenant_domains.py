@@ -148,7 +148,7 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
         record.status, record.verified_at, record.last_checked_at = "verified", now, now
         record.failure_reason = None
 
-    apply_or_raise(scope.session, verify, taken(record.domain, record.domain, "domain"))
+    apply_or_raise(scope.session, verify, taken(record.domain, "domain"))
     end_other_claims(scope, record.domain, now, exact=False)
     return record
 

@@ -77,7 +77,7 @@ def list_computers(scope: Scope, filters: ResourceFilters, env: Env, *, limit: i
                    cursor: str | None, offset: int) -> Page[ComputerView]:
     page = list_resources(scope, Computer, filters, limit=limit, cursor=cursor, offset=offset)
     org = organization_domains(scope)
-    return Page([_view(scope, c, org, env) for c in page.items], page.next_cursor, page.total)
+    return Page(_views(scope, page.items, org, env), page.next_cursor, page.total)
 
 
 def update_computer(scope: Scope, computer_id: str, body: ComputerUpdate,
@@ -97,6 +97,13 @@ def destroy_computer(scope: Scope, computer_id: str, env: Env) -> Computer:
 
 
 def _view(scope: Scope, computer: Computer, org: OrganizationDomains, env: Env) -> ComputerView:
-    """An exact domain attached to the computer (verified) wins over its desktop host."""
-    custom = verified_hosts(scope, "computer", [computer.id]).get(computer.id, [])
-    return ComputerView(computer, computer_urls(env.platform, org, computer.slug, custom))
+    return _views(scope, [computer], org, env)[0]
+
+
+def _views(scope: Scope, computers: list[Computer], org: OrganizationDomains,
+           env: Env) -> list[ComputerView]:
+    """An exact domain attached to a computer (verified) wins over its desktop host; the
+    domains of a whole page are read in one query."""
+    custom = verified_hosts(scope, "computer", [c.id for c in computers])
+    return [ComputerView(c, computer_urls(env.platform, org, c.slug, custom.get(c.id, [])))
+            for c in computers]

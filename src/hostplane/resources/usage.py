@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from hostplane import errors
 from hostplane.db.scope import Scope
 from hostplane.resources.models import Computer, Database, Deployment, OwnedResource, Sandbox
-from hostplane.tenancy.models import Project, Workspace
+from hostplane.tenancy.models import Project
 from hostplane.tenancy.projects import get_project
 from hostplane.tenancy.workspaces import get_workspace
 
@@ -106,7 +106,3 @@ def _overlap(started: datetime | None, stopped: datetime, start: datetime, end: 
     if started is None:
         return 0.0
     return max(0.0, (min(stopped, end) - max(started, start)).total_seconds())
-
-
-__all__ = ["GROUPS", "PERIODS", "Workspace", "period_bounds", "project_summary", "usage",
-           "workspace_usage"]
