@@ -77,7 +77,7 @@ def main() -> None:
         container.stop()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"checked {done} domains in {elapsed:.1f} s over {passes} worker passes "
-          f"(batch {jobs.BATCH}, {jobs.CONCURRENCY} DNS checks at once): "
+          f"(batch {jobs.BATCH}, {jobs.CONCURRENCY} domains asked at once): "
           f"{done / elapsed:.0f} domains/s; {verified} verified; peak RSS {peak_mib:.0f} MiB "
           f"(target >= 500 domains/s)")
 

@@ -70,3 +70,30 @@ def test_pending_domains_are_given_up_after_seven_days(org, container):
     # The owner can still ask again: an explicit verify re-arms it.
     again = org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]
     assert again["status"] == "pending" and again["next_check_at"] is not None
+
+
+def test_two_organizations_proving_one_name_in_one_pass_end_with_one_holder(
+        org, other_org, container, zone):
+    """Both claims have their TXT record (a name can carry several): the worker stores each
+    organization's batch in turn; the first holds the name and the other claim ends, with an
+    event in its own history."""
+    name = f"both.w{uuid.uuid4().hex[:10]}.com"
+    records = []
+    for who in (org, other_org):
+        dep = who.post("/api/v1/deployments", {"name": "Site"}).json()["data"]
+        records.append(who.post(f"/api/v1/deployments/{dep['id']}/domains",
+                                {"domain": name}).json()["data"])
+    create_dns(zone, records[0]["dns_records"])
+    zone.set(f"_hostplane-challenge.{name}", "TXT", *[
+        f'"{r["value"]}"' for record in records for r in record["dns_records"]
+        if r["purpose"] == "ownership"])
+    run_worker(container)
+    states = [who.get(f"/api/v1/custom-domains/{r['id']}") for who, r in
+              zip((org, other_org), records, strict=True)]
+    assert sorted(s.status_code for s in states) == [200, 404]
+    winner = next(s for s in states if s.status_code == 200)
+    assert winner.json()["data"]["status"] == "verified"
+    loser_org, loser = next((who, r) for who, r, s in zip((org, other_org), records, states,
+                                                          strict=True) if s.status_code == 404)
+    history = loser_org.get(f"/api/v1/custom-domains/{loser['id']}/events").json()["data"]
+    assert (history[-1]["from_status"], history[-1]["to_status"]) == ("pending", "removed")

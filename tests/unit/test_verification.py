@@ -3,6 +3,7 @@ real DNS server are in the API and worker tests) and the status a check leads to
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,14 +23,15 @@ class FakeResolver:
     def __init__(self, answers: dict[tuple[str, str], Answer], default: Answer) -> None:
         self.answers, self.default = answers, default
 
-    def lookup(self, name: str, rdtype: str) -> Answer:
+    async def lookup(self, name: str, rdtype: str) -> Answer:
         return self.answers.get((name, rdtype), self.default)
 
 
 def test_a_dns_outage_is_inconclusive_not_missing():
     records = exact_records("t1", "app.example.org", proxy="proxy.miosa.ai",
                             challenge_label="_hostplane-challenge")
-    outage = run_checks(FakeResolver({}, Answer((), "DNS_UNREACHABLE: Timeout")), records)
+    outage = asyncio.run(run_checks(FakeResolver({}, Answer((), "DNS_UNREACHABLE: Timeout")),
+                                    records))
     assert outage.inconclusive and not outage.verified
     assert {e["code"] for e in outage.errors()} == {"DNS_UNREACHABLE"}  # one per record
     assert outage.errors()[0]["actor"] == "platform"
@@ -37,7 +39,7 @@ def test_a_dns_outage_is_inconclusive_not_missing():
     status, next_check = after_check("verified", False, NOW - timedelta(days=30), NOW,
                                      explicit=False, inconclusive=True)
     assert status == "verified" and next_check - NOW <= timedelta(minutes=5)
-    gone = run_checks(FakeResolver({}, Answer((), "NXDOMAIN")), records)
+    gone = asyncio.run(run_checks(FakeResolver({}, Answer((), "NXDOMAIN")), records))
     assert not gone.inconclusive
     assert after_check("verified", False, NOW, NOW, explicit=False)[0] == "misconfigured"
 

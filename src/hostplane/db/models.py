@@ -1,7 +1,7 @@
 """Imports every table so metadata is complete for migrations and checks."""
 
 from hostplane.db.base import Base
-from hostplane.domains.models import CustomDomain, DomainEvent, TenantDomain
+from hostplane.domains.models import CustomDomain, DomainClaim, DomainEvent, TenantDomain
 from hostplane.idempotency.models import IdempotencyRecord
 from hostplane.keys.models import ApiKey
 from hostplane.resources.models import Computer, Database, Deployment, Sandbox, SandboxPreview
@@ -14,6 +14,7 @@ __all__ = [
     "CustomDomain",
     "Database",
     "Deployment",
+    "DomainClaim",
     "DomainEvent",
     "IdempotencyRecord",
     "Project",

@@ -14,7 +14,14 @@ from hostplane import errors
 from hostplane.db.helpers import Page, apply_or_raise, paginate, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
-from hostplane.domains.claims import check_unclaimed, end_other_claims, taken
+from hostplane.domains.claims import (
+    check_unclaimed,
+    end_other_claims,
+    hold,
+    hold_exact,
+    release,
+    taken,
+)
 from hostplane.domains.hostnames import canonical_domain
 from hostplane.domains.models import CustomDomain
 from hostplane.domains.tenant_domains import check_not_platform
@@ -133,6 +140,7 @@ def remove_domain(scope: Scope, domain_id: str, now: datetime, target_type: str 
     events.record(scope, record.id, record.domain, record.status, REMOVED, now)
     record.status, record.removed_at = REMOVED, now
     scope.session.flush()
+    release(scope, [record.domain])
     return record
 
 
@@ -142,6 +150,58 @@ def verification_plan(scope: Scope, domain_id: str, proxy: str, challenge_label:
     return DomainPlan(record.id, record.domain,
                       exact_records(record.tenant_id, record.domain, proxy=proxy,
                                     challenge_label=challenge_label))
+
+
+def verification_plans(scope: Scope, domain_ids: list[str], proxy: str,
+                       challenge_label: str) -> list[DomainPlan]:
+    """Plans for many of this organization's domains at once (the worker's batch); ids removed
+    meanwhile are left out."""
+    rows = scope.session.execute(
+        select(CustomDomain.id, CustomDomain.domain)
+        .where(CustomDomain.tenant_id == scope.tenant_id, CustomDomain.id.in_(domain_ids),
+               CustomDomain.status != REMOVED))
+    return [DomainPlan(row.id, row.domain,
+                       exact_records(scope.tenant_id, row.domain, proxy=proxy,
+                                     challenge_label=challenge_label)) for row in rows]
+
+
+def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: datetime) -> int:
+    """The worker's results for many of this organization's domains, stored with a handful of
+    statements (the rules are record_checks'). A domain removed or renamed meanwhile, or proven
+    by another organization first, is left as it is and comes round again after its lease.
+    Answers how many were stored. A lost race on a unique key raises IntegrityError: the caller
+    rolls back and stores one domain at a time."""
+    rows = {r.id: r for r in scope.session.scalars(
+        scope.select(CustomDomain).where(CustomDomain.id.in_([p.id for p, _ in results]),
+                                         CustomDomain.status != REMOVED))}
+    changes = []
+    for plan, outcome in results:
+        record = rows.get(plan.id)
+        if record is None or record.domain != plan.domain:
+            continue
+        status, next_check = after_check(record.status, outcome.verified, record.created_at, now,
+                                         explicit=False, inconclusive=outcome.inconclusive)
+        changes.append((record, record.status, outcome, status, next_check))
+    won = [r.domain for r, before, _, status, _ in changes
+           if status == "verified" and before != "verified"]
+    refused = hold_exact(scope, won, now) if won else set()
+    lost: list[str] = []
+    for record, before, outcome, status, next_check in changes:
+        if status == "verified" and before != "verified":
+            if record.domain in refused:
+                continue
+            record.verified_at = record.verified_at or now
+        elif before == "verified" and status != "verified":
+            lost.append(record.domain)
+        outcome.store(record, now)
+        record.status, record.next_check_at = status, next_check
+        events.record(scope, record.id, record.domain, before, status, now,
+                      record.failure_reason)
+    scope.session.flush()
+    if won := [n for n in won if n not in refused]:
+        end_other_claims(scope, won, now, exact=True)
+    release(scope, lost)
+    return len(changes) - len(refused)
 
 
 def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetime, *,
@@ -154,17 +214,19 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     if status == "verified" and before != "verified":
         # Proven: the name is this organization's. Only one organization can hold it verified
         # (a unique index decides races); other organizations' unproven claims on it end.
-        check_unclaimed(scope, record.domain, "domain")
+        hold(scope, record.domain, now, wildcard=False)
 
         def win() -> None:
             record.status, record.verified_at = "verified", record.verified_at or now
 
         apply_or_raise(scope.session, win, taken(record.domain, "domain"))
-        end_other_claims(scope, record.domain, now, exact=True)
+        end_other_claims(scope, [record.domain], now, exact=True)
     record.status, record.next_check_at = status, next_check
     events.record(scope, record.id, record.domain, before, record.status, now,
                   record.failure_reason)
     scope.session.flush()
+    if before == "verified" and status != "verified":
+        release(scope, [record.domain])  # misconfigured: whoever proves the name next may take it
     return record
 
 
@@ -184,15 +246,29 @@ def verified_hosts(scope: Scope, target_type: str, target_ids: list[str]) -> dic
     return found
 
 
-def detach_all(scope: Scope, target_type: str, target_id: str, now: datetime) -> None:
-    """The target is gone: its domains become tombstones (a new claim needs fresh proof)."""
+def detach_all(scope: Scope, target_type: str, target_ids: Any, now: datetime) -> None:
+    """The targets are going away: their domains become tombstones (a new claim needs fresh
+    proof), each with a `removed` event, and the names they held are given back.
+    `target_ids` is a list or a subquery of ids."""
+    ids = [target_ids] if isinstance(target_ids, str) else target_ids
+    rows = scope.session.execute(
+        select(CustomDomain.id, CustomDomain.domain, CustomDomain.status)
+        .where(CustomDomain.tenant_id == scope.tenant_id, CustomDomain.target_type == target_type,
+               CustomDomain.target_id.in_(ids), CustomDomain.status != REMOVED)
+    ).all()
+    if not rows:
+        return
     scope.session.execute(
         update(CustomDomain)
-        .where(CustomDomain.tenant_id == scope.tenant_id, CustomDomain.target_type == target_type,
-               CustomDomain.target_id == target_id, CustomDomain.status != REMOVED)
+        .where(CustomDomain.id.in_([r.id for r in rows]))
         .values(status=REMOVED, removed_at=now)
         .execution_options(synchronize_session=False)
     )
+    for row in rows:
+        events.record(scope, row.id, row.domain, row.status, REMOVED, now,
+                      f"its {target_type} was deleted")
+    scope.session.flush()
+    release(scope, [r.domain for r in rows if r.status == "verified"])
 
 
 def domain_history(scope: Scope, domain_id: str) -> list[Any]:

@@ -3,26 +3,27 @@ answers, so a slow resolver never holds a database lock."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from hostplane import errors
 from hostplane.db.scope import Scope
 from hostplane.domains import custom_domains, tenant_domains
 from hostplane.domains.models import CustomDomain, TenantDomain
-from hostplane.domains.verification import run_checks
+from hostplane.domains.verification import run_many
 
 if TYPE_CHECKING:
     from hostplane.api.container import Container
 
 log = logging.getLogger("hostplane.worker.domains")
 BATCH = 100
-CONCURRENCY = 16  # DNS checks in flight at once per worker
+CONCURRENCY = 64  # domains whose DNS is being asked at once, per worker
 LEASE = timedelta(minutes=5)  # a claimed domain is skipped by other workers for this long
 DUE_STATUSES = ("pending", "verified", "misconfigured")
 
@@ -39,8 +40,8 @@ def recheck_domains(container: Container) -> int:
             by_tenant[tenant_id].append(key)
         plans = [(tenant_id, key, plan) for tenant_id, keys in by_tenant.items()
                  for key, plan in _plans(container, model, tenant_id, keys)]
-        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-            outcomes = list(pool.map(lambda p: _checked(container, p[2]), plans))
+        outcomes = asyncio.run(run_many(container.resolver, [p[2] for p in plans], CONCURRENCY,
+                                        _failed))
         results: dict[str, list[tuple[str, Any, Any]]] = defaultdict(list)
         for (tenant_id, key, plan), outcome in zip(plans, outcomes, strict=True):
             if outcome is not None:
@@ -50,14 +51,10 @@ def recheck_domains(container: Container) -> int:
     return done
 
 
-def _checked(container: Container, plan: Any) -> Any:
-    """One domain's checks; a failure is logged and skips that domain only (it is due again when
-    its lease runs out), never the pass."""
-    try:
-        return run_checks(container.resolver, plan.expected)
-    except Exception:
-        log.exception("DNS check of %s failed", plan.domain)
-        return None
+def _failed(plan: Any) -> None:
+    """A domain's check raised: logged, and that domain only is skipped (it is due again when its
+    lease runs out), never the pass."""
+    log.exception("DNS check of %s failed", plan.domain)
 
 
 def _plans(container: Container, model: type[TenantDomain] | type[CustomDomain], tenant_id: str,
@@ -66,14 +63,13 @@ def _plans(container: Container, model: type[TenantDomain] | type[CustomDomain],
     plans = []
     with container.database.transaction(write=False) as session:
         scope = Scope(session, tenant_id)
+        if model is CustomDomain:  # many per organization: one query
+            return [(p.id, p) for p in custom_domains.verification_plans(
+                scope, keys, settings.proxy_target, settings.dns_challenge_label)]
         for key in keys:
             try:
-                if model is TenantDomain:
-                    plan: Any = tenant_domains.verification_plan(
-                        scope, key, settings.proxy_target, settings.dns_challenge_label)
-                else:
-                    plan = custom_domains.verification_plan(
-                        scope, key, settings.proxy_target, settings.dns_challenge_label)
+                plan = tenant_domains.verification_plan(
+                    scope, key, settings.proxy_target, settings.dns_challenge_label)
             except errors.HostplaneError:  # removed since it was claimed
                 continue
             plans.append((key, plan))
@@ -84,6 +80,14 @@ def _record(container: Container, model: type[TenantDomain] | type[CustomDomain]
             tenant_id: str, found: list[tuple[str, Any, Any]]) -> int:
     """Store one organization's results; a domain that changed or was taken meanwhile is skipped
     (its savepoint rolls back) and comes round again."""
+    if model is CustomDomain:
+        try:
+            with container.database.transaction() as session:
+                return custom_domains.record_batch(
+                    Scope(session, tenant_id), [(plan, outcome) for _, plan, outcome in found],
+                    container.clock.now())
+        except IntegrityError:  # another organization proved one of the names just now
+            log.info("domain batch lost a race; storing one at a time")
     stored = 0
     with container.database.transaction() as session:
         scope = Scope(session, tenant_id)

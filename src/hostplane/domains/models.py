@@ -81,6 +81,21 @@ class CustomDomain(TenantOwned, Timestamped, Base):
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
 
 
+class DomainClaim(TenantOwned, Base):
+    """A name an organization has proven and holds: one row per name across every kind of
+    domain, so the primary key is the rule "a hostname belongs to at most one organization".
+
+    A row exists exactly while one of the organization's domains with that name is `verified`.
+    `wildcard` is true when an organization domain holds it, which covers every name beneath.
+    """
+
+    __tablename__ = "domain_claims"
+
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    wildcard: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+
 class DomainEvent(TenantOwned, Base):
     """One change of a domain's state, for a UI's history (`…/events`)."""
 

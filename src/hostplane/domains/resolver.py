@@ -1,7 +1,8 @@
 """The DNS resolver port: what domain verification asks of DNS, and dnspython behind it.
 
 Verification only reads public records, so the port is small: the values of one record type at one
-name, following CNAMEs where the type is not CNAME itself. Tests point it at a real DNS server on
+name, following CNAMEs where the type is not CNAME itself. It is async, so one worker keeps many
+questions in flight on one thread. Tests point it at a real DNS server on
 loopback (HOSTPLANE_DNS_NAMESERVERS); production uses the system's resolvers or the ones given.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
@@ -23,14 +25,14 @@ class Answer:
 
 
 class Resolver(Protocol):
-    def lookup(self, name: str, rdtype: str) -> Answer: ...
+    async def lookup(self, name: str, rdtype: str) -> Answer: ...
 
 
 class DnsResolver:
     """dnspython, asking `nameservers` ("host" or "host:port"), or the system's when empty."""
 
     def __init__(self, nameservers: list[str] | None = None, *, timeout: float = 3.0) -> None:
-        self._resolver = dns.resolver.Resolver(configure=not nameservers)
+        self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
             self._resolver.nameservers = [_host(entry) for entry in nameservers]
             ports = {_port(entry) for entry in nameservers}
@@ -41,9 +43,9 @@ class DnsResolver:
         self._resolver.lifetime = timeout
         self._resolver.cache = None  # a re-check must see the DNS of now
 
-    def lookup(self, name: str, rdtype: str) -> Answer:
+    async def lookup(self, name: str, rdtype: str) -> Answer:
         try:
-            answer = self._resolver.resolve(name, rdtype, raise_on_no_answer=False)
+            answer = await self._resolver.resolve(name, rdtype, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
             return Answer((), "NXDOMAIN")
         except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:

@@ -10,7 +10,7 @@ from hostplane import errors
 from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
-from hostplane.domains.claims import check_unclaimed, end_other_claims, taken
+from hostplane.domains.claims import check_unclaimed, end_other_claims, hold, release, taken
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
 from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
@@ -71,9 +71,12 @@ def set_tenant_domain(
         # A microsecond later, so the history lists the removal first.
         now = now + timedelta(microseconds=1)
         events.record(scope, events.tenant_subject(kind), name, None, "pending", now)
+        old = record.domain
         record.domain, record.status, record.created_at = name, "pending", now
         record.verified_at = record.last_checked_at = record.failure_reason = None
         record.next_check_at, record.checks = None, []
+        scope.session.flush()
+        release(scope, [old])
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
@@ -123,6 +126,8 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     events.record(scope, events.tenant_subject(kind), record.domain, before, record.status, now,
                   record.failure_reason)
     scope.session.flush()
+    if before == "verified" and record.status != "verified":
+        release(scope, [record.domain])  # misconfigured: whoever proves the name next may take it
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
 
@@ -134,6 +139,7 @@ def delete_tenant_domain(scope: Scope, kind: str, platform: Platform,
                       "removed", now)
         scope.session.delete(record)
         scope.session.flush()
+        release(scope, [record.domain])
     return TenantDomainView(kind, None, platform, scope.tenant().slug)
 
 
@@ -142,14 +148,14 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         return None
-    check_unclaimed(scope, record.domain, "domain", wildcard=True)
+    hold(scope, record.domain, now, wildcard=True)
 
     def verify() -> None:
         record.status, record.verified_at, record.last_checked_at = "verified", now, now
         record.failure_reason = None
 
     apply_or_raise(scope.session, verify, taken(record.domain, "domain"))
-    end_other_claims(scope, record.domain, now, exact=False)
+    end_other_claims(scope, [record.domain], now, exact=False)
     return record
 
 

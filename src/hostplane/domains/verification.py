@@ -7,8 +7,10 @@ ownership. Wildcards are checked by resolving a random label under them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -147,31 +149,50 @@ def name_under(suffix: str, domain: str) -> str:
     return f"{rest}.{domain}" if rest else domain
 
 
-def run_checks(resolver: Resolver, expected: list[Expected]) -> Outcome:
-    return Outcome(tuple(_check(resolver, e) for e in expected))
+async def run_checks(resolver: Resolver, expected: list[Expected]) -> Outcome:
+    """Every record of one domain, asked at once."""
+    return Outcome(tuple(await asyncio.gather(*(_check(resolver, e) for e in expected))))
 
 
-def _check(resolver: Resolver, e: Expected) -> Check:
+async def run_many(resolver: Resolver, plans: Sequence[Any], concurrency: int,
+                   on_error: Callable[[Any], None]) -> list[Outcome | None]:
+    """Each plan's checks (`plan.expected`), at most `concurrency` domains in flight; a domain
+    whose check raised is None (after `on_error(plan)`), and the others go on."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(plan: Any) -> Outcome | None:
+        async with gate:
+            try:
+                return await run_checks(resolver, plan.expected)
+            except Exception:
+                on_error(plan)
+                return None
+
+    return list(await asyncio.gather(*(one(p) for p in plans)))
+
+
+async def _check(resolver: Resolver, e: Expected) -> Check:
     # A wildcard is proven by a name nobody made on purpose.
     name = e.name.replace("*", f"hp-{secrets.token_hex(6)}", 1) if e.name.startswith("*") else e.name
     if e.type == "TXT":
-        txt = resolver.lookup(name, "TXT")
+        txt = await resolver.lookup(name, "TXT")
         if txt.error and txt.error != "NXDOMAIN":
             return Check(e, UNKNOWN, (txt.error,))
         return Check(e, OK if e.value in txt.values else MISSING, txt.values)
     if e.type == "ALIAS":  # flattened at the apex: the name must answer with the proxy's addresses
-        mine = resolver.lookup(name, "A").values
-        theirs = set(resolver.lookup(e.value, "A").values)
+        mine_answer, theirs_answer = await asyncio.gather(resolver.lookup(name, "A"),
+                                                          resolver.lookup(e.value, "A"))
+        mine, theirs = mine_answer.values, set(theirs_answer.values)
         status = OK if theirs and theirs & set(mine) else (CONFLICT if mine else MISSING)
         return Check(e, status, mine)
-    cname = resolver.lookup(name, "CNAME")
+    cname = await resolver.lookup(name, "CNAME")
     if cname.error and cname.error != "NXDOMAIN":
         return Check(e, UNKNOWN, (cname.error,))
     if e.value in cname.values:
         return Check(e, OK, cname.values)
     if cname.values:
         return Check(e, CONFLICT, cname.values)
-    addresses: Answer = resolver.lookup(name, "A")
+    addresses: Answer = await resolver.lookup(name, "A")
     return Check(e, CONFLICT if addresses.values else MISSING, addresses.values)
 
 

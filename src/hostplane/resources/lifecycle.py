@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from hostplane import errors
 from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
-from hostplane.domains.models import CustomDomain
+from hostplane.domains.custom_domains import detach_all
 from hostplane.resources.common import get_resource
 from hostplane.resources.env import Env
 from hostplane.resources.models import Computer, Deployment, Sandbox
@@ -75,14 +75,7 @@ def _free_domains(scope: Scope, env: Env, projects_where: Any) -> None:
                ("deployment", select(Deployment.id).where(Deployment.project_id.in_(project_ids))),
                ("computer", select(Computer.id).where(Computer.project_id.in_(project_ids))))
     for target_type, ids in targets:
-        scope.session.execute(
-            update(CustomDomain)
-            .where(CustomDomain.tenant_id == scope.tenant_id,
-                   CustomDomain.target_type == target_type, CustomDomain.target_id.in_(ids),
-                   CustomDomain.status != "removed")
-            .values(status="removed", removed_at=env.now)
-            .execution_options(synchronize_session=False)
-        )
+        detach_all(scope, target_type, ids, env.now)
 
 
 def _release_sandboxes(scope: Scope, env: Env, where: Any) -> None:

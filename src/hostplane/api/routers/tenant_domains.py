@@ -52,7 +52,7 @@ def _routes(kind: str, path: str) -> None:
         plan = await ctx.run(tenant_domains.verification_plan, kind, ctx.settings.proxy_target,
                              ctx.settings.dns_challenge_label)
         # DNS is asked with no transaction open; the result is stored in a second, short one.
-        outcome = await ctx.call(run_checks, ctx.env.resolver, plan.expected)
+        outcome = await run_checks(ctx.env.resolver, plan.expected)
         view = await ctx.run(tenant_domains.record_checks, kind, plan, outcome, ctx.env.platform,
                              ctx.now)
         return TenantDomainPublic.of(view, ctx.settings)
