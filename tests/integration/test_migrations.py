@@ -40,3 +40,53 @@ def test_the_name_index_exists(container):
              "SELECT indexname FROM pg_indexes WHERE indexname = :n")
     with container.database.engine.connect() as conn:
         assert conn.execute(text(query), {"n": "ix_workspaces_tenant_id_name_key"}).scalar()
+
+
+def test_the_claims_backfill_keeps_the_oldest_proof(backend, tmp_path):
+    """Migration 0011 on a database holding verified domains: every proven name becomes a claim;
+    a later proof that clashes (the same name in another table, or a name under another
+    organization's wildcard) is set misconfigured instead of being served twice."""
+    from contextlib import ExitStack
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from hostplane.db.engine import Database
+    from hostplane.db.scratch import scratch_database
+    from tests.conftest import _pg_admin_url
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with ExitStack() as stack:
+        url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else
+               stack.enter_context(scratch_database(_pg_admin_url(), "hostplane_mig")))
+        database = Database(url)
+        stack.callback(database.dispose)
+        upgrade(database, "0010")
+        with database.engine.begin() as conn:
+            for tid in ("a", "b", "c"):
+                conn.execute(text(
+                    "INSERT INTO tenants (id, name, slug, settings, created_at, updated_at) "
+                    "VALUES (:id, :id, :id, '{}', :t, :t)"), {"id": tid, "t": t0})
+            rows = [  # table, id, tenant, domain, verified_at
+                ("tenant_domains", "td-a", "a", "example.com", t0),
+                ("custom_domains", "cd-b", "b", "www.example.com", t0 + timedelta(days=1)),
+                ("custom_domains", "cd-c", "c", "shop.other.com", t0 + timedelta(days=2)),
+                ("tenant_domains", "td-b", "b", "shop.other.com", t0 + timedelta(days=3)),
+            ]
+            for table, row_id, tid, domain, at in rows:
+                extra = ("kind, ", "'deployment', ") if table == "tenant_domains" else (
+                    "target_type, target_id, redirect_policy, ", "'deployment', 'x', 'none', ")
+                conn.execute(text(
+                    f"INSERT INTO {table} (id, tenant_id, {extra[0]}domain, status, verified_at, "
+                    f"checks, created_at, updated_at) VALUES (:id, :tid, {extra[1]}:domain, "
+                    "'verified', :at, '[]', :at, :at)"),
+                    {"id": row_id, "tid": tid, "domain": domain, "at": at})
+        upgrade(database)
+        with database.engine.connect() as conn:
+            claims = dict(conn.execute(text("SELECT name, tenant_id FROM domain_claims")).all())
+            statuses = dict(conn.execute(text(
+                "SELECT id, status FROM tenant_domains UNION ALL "
+                "SELECT id, status FROM custom_domains")).all())
+    assert claims == {"example.com": "a", "shop.other.com": "c"}
+    assert statuses == {"td-a": "verified", "cd-b": "misconfigured", "cd-c": "verified",
+                        "td-b": "misconfigured"}

@@ -19,6 +19,7 @@ from hostplane.domains.claims import (
     end_other_claims,
     hold,
     hold_exact,
+    lock_zones,
     release,
     taken,
 )
@@ -171,9 +172,13 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
     by another organization first, is left as it is and comes round again after its lease.
     Answers how many were stored. A lost race on a unique key raises IntegrityError: the caller
     rolls back and stores one domain at a time."""
+    # Zones first, for every name in the batch, then the rows: a name another organization
+    # proves meanwhile waits for us (or we for it), and we read its outcome, never a stale row.
+    lock_zones(scope, [p.domain for p, _ in results])
     rows = {r.id: r for r in scope.session.scalars(
         scope.select(CustomDomain).where(CustomDomain.id.in_([p.id for p, _ in results]),
-                                         CustomDomain.status != REMOVED))}
+                                         CustomDomain.status != REMOVED)
+        .execution_options(populate_existing=True))}
     changes = []
     for plan, outcome in results:
         record = rows.get(plan.id)
@@ -206,7 +211,9 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
 
 def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetime, *,
                   explicit: bool = True) -> CustomDomain:
+    lock_zones(scope, [plan.domain])  # before any row is written: the order every claim takes
     record = get_domain(scope, plan.id)
+    scope.session.refresh(record)
     outcome.store(record, now)
     before = record.status
     status, next_check = after_check(before, outcome.verified, record.created_at, now,

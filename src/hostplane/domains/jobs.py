@@ -88,6 +88,18 @@ def _record(container: Container, model: type[TenantDomain] | type[CustomDomain]
                     container.clock.now())
         except IntegrityError:  # another organization proved one of the names just now
             log.info("domain batch lost a race; storing one at a time")
+        except Exception:  # this organization's results only; the pass goes on
+            log.exception("storing the domain checks of organization %s failed", tenant_id)
+            return 0
+    try:
+        return _record_each(container, model, tenant_id, found)
+    except Exception:  # this organization's results only (a deadlock, say); the pass goes on
+        log.exception("storing the domain checks of organization %s failed", tenant_id)
+        return 0
+
+
+def _record_each(container: Container, model: type[TenantDomain] | type[CustomDomain],
+                 tenant_id: str, found: list[tuple[str, Any, Any]]) -> int:
     stored = 0
     with container.database.transaction() as session:
         scope = Scope(session, tenant_id)

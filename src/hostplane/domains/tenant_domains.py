@@ -10,7 +10,14 @@ from hostplane import errors
 from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
-from hostplane.domains.claims import check_unclaimed, end_other_claims, hold, release, taken
+from hostplane.domains.claims import (
+    check_unclaimed,
+    end_other_claims,
+    hold,
+    lock_zones,
+    release,
+    taken,
+)
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
 from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
@@ -112,7 +119,10 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
                   platform: Platform, now: datetime, *, explicit: bool = True) -> TenantDomainView:
     """Store what DNS showed. Both proofs → verified (if no other organization holds the name);
     otherwise pending, or misconfigured when it was verified before (the fallback is used again)."""
+    lock_zones(scope, [plan.domain])  # before any row is written: the order every claim takes
     record = scope.find(TenantDomain, kind=kind)
+    if record is not None:
+        scope.session.refresh(record)
     if record is None or record.domain != plan.domain:
         raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
                               code="RETRY", fix="Verify again.")
