@@ -154,7 +154,27 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api-keys/{key_id}"): Case(body={"name": "renamed"}),
     ("DELETE", "/api-keys/{key_id}"): Case(),
     ("POST", "/api-keys/{key_id}/rotate"): Case(),
+    ("POST", "/browser-tokens"): Case(body=lambda w: _token_body(w), owner=201,
+                                      refers={"workspace_id": "workspace_id"}),
+    ("POST", "/tokens/browser"): Case(body=lambda w: _token_body(w), owner=201,
+                                      refers={"workspace_id": "workspace_id"}),
+    ("POST", "/tokens/scoped"): Case(
+        body=lambda w: {"user_id": "dr-smith", "workspace_id": w["workspace_id"],
+                        "scopes": ["sandbox:read"]},
+        owner=201, refers={"workspace_id": "workspace_id"}),
+    ("GET", "/browser-tokens"): Case(lists="token_id"),
+    ("GET", "/tokens/scoped"): Case(lists="token_id"),
+    ("DELETE", "/browser-tokens/{token_id}"): Case(),
+    ("DELETE", "/tokens/scoped/{token_id}"): Case(),
+    ("POST", "/browser-tokens/revoke-user"): Case(body={"external_user_id": "dr-smith"}),
+    ("GET", "/tenant/browser-origins"): Case(),
+    ("PUT", "/tenant/browser-origins"): Case(body={"origins": ["https://app.example.org"]}),
 }
+
+
+def _token_body(world: dict[str, Any]) -> dict[str, Any]:
+    return {"workspace_id": world["workspace_id"], "permissions": ["sandbox:read"],
+            "external_user_id": "dr-smith"}
 
 
 def test_every_route_has_a_case(base_url, anon) -> None:
@@ -183,13 +203,15 @@ def _world(org: Org) -> dict[str, Any]:
     domain = _made(org.post(f"/api/v1/deployments/{deployment['id']}/domains", _domain({})))
     computer_domain = _made(org.post(f"/api/v1/computers/{computer['id']}/domains", _fqdn({})))
     project_domain = _made(org.post(f"/api/v1/projects/{project['id']}/domains", _domain({})))
+    token = _made(org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"],
+                                                      "permissions": ["sandbox:read"]}))
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
             "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
             "key_id": key["id"], "sandbox_id": sandbox["id"], "preview_id": preview["id"],
             "file_path": "hello.txt", "database_id": database["id"],
             "deployment_id": deployment["id"], "computer_id": computer["id"],
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
-            "project_domain_id": project_domain["id"]}
+            "project_domain_id": project_domain["id"], "token_id": token["id"]}
 
 
 def _made(resp: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import (
     api_keys,
+    browser_tokens,
     computers,
     custom_domains,
     databases,
@@ -73,12 +74,14 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)
+    app.include_router(browser_tokens.public)
     # Deny by default: AuthenticationMiddleware refuses any /api/v1 request without a valid
     # credential; public routes (health) live outside the prefix. Area routers are included
     # straight into the app: every level of router nesting costs route matching time on every
     # request.
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
-                 previews, databases, deployments, computers, custom_domains, usage, api_keys):
+                 previews, databases, deployments, computers, custom_domains, usage, api_keys,
+                 browser_tokens):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

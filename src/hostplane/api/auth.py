@@ -8,14 +8,17 @@ dependencies and for the idempotency middleware. A cached key costs no I/O at al
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane import errors
 from hostplane.api.container import Container
 from hostplane.api.problems import error_response
 from hostplane.tenancy.principal import Principal
+from hostplane.tokens.auth import looks_like_token
 
 PROTECTED_PREFIX = "/api/v1/"
+CORS_HEADERS = "authorization, content-type, idempotency-key, x-miosa-tenant, x-request-id"
+EXPOSED = "x-request-id, retry-after, idempotent-replayed"
 
 
 def bearer_secret(authorization: str) -> str | None:
@@ -33,18 +36,27 @@ class AuthenticationMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
             await self.app(scope, receive, send)
             return
+        headers = {k: v.decode("latin-1") for k, v in scope["headers"]
+                   if k in (b"authorization", b"x-miosa-tenant", b"origin", b"sec-fetch-mode",
+                            b"access-control-request-method")}
+        origin = headers.get(b"origin")
+        if scope["method"] == "OPTIONS" and origin and b"access-control-request-method" in headers:
+            await _preflight(origin)(scope, receive, send)
+            return
         try:
-            principal = await self._authenticate(scope)
+            principal = await self._authenticate(headers)
         except errors.HostplaneError as exc:
+            # Readable by the page that sent it (an expired token must be seen to be renewed);
+            # a refusal carries nothing but the reason.
             refusal = error_response(scope["state"].get("request_id", ""), exc)
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, _with_cors(send, origin))
             return
         scope["state"]["principal"] = principal
-        await self.app(scope, receive, send)
+        allowed = origin if origin and principal.kind == "browser_token" else None
+        await self.app(scope, receive, _with_cors(send, allowed))
 
-    async def _authenticate(self, scope: Scope) -> Principal:
-        headers = {k: v for k, v in scope["headers"] if k in (b"authorization", b"x-miosa-tenant")}
-        secret = bearer_secret(headers.get(b"authorization", b"").decode("latin-1"))
+    async def _authenticate(self, headers: dict[bytes, str]) -> Principal:
+        secret = bearer_secret(headers.get(b"authorization", ""))
         if secret is None:
             raise errors.Unauthenticated(
                 "This route needs a credential: send Authorization: Bearer <API key>.",
@@ -52,9 +64,56 @@ class AuthenticationMiddleware:
                 fix="Create a key with `hostplane keys create --tenant <org>` and send it as a "
                 "Bearer token.",
             )
-        tenant = headers.get(b"x-miosa-tenant", b"").decode("latin-1").strip() or None
+        tenant = headers.get(b"x-miosa-tenant", "").strip() or None
+        origin = headers.get(b"origin")
+        if looks_like_token(secret):
+            principal = await run_in_threadpool(self.container.token_authenticator.authenticate,
+                                                secret, tenant)
+            if origin is not None and origin not in principal.origins:
+                raise errors.Forbidden(
+                    f"Browser tokens of this organization are not accepted from {origin!r}.",
+                    code="ORIGIN_NOT_ALLOWED", field="Origin",
+                    rule="browser tokens work only from the organization's allowed origins",
+                    fix="Add the origin with PUT /api/v1/tenant/browser-origins (with an API "
+                        "key, on your backend).")
+            return principal
+        if origin is not None or headers.get(b"sec-fetch-mode") == "cors":
+            raise errors.Unauthenticated(
+                "API keys must never be used from a browser: anyone who opens the page can "
+                "read the key.",
+                code="API_KEY_IN_BROWSER",
+                fix="Keep the msk_ key on your backend and have it mint a short-lived browser "
+                    "token (POST /api/v1/browser-tokens) for the page to use instead.")
         authenticator = self.container.authenticator
         principal = authenticator.from_cache(secret, tenant)
         if principal is None:
             principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
         return principal
+
+
+def _preflight(origin: str) -> ASGIApp:
+    """A CORS preflight carries no credential, so it can't know the organization: it is answered
+    for any origin, and the request that follows is refused unless its browser token's
+    organization allows that origin."""
+    from starlette.responses import Response
+
+    return Response(status_code=204, headers={
+        "access-control-allow-origin": origin, "vary": "Origin",
+        "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+        "access-control-allow-headers": CORS_HEADERS, "access-control-max-age": "600"})
+
+
+def _with_cors(send: Send, origin: str | None) -> Send:
+    if origin is None:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message.setdefault("headers", [])
+            message["headers"] = [*message["headers"],
+                                  (b"access-control-allow-origin", origin.encode("latin-1")),
+                                  (b"access-control-expose-headers", EXPOSED.encode()),
+                                  (b"vary", b"Origin")]
+        await send(message)
+
+    return sending

@@ -18,6 +18,8 @@ from hostplane.keys.auth import KeyAuthenticator
 from hostplane.keys.cache import KeyCache
 from hostplane.keys.listener import KeyChangeListener
 from hostplane.settings import Settings
+from hostplane.tokens.auth import TokenAuthenticator
+from hostplane.tokens.signing import KeyRing
 from hostplane.urls import Platform
 
 
@@ -33,6 +35,8 @@ class Container:
     _driver_limiter: CapacityLimiter | None = field(init=False, default=None)
     verify_limiter: RateLimiter = field(init=False)
     authenticator: KeyAuthenticator = field(init=False)
+    key_ring: KeyRing = field(init=False)
+    token_authenticator: TokenAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -42,6 +46,9 @@ class Container:
                                               last_used_every=every)
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
+        self.key_ring = KeyRing(self.database)
+        self.token_authenticator = TokenAuthenticator(self.database, self.key_ring, self.clock,
+                                                      issuer=self.settings.api_url)
         self.verify_limiter = RateLimiter(
             self.clock, limit=self.settings.domain_verify_per_hour, window=timedelta(hours=1),
             what="domain verifications")

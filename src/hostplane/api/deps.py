@@ -91,7 +91,7 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
     try:
         yield RequestContext(
             principal=principal,
-            scope=Scope(session, principal.tenant_id),
+            scope=Scope(session, principal.tenant_id, principal.limit),
             now=now,
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
@@ -120,7 +120,7 @@ def needs(permission: str, *, writes: bool = False) -> Any:
             # real transaction. The read session never connected, so swapping it costs nothing.
             ctx.scope.session.close()
             ctx.scope = Scope(container_of(request).database.session(write=True),
-                              ctx.principal.tenant_id)
+                              ctx.principal.tenant_id, ctx.principal.limit)
             ctx.write = True
         return ctx
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import select
 
 from hostplane import __version__, errors
 from hostplane.api.container import Container
@@ -19,6 +20,8 @@ from hostplane.domains.tenant_domains import mark_verified, set_tenant_domain
 from hostplane.keys.service import create_key
 from hostplane.settings import get_settings
 from hostplane.tenancy.organizations import create_organization, find_organization
+from hostplane.tokens import signing
+from hostplane.tokens.models import SigningKey
 
 app = typer.Typer(
     help="hostplane: a self-hostable white-label platform API. Settings come from HOSTPLANE_* "
@@ -41,7 +44,8 @@ def _main(
 ) -> None:
     """hostplane: a self-hostable white-label platform API."""
 accounts = typer.Typer(help="Organizations (accounts) on this hostplane.", no_args_is_help=True)
-keys = typer.Typer(help="API keys of an organization.", no_args_is_help=True)
+keys = typer.Typer(help="API keys of an organization, and the platform's browser-token signing "
+                   "keys.", no_args_is_help=True)
 db = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(accounts, name="accounts")
 app.add_typer(keys, name="keys")
@@ -164,6 +168,64 @@ def keys_create(
         print(json.dumps(result))
     else:
         console.print(f"key {key.id}  {secret}  [dim](shown once)[/dim]")
+
+
+def _signing_view(key: SigningKey) -> dict[str, object]:
+    return {"kid": key.id, "algorithm": key.algorithm, "status": key.status,
+            "created_at": key.created_at.isoformat(),
+            "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+
+
+@keys.command("rotate-signing")
+def keys_rotate_signing(as_json: JsonFlag = False) -> None:
+    """Start signing browser tokens with a new key. Tokens signed by the old one keep working
+    until they expire (it stays in the JWKS for 24 h 10 min); use revoke-signing to end them."""
+    container = _container()
+    now = container.clock.now()
+    with container.database.transaction() as session:
+        key = signing.rotate(session, now)
+        session.flush()
+        view = _signing_view(key)
+    if as_json:
+        print(json.dumps(view))
+    else:
+        console.print(f"signing with {view['kid']} from now on; earlier keys verify until "
+                      "their tokens expire")
+
+
+@keys.command("signing-keys")
+def keys_signing_keys(as_json: JsonFlag = False) -> None:
+    """List the browser-token signing keys (never their private halves)."""
+    container = _container()
+    with container.database.transaction(write=False) as session:
+        views = [_signing_view(k) for k in
+                 session.scalars(select(SigningKey).order_by(SigningKey.created_at))]
+    if as_json:
+        print(json.dumps({"keys": views}))
+        return
+    for view in views:
+        console.print(f"{view['kid']}  {view['status']:<9} created {view['created_at']}")
+
+
+@keys.command("revoke-signing")
+def keys_revoke_signing(
+    kid: Annotated[str, typer.Argument(help="The key id (the tokens' `kid`).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop trusting a signing key at once: every token it signed is refused (within the few
+    seconds other API processes cache keys). Revoking the active key leaves none until the
+    next rotate-signing, or the next token minted, creates one."""
+    container = _container()
+    try:
+        with container.database.transaction() as session:
+            view = _signing_view(signing.revoke(session, kid, container.clock.now()))
+    except errors.HostplaneError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(view))
+    else:
+        console.print(f"revoked {kid}: tokens it signed are refused")
 
 
 @tenants.command("set-deployment-domain")

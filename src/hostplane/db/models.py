@@ -6,10 +6,12 @@ from hostplane.idempotency.models import IdempotencyRecord
 from hostplane.keys.models import ApiKey
 from hostplane.resources.models import Computer, Database, Deployment, Sandbox, SandboxPreview
 from hostplane.tenancy.models import Project, Tenant, Workspace
+from hostplane.tokens.models import BrowserToken, SigningKey, UserRevocation
 
 __all__ = [
     "ApiKey",
     "Base",
+    "BrowserToken",
     "Computer",
     "CustomDomain",
     "Database",
@@ -20,7 +22,9 @@ __all__ = [
     "Project",
     "Sandbox",
     "SandboxPreview",
+    "SigningKey",
     "Tenant",
     "TenantDomain",
+    "UserRevocation",
     "Workspace",
 ]

@@ -8,6 +8,7 @@ criteria to every statement, the other way to do it, cost a third of a simple re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, event, select
@@ -49,17 +50,57 @@ def install_tenant_guard(factory: sessionmaker[Session]) -> None:
                     raise CrossTenantAccess("refusing to write a row of another organization")
 
 
-class Scope:
-    """A session bound to one organization; every read and write it does stays inside it."""
+@dataclass(frozen=True)
+class Limit:
+    """A narrower view inside the organization (a browser token's): one workspace, perhaps one
+    project, perhaps listed sandboxes and preview ports. Rows outside it look like rows that don't
+    exist (404), exactly as another organization's do."""
 
-    def __init__(self, session: Session, tenant_id: str) -> None:
+    workspace_id: str
+    project_id: str | None = None
+    sandbox_ids: tuple[str, ...] | None = None
+    ports: tuple[int, ...] | None = None
+    external_user_id: str | None = None  # what the token's resources are attributed to
+
+    def filters(self, model: Any) -> list[Any]:
+        table = getattr(model, "__tablename__", "")
+        if table == "workspaces":
+            return [model.id == self.workspace_id]
+        found = []
+        if table == "projects":
+            found.append(model.workspace_id == self.workspace_id)
+            if self.project_id is not None:
+                found.append(model.id == self.project_id)
+            return found
+        if self.project_id is not None and hasattr(model, "project_id"):
+            found.append(model.project_id == self.project_id)
+        elif hasattr(model, "workspace_id"):
+            found.append(model.workspace_id == self.workspace_id)
+        if table == "sandboxes" and self.sandbox_ids is not None:
+            found.append(model.id.in_(self.sandbox_ids))
+        if table == "sandbox_previews" and self.sandbox_ids is not None:
+            found.append(model.sandbox_id.in_(self.sandbox_ids))
+        if table == "sandbox_previews" and self.ports is not None:
+            found.append(model.port.in_(self.ports))
+        return found
+
+
+class Scope:
+    """A session bound to one organization (and perhaps a Limit inside it); every read and write
+    it does stays inside it."""
+
+    def __init__(self, session: Session, tenant_id: str, limit: Limit | None = None) -> None:
         self.session = session
         self.tenant_id = tenant_id
+        self.limit = limit
         self._tenant: Any = None
         session.info["tenant_id"] = tenant_id
 
     def select(self, model: type[T]) -> Select[tuple[T]]:
-        return select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+        stmt = select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+        if self.limit is not None:
+            stmt = stmt.where(*self.limit.filters(model))
+        return stmt
 
     def find(self, model: type[T], **where: Any) -> T | None:
         stmt = self.select(model).filter_by(**where).limit(1)

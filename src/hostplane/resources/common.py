@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from hostplane import errors
 from hostplane.db.helpers import Page, paginate
-from hostplane.db.scope import Scope
+from hostplane.db.scope import Limit, Scope
 from hostplane.resources.models import OwnedResource
 from hostplane.tenancy.ownership import Ownership, Selectors, resolve_ownership
 
@@ -33,8 +33,11 @@ def owned(scope: Scope, data: object) -> tuple[Ownership, dict[str, Any]]:
     """Resolve the workspace and project a create names (creating them if needed) and the
     ownership columns of the new row. External ids not sent are taken from the workspace and
     project, so filters and chargeback find the resource either way."""
-    ownership = resolve_ownership(scope, Selectors.pick(data))
     sel = Selectors.pick(data)
+    if scope.limit is not None:
+        ownership = _within_limit(scope, sel, scope.limit)
+    else:
+        ownership = resolve_ownership(scope, sel)
     columns = {
         "workspace_id": ownership.workspace.id,
         "project_id": ownership.project.id,
@@ -43,7 +46,35 @@ def owned(scope: Scope, data: object) -> tuple[Ownership, dict[str, Any]]:
         "external_project_id": sel.external_project_id or ownership.project.external_project_id,
         "external_user_id": sel.external_user_id,
     }
+    if scope.limit is not None and scope.limit.external_user_id:
+        columns["external_user_id"] = scope.limit.external_user_id  # a token's user, always
     return ownership, columns
+
+
+def _within_limit(scope: Scope, sel: Selectors, limit: Limit) -> Ownership:
+    """A browser token creates only inside its own workspace (and project, if it names one):
+    it never creates workspaces or projects, and selectors that name anything else are 404, as
+    another organization's are."""
+    if limit.external_user_id and sel.external_user_id not in (None, limit.external_user_id):
+        raise errors.Forbidden("A browser token creates resources for its own user only.",
+                               code="FORBIDDEN", field="external_user_id",
+                               fix="Leave external_user_id out; the token's user is used.")
+    ownership = resolve_ownership(scope, Selectors(
+        workspace_id=limit.workspace_id, project_id=limit.project_id or sel.project_id,
+        external_user_id=limit.external_user_id or sel.external_user_id))
+    ws, project = ownership.workspace, ownership.project
+    wanted = {"workspace_slug": ws.slug, "workspace_name": ws.name,
+              "external_workspace_id": ws.external_workspace_id, "project_slug": project.slug,
+              "project_name": project.name, "external_project_id": project.external_project_id,
+              "workspace_id": ws.id, "project_id": project.id}
+    for name, actual in wanted.items():
+        given = getattr(sel, name)
+        if given is not None and given != actual:
+            what = name.split("_")[0] if not name.startswith("external") else name.split("_")[1]
+            raise errors.NotFound(f"No {what} {given!r} for this browser token.",
+                                  code=f"{what.upper()}_NOT_FOUND", field=name,
+                                  fix=f"Use the token's own {what}, or leave {name} out.")
+    return ownership
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ class PreviewView:
 def expose_port(scope: Scope, sandbox_id: str, port: int, env: Env, *, name: str | None = None,
                 visibility: str | None = None) -> PreviewView:
     """The preview of this port, created if it does not exist yet (so exposing twice is safe)."""
+    if scope.limit is not None and scope.limit.ports is not None and port not in scope.limit.ports:
+        raise errors.Forbidden(f"This browser token is limited to ports "
+                               f"{', '.join(map(str, scope.limit.ports))}.",
+                               code="PORT_NOT_ALLOWED", field="port",
+                               fix="Mint a token that lists this port.")
     sandbox = _open_sandbox(scope, sandbox_id)
     org = organization_domains(scope)
     url = sandbox_preview_url(env.platform, org, sandbox.slug, port)

@@ -49,6 +49,56 @@ MANAGEMENT: frozenset[str] = frozenset(
 )
 
 
+# What a browser token may hold: reads and actions inside its own workspace or project. Never
+# management, never anything organization-wide (usage, domains), never creating workspaces,
+# projects, databases or computers.
+BROWSER: frozenset[str] = frozenset(
+    {
+        "workspace:read",
+        "project:read",
+        "sandbox:read",
+        "sandbox:write",
+        "sandbox:exec",
+        "preview:read",
+        "deployment:read",
+        "database:read",
+        "computer:read",
+        "computer:control",
+        "branding:read",
+    }
+)
+
+# The official clients' scoped-token grammar (`sandboxes:create`) → this vocabulary.
+_ACTIONS = {"read": "read", "list": "read", "get": "read", "create": "write", "update": "write",
+            "delete": "write", "write": "write", "exec": "exec", "control": "control"}
+
+
+def normalize(scope: str) -> str:
+    resource, _, action = scope.partition(":")
+    if f"{resource}:{action}" in PERMISSIONS:
+        return scope
+    action = _ACTIONS.get(action, action)
+    for singular in (resource[:-1], resource[:-2]):  # sandboxes → sandbox, previews → preview
+        if resource.endswith("s") and f"{singular}:{action}" in PERMISSIONS:
+            return f"{singular}:{action}"
+    return f"{resource}:{action}"
+
+
+def check_browser(scopes: list[str], *, field: str = "permissions") -> list[str]:
+    """A browser token's permissions: known, normalized, and none it may never hold."""
+    wanted = check_known([normalize(s) for s in scopes if s != ALL], field=field)
+    barred = [s for s in wanted if s not in BROWSER]
+    if barred or ALL in scopes:
+        raise errors.Invalid(
+            f"Browser tokens can't hold {', '.join(map(repr, barred or [ALL]))}.",
+            code="PERMISSION_NOT_FOR_BROWSER", field=field,
+            rule="a browser token acts inside its workspace or project; managing keys, domains, "
+                 "branding, organization settings, workspaces and projects is for API keys",
+            fix="Ask for some of: " + ", ".join(sorted(BROWSER)) + ".",
+            details={"allowed": sorted(BROWSER)})
+    return wanted
+
+
 def check_known(scopes: list[str], *, field: str = "scopes") -> list[str]:
     """Refuse scopes outside the vocabulary; return them de-duplicated in a stable order."""
     unknown = [s for s in scopes if s != ALL and s not in PERMISSIONS]

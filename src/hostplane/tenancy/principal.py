@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hostplane import errors
+from hostplane.db.scope import Limit
 from hostplane.tenancy.permissions import grants
 
 
@@ -15,6 +16,8 @@ class Principal:
     subject_id: str  # the key id, or the token id
     scopes: frozenset[str]
     external_user_id: str | None = None
+    limit: Limit | None = None  # a browser token's workspace, project, sandboxes and ports
+    origins: tuple[str, ...] = ()  # a browser token: the organization's allowed origins
 
     def can(self, permission: str) -> bool:
         return grants(self.scopes, permission)
@@ -26,5 +29,8 @@ class Principal:
                 f"This credential lacks the {permission!r} permission.",
                 code="PERMISSION_DENIED",
                 details={"required": permission},
-                fix="Use an API key that holds this permission.",
+                fix="Use an API key that holds this permission." if self.kind == "api_key"
+                else "Mint a browser token that includes this permission (if the route allows "
+                "browser tokens at all: keys, domains, branding and organization settings are "
+                "for API keys only).",
             )
