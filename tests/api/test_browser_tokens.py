@@ -287,3 +287,93 @@ def test_the_spec_example_body_with_external_ids(org, base_url):
         "permissions": ["sandbox:read"]})
     assert mismatch.status_code == 404
     assert mismatch.json()["error"]["details"]["field"] == "external_workspace_id"
+
+
+def test_a_token_dies_with_its_minting_key_and_shrinks_with_it(org, base_url):
+    ws = org.workspace()
+    minter = org.post("/api/v1/api-keys", {"name": "backend", "scopes": [
+        "browser_token:create", "sandbox:read", "workspace:read"]}).json()["data"]
+    headers = {"Authorization": f"Bearer {minter['key']}"}
+    resp = org.client.post("/api/v1/browser-tokens", headers=headers, json={
+        "workspace_id": ws["id"], "permissions": ["sandbox:read", "workspace:read"]})
+    token = resp.json()["data"]["token"]
+    with as_token(base_url, token) as browser:
+        assert browser.get(f"/api/v1/workspaces/{ws['id']}").status_code == 200
+        org.patch(f"/api/v1/api-keys/{minter['id']}",
+                  {"scopes": ["browser_token:create", "sandbox:read"]})
+        assert browser.get(f"/api/v1/workspaces/{ws['id']}").status_code == 403
+        assert browser.get("/api/v1/sandboxes").status_code == 200
+        org.delete(f"/api/v1/api-keys/{minter['id']}")
+        gone = browser.get("/api/v1/sandboxes")
+        assert gone.status_code == 401 and gone.json()["error"]["code"] == "TOKEN_REVOKED"
+
+
+def test_what_a_token_may_do_comes_from_its_record_not_its_claims(org, base_url, container):
+    """Even a correctly signed token (someone holding a signing key) gets only what was
+    granted at minting: its record, not its claims, says what it may do."""
+    from cryptography.hazmat.primitives import serialization
+    from sqlalchemy import select
+
+    from hostplane.tokens.models import SigningKey
+
+    ws = org.workspace()
+    real = mint(org, workspace_id=ws["id"], permissions=["sandbox:read"])["token"]
+    kid = jwt.get_unverified_header(real)["kid"]
+    with container.database.transaction(write=False) as session:
+        pem = session.scalar(select(SigningKey.private_key).where(SigningKey.id == kid))
+    key = serialization.load_pem_private_key(pem.encode(), None)
+    claims = jwt.decode(real, options={"verify_signature": False})
+    resigned = jwt.encode({**claims, "perms": ["*", "api_key:manage"]}, key, algorithm="EdDSA",
+                          headers={"kid": kid})
+    with as_token(base_url, resigned) as browser:
+        assert browser.get("/api/v1/sandboxes").status_code == 200
+        assert browser.get("/api/v1/api-keys").status_code == 403
+
+
+def test_a_sandbox_list_token_reaches_those_sandboxes_only_and_creates_nothing(org, base_url):
+    ws = org.workspace()
+    one, two = (org.post("/api/v1/sandboxes", {"workspace_id": ws["id"]}).json()["data"]
+                for _ in range(2))
+    token = mint(org, workspace_id=ws["id"], sandbox_ids=[one["id"]],
+                 permissions=["sandbox:read", "sandbox:write", "sandbox:exec"])["token"]
+    with as_token(base_url, token) as browser:
+        assert [s["id"] for s in browser.get("/api/v1/sandboxes").json()["data"]] == [one["id"]]
+        assert browser.get(f"/api/v1/sandboxes/{two['id']}").status_code == 404
+        assert browser.post(f"/api/v1/sandboxes/{one['id']}/exec",
+                            json={"command": "true"}).status_code == 200
+        assert browser.post("/api/v1/sandboxes", json={}).status_code == 403
+    other_ws = org.workspace()
+    elsewhere = org.post("/api/v1/sandboxes", {"workspace_id": other_ws["id"]}).json()["data"]
+    resp = org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"], "permissions": [
+        "sandbox:read"], "sandbox_ids": [elsewhere["id"]]})
+    assert resp.status_code == 404 and resp.json()["error"]["details"]["field"] == "sandbox_ids"
+
+
+def test_a_token_without_a_user_cannot_attribute_to_one(org, base_url):
+    ws = org.workspace()
+    project = org.project(ws["id"])
+    token = mint(org, project_id=project["id"], permissions=["sandbox:write"])["token"]
+    with as_token(base_url, token) as browser:
+        spoof = browser.post("/api/v1/sandboxes", json={"external_user_id": "victim"})
+        assert spoof.status_code == 403
+        made = browser.post("/api/v1/sandboxes", json={})
+        assert made.status_code == 201 and made.json()["data"]["external_user_id"] is None
+
+
+def test_a_same_origin_fetch_with_an_api_key_is_refused_too(org):
+    resp = org.get("/api/v1/workspaces", headers={"Sec-Fetch-Site": "same-origin"})
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "API_KEY_IN_BROWSER"
+    resp = org.get("/api/v1/workspaces", headers={"Sec-Fetch-Mode": "same-origin"})
+    assert resp.status_code == 401
+
+
+def test_a_project_token_counts_its_project_only(org, base_url):
+    ws = org.workspace()
+    mine, other = org.project(ws["id"]), org.project(ws["id"])
+    for project in (mine, other, other):
+        org.post("/api/v1/sandboxes", {"project_id": project["id"]})
+    token = mint(org, project_id=mine["id"], permissions=["workspace:read"])["token"]
+    with as_token(base_url, token) as browser:
+        held = browser.get(f"/api/v1/workspaces/{ws['id']}/usage").json()["data"]
+    assert (held["sandboxes"], held["projects"]) == (1, 1)
+    assert org.get(f"/api/v1/workspaces/{ws['id']}/usage").json()["data"]["sandboxes"] == 3

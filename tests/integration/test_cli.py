@@ -31,7 +31,8 @@ def env(tmp_path, database_url) -> dict[str, str]:
 @pytest.mark.parametrize("args", [[], ["accounts"], ["accounts", "create"], ["keys"],
                                   ["keys", "create"], ["db"], ["db", "upgrade"], ["serve"],
                                   ["api"], ["worker"], ["tenants"],
-                                  ["tenants", "set-deployment-domain"]])
+                                  ["tenants", "set-deployment-domain"], ["keys", "rotate-signing"],
+                                  ["keys", "signing-keys"], ["keys", "revoke-signing"]])
 def test_help_everywhere(args):
     from typer.testing import CliRunner
 
@@ -116,3 +117,16 @@ def test_operator_sets_a_deployment_domain(env, container, base_url):
         dep = client.post("/api/v1/deployments", json={"name": "Lead Magnet"}).json()["data"]
         assert dep["url"] == "https://lead-magnet.apps.example.com"
         assert dep["urls"]["fallback"] == f"https://lead-magnet.{account['slug']}.miosa.app"
+
+
+def test_signing_keys_rotate_and_revoke(env):
+    first = json.loads(run(env, "keys", "rotate-signing", "--json").stdout)
+    second = json.loads(run(env, "keys", "rotate-signing", "--json").stdout)
+    listed = {k["kid"]: k["status"] for k in
+              json.loads(run(env, "keys", "signing-keys", "--json").stdout)["keys"]}
+    assert listed[first["kid"]] == "previous" and listed[second["kid"]] == "active"
+    revoked = run(env, "keys", "revoke-signing", first["kid"], "--json")
+    assert revoked.returncode == 0 and json.loads(revoked.stdout)["status"] == "revoked"
+    missing = run(env, "keys", "revoke-signing", "no-such-key")
+    assert missing.returncode == 1 and "SIGNING_KEY_NOT_FOUND" in missing.stderr
+    assert "private" not in run(env, "keys", "signing-keys", "--json").stdout

@@ -38,7 +38,7 @@ class AuthenticationMiddleware:
             return
         headers = {k: v.decode("latin-1") for k, v in scope["headers"]
                    if k in (b"authorization", b"x-miosa-tenant", b"origin", b"sec-fetch-mode",
-                            b"access-control-request-method")}
+                            b"sec-fetch-site", b"access-control-request-method")}
         origin = headers.get(b"origin")
         if scope["method"] == "OPTIONS" and origin and b"access-control-request-method" in headers:
             await _preflight(origin)(scope, receive, send)
@@ -77,7 +77,7 @@ class AuthenticationMiddleware:
                     fix="Add the origin with PUT /api/v1/tenant/browser-origins (with an API "
                         "key, on your backend).")
             return principal
-        if origin is not None or headers.get(b"sec-fetch-mode") == "cors":
+        if origin is not None or _from_a_page(headers):
             raise errors.Unauthenticated(
                 "API keys must never be used from a browser: anyone who opens the page can "
                 "read the key.",
@@ -89,6 +89,14 @@ class AuthenticationMiddleware:
         if principal is None:
             principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
         return principal
+
+
+def _from_a_page(headers: dict[bytes, str]) -> bool:
+    """Fetch metadata a browser adds to requests a page makes (any fetch mode but a top-level
+    navigation); server-side HTTP clients send none of it."""
+    mode = headers.get(b"sec-fetch-mode")
+    return (mode is not None and mode != "navigate") or (
+        mode is None and b"sec-fetch-site" in headers)
 
 
 def _preflight(origin: str) -> ASGIApp:

@@ -55,13 +55,18 @@ def _within_limit(scope: Scope, sel: Selectors, limit: Limit) -> Ownership:
     """A browser token creates only inside its own workspace (and project, if it names one):
     it never creates workspaces or projects, and selectors that name anything else are 404, as
     another organization's are."""
-    if limit.external_user_id and sel.external_user_id not in (None, limit.external_user_id):
+    if sel.external_user_id is not None and sel.external_user_id != limit.external_user_id:
         raise errors.Forbidden("A browser token creates resources for its own user only.",
                                code="FORBIDDEN", field="external_user_id",
                                fix="Leave external_user_id out; the token's user is used.")
+    if limit.sandbox_ids is not None or limit.ports is not None:
+        raise errors.Forbidden("This browser token is limited to listed sandboxes or ports, so "
+                               "it can't create anything.", code="PERMISSION_DENIED",
+                               fix="Create it on your backend, or mint a token without "
+                                   "sandbox_ids and ports.")
     ownership = resolve_ownership(scope, Selectors(
         workspace_id=limit.workspace_id, project_id=limit.project_id or sel.project_id,
-        external_user_id=limit.external_user_id or sel.external_user_id))
+        external_user_id=limit.external_user_id))
     ws, project = ownership.workspace, ownership.project
     wanted = {"workspace_slug": ws.slug, "workspace_name": ws.name,
               "external_workspace_id": ws.external_workspace_id, "project_slug": project.slug,

@@ -3,6 +3,8 @@ then one query that says whether it was revoked, so a revocation counts from the
 
 from __future__ import annotations
 
+import jwt
+
 from hostplane import errors
 from hostplane.clock import Clock
 from hostplane.db.engine import Database
@@ -22,10 +24,11 @@ class TokenAuthenticator:
 
     def authenticate(self, token: str, tenant_header: str | None) -> Principal:
         claims = self.ring.verify(token, issuer=self.issuer, now=self.clock.now())
+        kid = jwt.get_unverified_header(token)["kid"]  # verify() has checked it
         if tenant_header and tenant_header != claims["tid"]:
             raise errors.NotFound(f"No organization {tenant_header!r} for this credential.",
                                   code="ORG_NOT_FOUND", field="X-MIOSA-Tenant",
                                   fix="Leave the header out: a browser token names its "
                                       "organization.")
         with self.database.transaction(write=False) as session:
-            return principal_for(session, claims, self.clock.now())
+            return principal_for(session, claims, kid, self.clock.now())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db.base import Base, JSONType, TenantOwned
@@ -20,6 +20,11 @@ class SigningKey(Base):
     """
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        # Exactly one signs: two first mints at once can't both make a key.
+        Index("uq_signing_keys_active", "status", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16), default="EdDSA")

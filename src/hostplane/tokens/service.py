@@ -19,6 +19,7 @@ from hostplane import errors
 from hostplane.db.base import new_id
 from hostplane.db.helpers import Page, paginate, try_insert
 from hostplane.db.scope import Limit, Scope
+from hostplane.keys.models import ApiKey
 from hostplane.resources.models import Sandbox
 from hostplane.tenancy import permissions
 from hostplane.tenancy.models import Project, Tenant, Workspace
@@ -159,8 +160,10 @@ def _sandboxes(scope: Scope, wanted: list[str] | None, workspace: Workspace,
         return None
     ids = sorted(set(wanted))
     found = set(scope.session.scalars(
-        scope.select(Sandbox.id).where(Sandbox.id.in_(ids), Sandbox.workspace_id == workspace.id,
-                                       *([Sandbox.project_id == project.id] if project else []))
+        select(Sandbox.id).where(Sandbox.tenant_id == scope.tenant_id, Sandbox.id.in_(ids),
+                                 Sandbox.workspace_id == workspace.id,
+                                 Sandbox.destroyed_at.is_(None),
+                                 *([Sandbox.project_id == project.id] if project else []))
     )) if ids else set()
     unknown = [i for i in ids if i not in found]
     if unknown:
@@ -205,31 +208,49 @@ def revoke_user(scope: Scope, external_user_id: str, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def principal_for(session: Any, claims: dict[str, Any], now: datetime) -> Principal:
-    """The caller a verified token stands for, if it is still alive: not revoked (by id or by its
-    user) and its organization still there. One query."""
+def principal_for(session: Any, claims: dict[str, Any], kid: str, now: datetime) -> Principal:
+    """The caller a verified token stands for, built from the token's record (not from its
+    claims: what a token may do is what was granted when it was minted, whoever later holds a
+    signing key), if it is still alive: not revoked by id or by user, signed by the key that
+    minted it, and its minting API key still active; its permissions also shrink with that key's.
+    One query."""
     row = session.execute(
-        select(BrowserToken.created_at, BrowserToken.revoked_at, BrowserToken.expires_at,
-               UserRevocation.revoked_before, Tenant.settings)
+        select(BrowserToken, UserRevocation.revoked_before, Tenant.settings,
+               ApiKey.status.label("key_status"), ApiKey.expires_at.label("key_expires_at"),
+               ApiKey.scopes.label("key_scopes"))
         .join(Tenant, Tenant.id == BrowserToken.tenant_id)
+        .outerjoin(ApiKey, and_(ApiKey.id == BrowserToken.issued_by,
+                                ApiKey.tenant_id == BrowserToken.tenant_id))
         .outerjoin(UserRevocation, and_(
             UserRevocation.tenant_id == BrowserToken.tenant_id,
             UserRevocation.external_user_id == BrowserToken.external_user_id))
         .where(BrowserToken.id == claims["jti"], BrowserToken.tenant_id == claims["tid"])
     ).first()
-    if row is None or row.revoked_at is not None or (
-            row.revoked_before is not None and row.created_at <= row.revoked_before):
-        raise errors.Unauthenticated("The browser token has been revoked.", code="TOKEN_REVOKED",
+    record = row[0] if row is not None else None
+    if record is None or record.key_id != kid or record.expires_at <= now:
+        raise errors.Unauthenticated("The browser token is not valid: it is not one this "
+                                     "platform issued.", code="INVALID_TOKEN",
                                      fix="Ask your backend for a new browser token.")
-    sub = claims["sub"]
-    user = None if sub.startswith("token:") else sub
-    limit = Limit(workspace_id=claims["wid"], project_id=claims.get("pid"),
-                  sandbox_ids=tuple(claims["sbx"]) if "sbx" in claims else None,
-                  ports=tuple(claims["ports"]) if "ports" in claims else None,
-                  external_user_id=user)
+    minter_gone = row.key_status != "active" or (
+        row.key_expires_at is not None and row.key_expires_at <= now)
+    if record.revoked_at is not None or minter_gone or (
+            row.revoked_before is not None and record.created_at <= row.revoked_before):
+        raise errors.Unauthenticated(
+            "The browser token has been revoked" + (" (the API key that minted it was revoked)"
+                                                    if minter_gone else "") + ".",
+            code="TOKEN_REVOKED", fix="Ask your backend for a new browser token.")
+    held = frozenset(row.key_scopes or ())
+    granted = frozenset(p for p in record.permissions
+                        if p in permissions.BROWSER and permissions.grants(held, p))
+    limit = Limit(workspace_id=record.workspace_id or "", project_id=record.project_id,
+                  sandbox_ids=tuple(record.sandbox_ids) if record.sandbox_ids is not None
+                  else None,
+                  ports=tuple(record.ports) if record.ports is not None else None,
+                  external_user_id=record.external_user_id)
     origins = tuple((row.settings or {}).get("browser_origins") or ())
-    return Principal(tenant_id=claims["tid"], kind="browser_token", subject_id=claims["jti"],
-                     scopes=frozenset(claims["perms"]), external_user_id=user, limit=limit,
+    session.expunge(record)
+    return Principal(tenant_id=record.tenant_id, kind="browser_token", subject_id=record.id,
+                     scopes=granted, external_user_id=record.external_user_id, limit=limit,
                      origins=origins)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from hostplane import errors
 from hostplane.db.base import new_id
 from hostplane.db.engine import Database
+from hostplane.db.helpers import try_insert
 from hostplane.tokens.models import SigningKey
 
 ALGORITHM = "EdDSA"
@@ -41,17 +42,15 @@ class Keys:
     jwks: dict[str, Any]
 
 
-def new_key(session: Session, now: datetime) -> SigningKey:
+def _key(now: datetime) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     kid = new_id()
     jwk = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
     jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
-    key = SigningKey(id=kid, algorithm=ALGORITHM, private_key=pem, public_jwk=jwk,
-                     status="active", created_at=now)
-    session.add(key)
-    return key
+    return SigningKey(id=kid, algorithm=ALGORITHM, private_key=pem, public_jwk=jwk,
+                      status="active", created_at=now)
 
 
 def rotate(session: Session, now: datetime) -> SigningKey:
@@ -62,7 +61,9 @@ def rotate(session: Session, now: datetime) -> SigningKey:
     session.execute(update(SigningKey)
                     .where(SigningKey.status == "previous", SigningKey.retired_at < now - OVERLAP)
                     .values(status="revoked", revoked_at=now))
-    return new_key(session, now)
+    key = _key(now)
+    session.add(key)
+    return key
 
 
 def revoke(session: Session, kid: str, now: datetime) -> SigningKey:
@@ -117,8 +118,12 @@ class KeyRing:
             row = session.scalars(select(SigningKey).where(SigningKey.status == "active")
                                   .order_by(SigningKey.created_at)).first()
             if row is None:
-                row = new_key(session, now)
-                session.flush()
+                made = _key(now)
+                if try_insert(session, made):
+                    row = made
+                else:  # another process made the first key just now
+                    row = session.scalars(select(SigningKey)
+                                          .where(SigningKey.status == "active")).one()
             self.forget()
             private = serialization.load_pem_private_key(row.private_key.encode(), None)
             assert isinstance(private, Ed25519PrivateKey)

@@ -109,5 +109,5 @@ async def set_origins(body: BrowserOrigins, ctx: Annotated[
 @public.get("/.well-known/jwks.json", summary="Public keys that verify browser tokens (JWKS)")
 async def jwks(request: Request, response: Response) -> dict[str, object]:
     keys = await run_in_threadpool(container_of(request).key_ring.keys)
-    response.headers["cache-control"] = "public, max-age=300"
+    response.headers["cache-control"] = "public, max-age=60"  # a revoked key leaves caches soon
     return keys.jwks

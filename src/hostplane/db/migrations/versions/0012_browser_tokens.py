@@ -29,6 +29,9 @@ def upgrade() -> None:
     sa.Column('revoked_at', hostplane.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signing_keys'))
     )
+    active = sa.text("status = 'active'")
+    op.create_index('uq_signing_keys_active', 'signing_keys', ['status'], unique=True,
+                    sqlite_where=active, postgresql_where=active)
     op.create_table('browser_tokens',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -78,4 +81,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_browser_tokens_tenant_id'))
 
     op.drop_table('browser_tokens')
+    op.drop_index('uq_signing_keys_active', 'signing_keys')
     op.drop_table('signing_keys')
