@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     """Commands and file transfers that run at once per API process (more wait their turn); they
     never take the threads database work needs."""
 
+    asset_fetch_allow_private: bool = False
+    """Let the worker fetch branding images (desktop_wallpaper_url) from private, loopback and
+    link-local addresses. Off: such URLs fail, so a URL can't make the server read its own
+    network."""
+
     # Request handling
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     """Largest request body the API accepts (413 above)."""

@@ -52,6 +52,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/tenants/{tenant_id}"): Case(body=lambda w: {"name": w["name"]}),
     ("PATCH", "/tenants/{tenant_id}"): Case(body=lambda w: {"name": w["name"]}),
     ("GET", "/tenant/plan"): Case(),
+    ("GET", "/tenant/setup"): Case(),
+    ("GET", "/audit-log"): Case(lists="workspace_id"),
     ("POST", "/workspaces"): Case(body=_name, owner=201),
     ("GET", "/workspaces"): Case(lists="workspace_id"),
     ("GET", "/workspaces/{workspace_id}"): Case(),
@@ -167,9 +169,27 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/browser-tokens/{token_id}"): Case(),
     ("DELETE", "/tokens/scoped/{token_id}"): Case(),
     ("POST", "/browser-tokens/revoke-user"): Case(body={"external_user_id": "dr-smith"}),
+    ("GET", "/tenant/branding"): Case(weak="usage:read"),
+    ("PUT", "/tenant/branding"): Case(body={"custom_app_name": "ClinicIQ"}),
+    ("DELETE", "/tenant/branding"): Case(),
+    ("GET", "/settings/branding"): Case(),
+    ("PUT", "/settings/branding"): Case(body={"branding": {"product_name": "ClinicIQ"}}),
+    ("DELETE", "/settings/branding"): Case(),
+    ("PUT", "/tenant/branding/wallpaper"): Case(body=lambda w: _png()),
+    ("PUT", "/tenant/branding/logo"): Case(body=lambda w: _png()),
     ("GET", "/tenant/browser-origins"): Case(),
     ("PUT", "/tenant/browser-origins"): Case(body={"origins": ["https://app.example.org"]}),
 }
+
+
+def _png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (32, 32)).save(out, format="PNG")
+    return out.getvalue()
 
 
 def _token_body(world: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +244,9 @@ def _request(client: Any, method: str, template: str, case: Case, world: dict[st
              body_world: dict[str, Any] | None = None) -> Any:
     body = case.body(body_world or world) if callable(case.body) else case.body
     ids = {**world, **{slot: world[key] for slot, key in case.path_ids.items()}}
-    return client.request(method, API_PREFIX + template.format(**ids), json=body,
+    raw = isinstance(body, bytes)  # an image upload
+    return client.request(method, API_PREFIX + template.format(**ids),
+                          json=None if raw else body, content=body if raw else None,
                           params=case.params)
 
 

@@ -9,12 +9,15 @@ from fastapi import FastAPI
 
 from hostplane import __version__
 from hostplane.api import openapi, problems
+from hostplane.api.audit import AuditMiddleware
 from hostplane.api.auth import AuthenticationMiddleware
 from hostplane.api.container import Container
 from hostplane.api.idempotency import IdempotencyMiddleware
 from hostplane.api.middleware import RequestContextMiddleware
 from hostplane.api.routers import (
     api_keys,
+    audit,
+    branding,
     browser_tokens,
     computers,
     custom_domains,
@@ -30,11 +33,13 @@ from hostplane.api.routers import (
     usage,
     workspaces,
 )
+from hostplane.branding.assets import MAX_BYTES
 from hostplane.clock import Clock
 from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
+UPLOAD_LIMIT = MAX_BYTES + 64 * 1024  # an image and its multipart envelope
 
 
 def create_app(
@@ -68,20 +73,24 @@ def create_app(
     app.state.container = container
     problems.install(app)
     # Starlette runs the last-added middleware first: request ids, limits and 500s wrap
-    # authentication, which wraps idempotency, which wraps the routes.
+    # authentication, which wraps idempotency, which wraps the audit log, which wraps the routes.
+    app.add_middleware(AuditMiddleware, container=container, prefix=API_PREFIX + "/")
     app.add_middleware(IdempotencyMiddleware, container=container)
     app.add_middleware(AuthenticationMiddleware, container=container)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       large_bodies={API_PREFIX + p: UPLOAD_LIMIT
+                                     for p in branding.UPLOAD_SUFFIXES})
 
     app.include_router(health.router)
     app.include_router(browser_tokens.public)
+    app.include_router(branding.public)
     # Deny by default: AuthenticationMiddleware refuses any /api/v1 request without a valid
     # credential; public routes (health) live outside the prefix. Area routers are included
     # straight into the app: every level of router nesting costs route matching time on every
     # request.
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
                  previews, databases, deployments, computers, custom_domains, usage, api_keys,
-                 browser_tokens):
+                 browser_tokens, branding, audit):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

@@ -9,6 +9,7 @@ from datetime import timedelta
 from anyio import CapacityLimiter
 
 from hostplane.api.ratelimit import RateLimiter
+from hostplane.branding.assets import AssetStore
 from hostplane.clock import Clock, SystemClock
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
@@ -36,6 +37,7 @@ class Container:
     verify_limiter: RateLimiter = field(init=False)
     authenticator: KeyAuthenticator = field(init=False)
     key_ring: KeyRing = field(init=False)
+    assets: AssetStore = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -47,6 +49,8 @@ class Container:
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)
+        self.assets = AssetStore(self.settings.data_dir / "assets" / "branding",
+                                 self.settings.api_url)
         self.token_authenticator = TokenAuthenticator(self.database, self.key_ring, self.clock,
                                                       issuer=self.settings.api_url)
         self.verify_limiter = RateLimiter(

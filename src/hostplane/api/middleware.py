@@ -27,9 +27,11 @@ def _has_nul(scope: Scope) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.large_bodies = large_bodies or {}  # path → its own limit (image uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +51,10 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
+        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            refusal = too_large_response(request_id, self.max_body_bytes)
+        if length is not None and length.isdigit() and int(length) > limit:
+            refusal = too_large_response(request_id, limit)
             await refusal(scope, receive, send_with_id)
             return
         part = _has_nul(scope)
@@ -70,15 +73,15 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         try:
             await self.app(scope, counting_receive, send_with_id)
         except BodyTooLarge:
             if not started:
-                refusal = too_large_response(request_id, self.max_body_bytes)
+                refusal = too_large_response(request_id, limit)
                 await refusal(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error in %s %s (request %s)", scope["method"],

@@ -1,5 +1,7 @@
 """Imports every table so metadata is complete for migrations and checks."""
 
+from hostplane.audit.models import AuditEvent
+from hostplane.branding.models import Branding
 from hostplane.db.base import Base
 from hostplane.domains.models import CustomDomain, DomainClaim, DomainEvent, TenantDomain
 from hostplane.idempotency.models import IdempotencyRecord
@@ -10,7 +12,9 @@ from hostplane.tokens.models import BrowserToken, SigningKey, UserRevocation
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
+    "Branding",
     "BrowserToken",
     "Computer",
     "CustomDomain",

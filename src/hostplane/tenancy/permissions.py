@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, str] = {
     "branding:write": "change branding",
     "browser_token:create": "mint browser tokens for end users",
     "usage:read": "read usage and chargeback figures",
+    "audit:read": "read the audit log",
 }
 
 ALL = "*"

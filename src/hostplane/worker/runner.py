@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hostplane.api.container import Container
+from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
 
@@ -25,6 +26,7 @@ def purge_idempotency_records(container: Container) -> int:
 JOBS: dict[str, Job] = {
     "purge_idempotency_records": purge_idempotency_records,
     "recheck_domains": recheck_domains,
+    "fetch_wallpapers": fetch_wallpapers,
 }
 
 

@@ -10,6 +10,7 @@ from hostplane import errors
 from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data
 from hostplane.db.scope import Scope
+from hostplane.tenancy import checklist
 from hostplane.tenancy.organizations import own_organization, setup_organization
 from hostplane.tenancy.schemas import OrganizationPublic, OrganizationUpdate
 
@@ -60,6 +61,12 @@ async def update_organization(
     tenant = await ctx.run(setup_organization, tenant_id, name=body.name, slug=body.slug,
                            now=ctx.now)
     return OrganizationPublic.of(tenant)
+
+
+@router.get("/tenant/setup", response_model=Data[dict[str, Any]],
+            summary="The setup checklist: each step done, to do or optional, from real state")
+async def setup_checklist(ctx: Reader) -> Data[dict[str, Any]]:
+    return Data(data=await ctx.run(checklist.checklist))
 
 
 @router.get("/tenant/plan", response_model=Data[dict[str, Any]],

@@ -1,0 +1,110 @@
+"""Recording and reading audit events. What a change was is read from its route: the resource is
+the one whose id the route names last (or, for a create, the id in the response), the verb is
+the method or the action the route ends with (`/verify`, `/exec`, `/rotate`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hostplane.audit.models import AuditEvent
+from hostplane.db.helpers import Page, paginate
+from hostplane.db.scope import Scope
+from hostplane.tenancy.permissions import PERMISSIONS
+from hostplane.tenancy.principal import Principal
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+_PARAM = re.compile(r"^\{(\w+?)(?:_id|_or_slug)?\}$")
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str
+    resource_type: str
+    resource_id: str | None
+
+
+def describe(method: str, route: str, prefix: str, params: dict[str, Any],
+             response: bytes | None) -> Change:
+    parts = [p for p in route[len(prefix):].split("/") if p]
+    resource, resource_id, verb = None, None, _VERBS.get(method, method.lower())
+    for index, part in enumerate(parts):
+        found = _PARAM.match(part)
+        if found:
+            resource = found.group(1)
+            resource_id = str(params.get(part[1:-1], "")) or None
+        elif index == len(parts) - 1 and resource is not None and index > 0 \
+                and _PARAM.match(parts[index - 1]):
+            verb = part.replace("-", "_")  # /sandboxes/{id}/exec → sandbox.exec
+        else:
+            resource = _singular(part)
+            resource_id = None
+    if resource_id is None and response:
+        resource_id = _created_id(response)
+    kind = (resource or "organization").replace("-", "_")
+    return Change(f"{kind}.{verb}", kind, resource_id)
+
+
+# Resource names, as the permission vocabulary spells them (and a few more path words).
+KNOWN = {p.split(":")[0] for p in PERMISSIONS} | {"custom_domain", "tenant", "file", "event",
+                                                  "token", "key"}
+
+
+def _singular(segment: str) -> str:
+    segment = segment.replace("-", "_")
+    for candidate in (segment[:-3] + "y", segment[:-2], segment[:-1]):
+        if segment.endswith("s") and candidate in KNOWN:
+            return candidate
+    return segment
+
+
+def _created_id(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        inner = data.get("data", data)
+        if isinstance(inner, dict) and isinstance(inner.get("id"), str):
+            return inner["id"]
+    return None
+
+
+def record(session: Session, principal: Principal, change: Change, method: str, route: str,
+           status_code: int, request_id: str, now: datetime) -> None:
+    session.add(AuditEvent(
+        tenant_id=principal.tenant_id, actor_type=principal.kind, actor_id=principal.subject_id,
+        external_user_id=principal.external_user_id, action=change.action[:80], method=method,
+        route=route[:200], resource_type=change.resource_type[:40],
+        resource_id=change.resource_id[:200] if change.resource_id else None,
+        status_code=status_code, request_id=request_id[:140], created_at=now))
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor_id: str | None = None
+    external_user_id: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_events(scope: Scope, filters: AuditFilters, *, limit: int, cursor: str | None,
+                offset: int) -> Page[AuditEvent]:
+    stmt = scope.select(AuditEvent)
+    for name in ("actor_id", "external_user_id", "resource_type", "resource_id", "action"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(AuditEvent, name) == value)
+    if filters.since is not None:
+        stmt = stmt.where(AuditEvent.created_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(AuditEvent.created_at < filters.until)
+    return paginate(scope.session, stmt, AuditEvent, limit=limit, cursor=cursor, offset=offset)

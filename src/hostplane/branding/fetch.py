@@ -1,0 +1,118 @@
+"""The worker job that fetches a `desktop_wallpaper_url`: the same checks as an upload (PNG or
+JPEG by content, at most 5 MB), over https only, never from a private, loopback or link-local
+address unless the operator allows it (HOSTPLANE_ASSET_FETCH_ALLOW_PRIVATE), and the result
+recorded on the branding object."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from sqlalchemy import select
+
+from hostplane import errors
+from hostplane.branding import rules, service
+from hostplane.branding.assets import MAX_BYTES, check_image
+from hostplane.branding.models import Branding
+from hostplane.db.scope import Scope
+
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+
+log = logging.getLogger("hostplane.worker.branding")
+FIELD = "desktop_wallpaper_url"
+TIMEOUT = 10.0
+MAX_REDIRECTS = 3
+
+
+def fetch_wallpapers(container: Container, tenant_ids: list[str] | None = None) -> int:
+    """Fetch every wallpaper waiting to be fetched (of `tenant_ids` only, if given)."""
+    with container.database.transaction(write=False) as session:
+        stmt = select(Branding.tenant_id, Branding.assets)
+        if tenant_ids is not None:
+            stmt = stmt.where(Branding.tenant_id.in_(tenant_ids))
+        due = [(tenant_id, assets["wallpaper"]["source_url"])
+               for tenant_id, assets in session.execute(stmt)
+               if (assets or {}).get("wallpaper", {}).get("status") == "fetching"]
+    for tenant_id, source_url in due:
+        _fetch_one(container, tenant_id, source_url)
+    return len(due)
+
+
+def _fetch_one(container: Container, tenant_id: str, source_url: str) -> None:
+    now = container.clock.now()
+    try:
+        data = fetch(source_url, allow_private=container.settings.asset_fetch_allow_private)
+        image = check_image(data, "wallpaper", field=FIELD)
+        url = container.assets.save(tenant_id, image, data)
+    except errors.HostplaneError as exc:
+        failure = {"code": exc.code, "message": exc.message,
+                   "fix": str(exc.details.get("fix") or "Fix the image, then set "
+                              "desktop_wallpaper_url again.")}
+        with container.database.transaction() as session:
+            service.record_fetch_failure(Scope(session, tenant_id), source_url, failure, now)
+        return
+    with container.database.transaction() as session:
+        service.record_fetched(Scope(session, tenant_id), url, image, source_url, now)
+
+
+def fetch(url: str, *, allow_private: bool) -> bytes:
+    """The body at `url` (following at most three redirects, each checked like the first),
+    read to at most MAX_BYTES + 1."""
+    for _ in range(MAX_REDIRECTS + 1):
+        rules.url(url, FIELD)
+        parts = urlsplit(url)
+        address = _address(parts.hostname or "", parts.port, allow_private)
+        # Connect to the address just checked (no second lookup an attacker's DNS could
+        # answer differently), while TLS and Host still name the host.
+        host = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit((parts.scheme, f"{host}:{parts.port}" if parts.port else host,
+                             parts.path or "/", parts.query, ""))
+        try:
+            with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client, \
+                    client.stream("GET", pinned, headers={"Host": parts.netloc},
+                                  extensions={"sni_hostname": parts.hostname}) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code != 200:
+                    raise _unreachable(url, f"it answered HTTP {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_BYTES:
+                        break
+                return bytes(data)
+        except httpx.HTTPError as exc:
+            raise _unreachable(url, type(exc).__name__) from None
+    raise _unreachable(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _address(host: str, port: int | None, allow_private: bool) -> str:
+    try:
+        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        raise _unreachable(host, "its name does not resolve") from None
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if not ip.is_global or ip.is_multicast:
+                raise errors.Invalid(
+                    f"{host!r} resolves to {address}, a private or local address.",
+                    code="WALLPAPER_URL_PRIVATE", field=FIELD,
+                    rule="images are fetched from public addresses only",
+                    fix="Host the image publicly, or upload it with PUT "
+                        "/api/v1/tenant/branding/wallpaper.")
+    return addresses[0]
+
+
+def _unreachable(url: str, why: str) -> errors.Invalid:
+    return errors.Invalid(f"The wallpaper at {url} could not be fetched: {why}.",
+                          code="WALLPAPER_FETCH_FAILED", field=FIELD,
+                          rule="an https URL that answers 200 with a PNG or JPEG",
+                          fix="Check the URL opens in a browser, or upload the image instead.")
