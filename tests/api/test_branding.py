@@ -54,6 +54,13 @@ def test_the_clients_bodies_and_put_is_a_merge(org):
     assert body["support_email"] == "help@cliniciq.com"  # untouched by the second PUT
     assert org.put("/api/v1/tenant/branding", {"support_email": None}).json()[
         "support_email"] is None  # null clears one field
+    # Fields beside the wrapper count too; a GET body PUT back with one alias edited works.
+    both = org.put("/api/v1/tenant/branding", {"branding": {"product_name": "W"},
+                                               "powered_by_visible": False}).json()
+    assert (both["product_name"], both["powered_by_visible"]) == ("W", False)
+    edited = {**both, "product_name": "W2"}
+    again = org.put("/api/v1/tenant/branding", edited)
+    assert again.status_code == 200 and again.json()["app_name"] == "W2", again.text
     reset = org.delete("/api/v1/tenant/branding")
     assert reset.status_code == 200 and reset.json()["product_name"] is None
     assert org.get("/api/v1/tenant/branding").json()["powered_by_visible"] is True
@@ -71,6 +78,17 @@ def test_the_clients_bodies_and_put_is_a_merge(org):
     ({"custom_css": "body { background: u\\72l(https://evil.example) }"}, "custom_css",
      "CSS_LOADS_REMOTE_CONTENT"),
     ({"custom_css": "a{}" * 20_000}, "custom_css", "CSS_TOO_LARGE"),
+    # Comments and strings that a regular expression would misread (found by review).
+    ({"custom_css": 'a{content:"/*"} b{background:url(https://evil.example/x.png)} /**/'},
+     "custom_css", "CSS_LOADS_REMOTE_CONTENT"),
+    ({"custom_css": "a{background:url('data:,a\n);background:url(https://evil.example/x);x:')\n}"},
+     "custom_css", "CSS_LOADS_REMOTE_CONTENT"),
+    ({"custom_css": 'a{content:"/*"}</style><script>alert(1)</script>/**/'}, "custom_css",
+     "CSS_LOADS_REMOTE_CONTENT"),
+    ({"custom_css": "a{background:image-set('https://evil.example/a.png' 1x)}"}, "custom_css",
+     "CSS_LOADS_REMOTE_CONTENT"),
+    ({"logo_url": "https://x.example/a\u0000b"}, "logo_url", "VALIDATION_FAILED"),
+    ({"logo_url": "https://x.example:99999/a.png"}, "logo_url", "INVALID_URL"),
     ({"product_name": "A", "app_name": "B"}, "app_name", "ALIAS_CONFLICT"),
     ({"branding": {"logo_url": "ftp://x.example/l.png"}}, "logo_url", "INVALID_URL"),
 ])
@@ -102,6 +120,31 @@ def test_a_wallpaper_upload_is_checked_stored_and_served(org, base_url):
     assert small.status_code == 200, small.text
     assert small.json()["wallpaper"]["content_type"] == "image/jpeg"
     assert "1920×1080 is recommended" in small.json()["wallpaper"]["warnings"][0]
+
+
+def test_replacing_or_clearing_an_image_removes_the_old_one(org, base_url):
+    first = org.client.put("/api/v1/tenant/branding/wallpaper", content=image("PNG"),
+                           headers={"Content-Type": "image/png"}).json()["wallpaper"]["url"]
+    second = org.client.put("/api/v1/tenant/branding/wallpaper",
+                            content=image("PNG", (1280, 720)),
+                            headers={"Content-Type": "image/png"}).json()["wallpaper"]["url"]
+    assert first != second
+    assert httpx.get(base_url + urlsplit(first).path).status_code == 404  # deleted
+    assert httpx.get(base_url + urlsplit(second).path).status_code == 200
+    cleared = org.put("/api/v1/tenant/branding", {"desktop_wallpaper_url": None}).json()
+    assert cleared["desktop_wallpaper_url"] is None and cleared["wallpaper"] is None
+
+
+def test_a_truncated_or_enormous_image_is_refused(org):
+    jpeg = image("JPEG", (2000, 2000))
+    cut = org.client.put("/api/v1/tenant/branding/logo", content=jpeg[: len(jpeg) // 3],
+                         headers={"Content-Type": "image/jpeg"})
+    assert cut.status_code == 422 and cut.json()["error"]["code"] == "UNSUPPORTED_IMAGE"
+    out = BytesIO()
+    Image.new("1", (7000, 7000)).save(out, format="PNG")  # tiny file, 49 M pixels
+    bomb = org.client.put("/api/v1/tenant/branding/wallpaper", content=out.getvalue(),
+                          headers={"Content-Type": "image/png"})
+    assert bomb.status_code == 422 and bomb.json()["error"]["code"] == "IMAGE_TOO_LARGE"
 
 
 def test_a_logo_upload_becomes_the_logo_url(org):
@@ -215,6 +258,29 @@ def test_a_bad_wallpaper_url_is_recorded_as_failed(org, container, image_server,
     body = fetch(container, org)
     assert body["wallpaper"]["status"] == "failed"
     assert body["wallpaper"]["error"]["code"] == code
+
+
+def test_one_unusable_url_does_not_stop_the_others(org, other_org, container, image_server):
+    from hostplane.branding.fetch import fetch_wallpapers
+
+    base, files = image_server
+    files["/w.png"] = (200, image("PNG"))
+    with container.database.transaction() as session:  # past the API's checks: the worst case
+        from hostplane.branding.models import Branding
+        session.add(Branding(tenant_id=org.tenant_id, powered_by_visible=True,
+                             updated_at=container.clock.now(),
+                             desktop_wallpaper_url="https://bad.example:99999/x.png",
+                             assets={"wallpaper": {"source": "url", "status": "fetching",
+                                                   "source_url": "https://bad.example:99999/x"}}))
+    other_org.put("/api/v1/tenant/branding", {"desktop_wallpaper_url": f"{base}/w.png"})
+    fetch(container, other_org)  # allowed to reach loopback
+    settings = container.settings.model_copy(update={"asset_fetch_allow_private": True})
+    from hostplane.api.container import Container
+    worker = Container(settings=settings, database=container.database, clock=container.clock,
+                       driver=container.driver, resolver=container.resolver)
+    fetch_wallpapers(worker, tenant_ids=[org.tenant_id])
+    assert org.get("/api/v1/tenant/branding").json()["wallpaper"]["status"] == "failed"
+    assert other_org.get("/api/v1/tenant/branding").json()["wallpaper"]["status"] == "ready"
 
 
 def test_a_private_address_is_refused_unless_the_operator_allows_it(org, container,

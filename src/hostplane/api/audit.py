@@ -51,8 +51,12 @@ class AuditMiddleware:
             return
         if not route.startswith(self.prefix):  # routers included with a prefix report it or not
             route = self.prefix + route.lstrip("/")
+        if method == "GET" and not route.endswith("/verify"):
+            return  # a GET whose path merely ends in /verify (a file so named)
         change = service.describe(method, route, self.prefix, scope.get("path_params", {}),
                                   body if method == "POST" else None)
+        if change is None:
+            return
         try:
             with self.container.database.transaction() as session:
                 service.record(session, principal, change, method, route, status,

@@ -5,7 +5,6 @@ the method or the action the route ends with (`/verify`, `/exec`, `/rotate`)."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,8 +17,26 @@ from hostplane.db.scope import Scope
 from hostplane.tenancy.permissions import PERMISSIONS
 from hostplane.tenancy.principal import Principal
 
-_VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-_PARAM = re.compile(r"^\{(\w+?)(?:_id|_or_slug)?\}$")
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete", "GET": "get"}
+# A route ending in one of these does that to the resource before it.
+_ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user"}
+# Path placeholders whose name is not the resource's.
+_PARAMS = {"id_or_slug": "tenant", "tenant_id": "tenant", "key_id": "api_key",
+           "domain_id": "custom_domain", "token_id": "browser_token"}
+# Path words whose singular is not the resource's name.
+_WORDS = {"domains": "custom_domain", "custom-domains": "custom_domain"}
+# Routes the general rule would name wrongly, and POST routes that only read.
+_OVERRIDES = {
+    ("POST", "/sandboxes/{sandbox_id}/fs/write"): ("sandbox", "write_file"),
+    ("POST", "/sandboxes/{sandbox_id}/files"): ("sandbox", "write_file"),
+    ("PUT", "/workspaces/{workspace_id}/settings"): ("workspace", "update_settings"),
+    ("POST", "/tokens/browser"): ("browser_token", "create"),
+    ("POST", "/tokens/scoped"): ("browser_token", "create"),
+    ("PUT", "/tenant/branding/wallpaper"): ("branding", "upload_wallpaper"),
+    ("PUT", "/tenant/branding/logo"): ("branding", "upload_logo"),
+}
+READS = {("POST", "/sandboxes/{sandbox_id}/fs/stat"),
+         ("POST", "/sandboxes/{sandbox_id}/files/stat")}
 
 
 @dataclass(frozen=True)
@@ -30,24 +47,30 @@ class Change:
 
 
 def describe(method: str, route: str, prefix: str, params: dict[str, Any],
-             response: bytes | None) -> Change:
-    parts = [p for p in route[len(prefix):].split("/") if p]
-    resource, resource_id, verb = None, None, _VERBS.get(method, method.lower())
+             response: bytes | None) -> Change | None:
+    """What a successful write did (None: the route only reads). `route` is the template."""
+    relative = "/" + route[len(prefix):].lstrip("/")
+    if (method, relative) in READS:
+        return None
+    parts = [p for p in relative.split("/") if p]
+    resource, resource_id, verb = "organization", None, _VERBS.get(method, method.lower())
     for index, part in enumerate(parts):
-        found = _PARAM.match(part)
-        if found:
-            resource = found.group(1)
-            resource_id = str(params.get(part[1:-1], "")) or None
-        elif index == len(parts) - 1 and resource is not None and index > 0 \
-                and _PARAM.match(parts[index - 1]):
-            verb = part.replace("-", "_")  # /sandboxes/{id}/exec → sandbox.exec
+        if part.startswith("{"):
+            name = part[1:-1]
+            resource = _PARAMS.get(name, name.removesuffix("_id"))
+            resource_id = str(params.get(name, "")) or None
+        elif index == len(parts) - 1 and index > 0 and part in _ACTIONS:
+            verb = part.replace("-", "_")  # …/{id}/exec → sandbox.exec
         else:
-            resource = _singular(part)
-            resource_id = None
+            resource, resource_id = _WORDS.get(part, _singular(part)), None
+    override = _OVERRIDES.get((method, relative))
+    if override is not None:
+        resource, verb = override
+        last = next((p[1:-1] for p in reversed(parts) if p.startswith("{")), None)
+        resource_id = str(params.get(last, "")) or None if last else None
     if resource_id is None and response:
         resource_id = _created_id(response)
-    kind = (resource or "organization").replace("-", "_")
-    return Change(f"{kind}.{verb}", kind, resource_id)
+    return Change(f"{resource}.{verb}", resource, resource_id)
 
 
 # Resource names, as the permission vocabulary spells them (and a few more path words).

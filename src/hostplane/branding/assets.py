@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from hostplane import errors
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 50_000_000  # refuse decompression bombs long before Pillow's own limit
+MAX_PIXELS = 2 * 3840 * 2160  # twice 4K: room for any real wallpaper, none for a bomb
 RECOMMENDED = (1920, 1080)
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg")}
 _NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg)$")
@@ -42,20 +42,20 @@ def check_image(data: bytes, kind: str, field: str = "file") -> CheckedImage:
                               field=field, rule=f"at most {MAX_BYTES} bytes (5 MB)",
                               fix="Export it smaller, or as a JPEG.")
     try:
-        with Image.open(BytesIO(data)) as image:
-            fmt = image.format
-            image.verify()  # a truncated or corrupt file fails here
-        with Image.open(BytesIO(data)) as image:
-            width, height = image.size
+        with Image.open(BytesIO(data)) as image:  # reads the header only
+            fmt, (width, height) = image.format, image.size
+            if fmt not in FORMATS:
+                raise _unsupported(kind, field, f"it is {fmt or 'an unknown format'}")
+            if width * height > MAX_PIXELS:  # checked before a single pixel is decoded
+                raise errors.Invalid(f"The {kind} is {width}×{height} pixels.",
+                                     code="IMAGE_TOO_LARGE", field=field,
+                                     rule=f"at most {MAX_PIXELS:,} pixels",
+                                     fix="Scale it down; 1920×1080 is recommended for "
+                                         "wallpapers.")
+            image.load()  # decodes it all: a truncated or corrupt file fails here
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
             SyntaxError):
-        raise _unsupported(kind, field, "it is not an image Pillow can read") from None
-    if fmt not in FORMATS:
-        raise _unsupported(kind, field, f"it is {fmt or 'an unknown format'}")
-    if width * height > MAX_PIXELS:
-        raise errors.Invalid(f"The {kind} is {width}×{height} pixels.", code="IMAGE_TOO_LARGE",
-                             field=field, rule=f"at most {MAX_PIXELS:,} pixels",
-                             fix="Scale it down; 1920×1080 is recommended for wallpapers.")
+        raise _unsupported(kind, field, "it is not an image Pillow can read whole") from None
     warnings = []
     if kind == "wallpaper" and (width, height) != RECOMMENDED:
         warnings.append(f"The wallpaper is {width}×{height}; 1920×1080 is recommended (it will "
@@ -94,6 +94,14 @@ class AssetStore:
             return None
         found = self.root / tenant_id / name
         return found if found.is_file() else None
+
+    def forget(self, tenant_id: str, url: str | None, keep: set[str]) -> None:
+        """Delete the file behind one of our URLs, unless it is among `keep` (still used)."""
+        if not url or url in keep or not url.startswith(f"{self.base_url}/assets/branding/"):
+            return
+        found = self.path(tenant_id, url.rsplit("/", 1)[-1])
+        if found is not None:
+            found.unlink(missing_ok=True)
 
     def remove_all(self, tenant_id: str) -> None:
         if _TENANT.match(tenant_id):

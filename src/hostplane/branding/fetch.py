@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hostplane.worker.branding")
 FIELD = "desktop_wallpaper_url"
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # per connect or read
+DEADLINE = 30.0  # for the whole fetch
 MAX_REDIRECTS = 3
 
 
@@ -39,7 +41,16 @@ def fetch_wallpapers(container: Container, tenant_ids: list[str] | None = None) 
                for tenant_id, assets in session.execute(stmt)
                if (assets or {}).get("wallpaper", {}).get("status") == "fetching"]
     for tenant_id, source_url in due:
-        _fetch_one(container, tenant_id, source_url)
+        try:
+            _fetch_one(container, tenant_id, source_url)
+        except Exception:  # one organization's URL must never stop the others'
+            log.exception("fetching the wallpaper of organization %s failed", tenant_id)
+            with container.database.transaction() as session:
+                service.record_fetch_failure(
+                    Scope(session, tenant_id), source_url,
+                    {"code": "WALLPAPER_FETCH_FAILED", "message": "The wallpaper could not be "
+                     "fetched.", "fix": "Check the URL, or upload the image instead."},
+                    container.clock.now())
     return len(due)
 
 
@@ -57,12 +68,14 @@ def _fetch_one(container: Container, tenant_id: str, source_url: str) -> None:
             service.record_fetch_failure(Scope(session, tenant_id), source_url, failure, now)
         return
     with container.database.transaction() as session:
-        service.record_fetched(Scope(session, tenant_id), url, image, source_url, now)
+        service.record_fetched(Scope(session, tenant_id), url, image, source_url, now,
+                               forget=container.assets.forget)
 
 
 def fetch(url: str, *, allow_private: bool) -> bytes:
     """The body at `url` (following at most three redirects, each checked like the first),
-    read to at most MAX_BYTES + 1."""
+    read to at most MAX_BYTES + 1, within DEADLINE seconds in all."""
+    deadline = time.monotonic() + DEADLINE
     for _ in range(MAX_REDIRECTS + 1):
         rules.url(url, FIELD)
         parts = urlsplit(url)
@@ -86,6 +99,8 @@ def fetch(url: str, *, allow_private: bool) -> bytes:
                     data += chunk
                     if len(data) > MAX_BYTES:
                         break
+                    if time.monotonic() > deadline:  # a server dribbling bytes
+                        raise _unreachable(url, f"it took over {DEADLINE:.0f} s")
                 return bytes(data)
         except httpx.HTTPError as exc:
             raise _unreachable(url, type(exc).__name__) from None

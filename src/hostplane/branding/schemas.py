@@ -5,16 +5,15 @@ is one bare object that carries every alias."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hostplane import errors
 from hostplane.branding.models import Branding
 from hostplane.inputs import RawText, Text
 from hostplane.tenancy.schemas import Input
 
-Url = Annotated[str, Field(max_length=2048)]
+Url = Text(1, 2048)
 
 # Each stored field and the names clients send it as (contract §14's aliases).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -41,28 +40,27 @@ class BrandingFields(Input):
                           "checked by the worker")
     powered_by_visible: bool | None = Field(None, description="Default true")
 
-    def changes(self) -> dict[str, tuple[Any, str]]:
-        """{stored field: (value, name it was sent as)} for the fields this body names."""
-        sent = self.model_fields_set
-        found: dict[str, tuple[Any, str]] = {}
-        for name in (n for n in type(self).model_fields if n in sent and n != "branding"):
+    def sent(self) -> dict[str, list[tuple[Any, str]]]:
+        """{stored field: [(value, name it was sent as), …]} for the fields this body names
+        (aliases of one field may all be sent: a client that PUTs back what GET answered)."""
+        found: dict[str, list[tuple[Any, str]]] = {}
+        for name in (n for n in type(self).model_fields
+                     if n in self.model_fields_set and n != "branding"):
             stored = next((k for k, names in ALIASES.items() if name in names), name)
-            value = getattr(self, name)
-            if stored in found and found[stored][0] != value:
-                raise errors.Invalid(
-                    f"{found[stored][1]} and {name} name the same setting with different values.",
-                    field=name, code="ALIAS_CONFLICT", rule="send one of them, or equal values",
-                    fix=f"Send only {stored}.")
-            found[stored] = (value, name)
+            found.setdefault(stored, []).append((getattr(self, name), name))
         return found
 
 
 class BrandingBody(BrandingFields):
     branding: BrandingFields | None = Field(
-        None, description="The official Python/TypeScript clients wrap the fields in this key")
+        None, description="The official Python/TypeScript clients wrap the fields in this key; "
+                          "fields beside it count too")
 
-    def changes(self) -> dict[str, tuple[Any, str]]:
-        return self.branding.changes() if self.branding is not None else super().changes()
+    def sent(self) -> dict[str, list[tuple[Any, str]]]:
+        found = super().sent()
+        for stored, values in (self.branding.sent() if self.branding else {}).items():
+            found.setdefault(stored, []).extend(values)
+        return found
 
 
 class Asset(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hostplane import errors
 from hostplane.branding import rules
 from hostplane.branding.assets import CheckedImage
 from hostplane.branding.models import Branding
@@ -26,13 +27,15 @@ def get_branding(scope: Scope) -> Branding | None:
     return scope.find(Branding)
 
 
-def update_branding(scope: Scope, changes: dict[str, tuple[Any, str]],
+def update_branding(scope: Scope, sent: dict[str, list[tuple[Any, str]]],
                     now: datetime) -> Branding:
-    """Apply `changes` ({field: (value, the name it was sent as)}); a null resets that field.
-    A new desktop_wallpaper_url is fetched and checked by the worker (`assets.wallpaper`)."""
-    checked = {name: _CHECKS[name](value, sent) if value is not None and name in _CHECKS
-               else value for name, (value, sent) in changes.items()}
+    """Apply what was sent ({field: [(value, the name it was sent as), …]}); a null resets that
+    field. A new desktop_wallpaper_url is fetched and checked by the worker
+    (`assets.wallpaper`)."""
     record = _row(scope, now)
+    changes = {name: _one(getattr(record, name), values) for name, values in sent.items()}
+    checked = {name: _CHECKS[name](value, as_sent) if value is not None and name in _CHECKS
+               else value for name, (value, as_sent) in changes.items()}
     if "powered_by_visible" in checked and checked["powered_by_visible"] is None:
         checked["powered_by_visible"] = True  # its default
     old_wallpaper = record.desktop_wallpaper_url
@@ -43,8 +46,7 @@ def update_branding(scope: Scope, changes: dict[str, tuple[Any, str]],
     again = current.get("status") == "failed"  # the same URL once more: try again
     if "desktop_wallpaper_url" in checked and (
             checked["desktop_wallpaper_url"] != old_wallpaper or again):
-        if current.get("source") == "url" or checked["desktop_wallpaper_url"] is not None:
-            assets.pop(WALLPAPER, None)
+        assets.pop(WALLPAPER, None)  # a new URL, or none: the old image no longer applies
         if checked["desktop_wallpaper_url"] is not None:
             assets[WALLPAPER] = {"source": "url", "status": "fetching",
                                  "source_url": checked["desktop_wallpaper_url"]}
@@ -55,6 +57,21 @@ def update_branding(scope: Scope, changes: dict[str, tuple[Any, str]],
     record.updated_at = now
     scope.session.flush()
     return record
+
+
+def _one(current: Any, values: list[tuple[Any, str]]) -> tuple[Any, str]:
+    """One value from a field's aliases: where they differ, the one that changes something
+    (GET, edit product_name, PUT it all back leaves app_name as it was); else 422."""
+    distinct = {repr(v): (v, n) for v, n in values}
+    if len(distinct) > 1:
+        distinct = {k: vn for k, vn in distinct.items() if vn[0] != current}
+    if len(distinct) > 1:
+        (_, first), (_, second) = list(distinct.values())[:2]
+        raise errors.Invalid(f"{first} and {second} name the same setting with different values.",
+                             field=second, code="ALIAS_CONFLICT",
+                             rule="send one of them, or equal values",
+                             fix=f"Send only {first}.")
+    return next(iter(distinct.values())) if distinct else values[0]
 
 
 def reset_branding(scope: Scope, remove_files: Any) -> None:
@@ -85,10 +102,13 @@ def is_applied(record: Branding | None) -> bool:
 
 
 def record_asset(scope: Scope, kind: str, url: str, image: CheckedImage, source: str,
-                 now: datetime, source_url: str | None = None) -> Branding:
+                 now: datetime, source_url: str | None = None,
+                 forget: Any = None) -> Branding:
     """An image is in place: the branding points at it (logo_url or desktop_wallpaper_url) and
-    `assets[kind]` says what it is."""
+    `assets[kind]` says what it is. The image it replaces is deleted (`forget(tenant_id, url,
+    keep)`) once that has committed."""
     record = _row(scope, now)
+    replaced = ((record.assets or {}).get(kind) or {}).get("url")
     record.assets = {**(record.assets or {}), kind: {
         "url": url, "source": source, "status": "ready", "content_type": image.content_type,
         "width": image.width, "height": image.height, "size_bytes": image.size_bytes,
@@ -99,18 +119,22 @@ def record_asset(scope: Scope, kind: str, url: str, image: CheckedImage, source:
         record.desktop_wallpaper_url = source_url or url
     record.updated_at = now
     scope.session.flush()
+    if forget is not None and replaced and replaced != url:
+        keep = {a.get("url") for a in record.assets.values()}
+        after_commit(scope.session, lambda: forget(scope.tenant_id, replaced, keep))
     return record
 
 
 def record_fetched(scope: Scope, url: str, image: CheckedImage, source_url: str,
-                   now: datetime) -> Branding | None:
+                   now: datetime, forget: Any = None) -> Branding | None:
     """The worker fetched the wallpaper at `source_url` (stored only if it is still the one
     asked for: a PUT meanwhile wins)."""
     record = scope.find(Branding)
     current = (record.assets or {}).get(WALLPAPER) if record else None
     if record is None or not current or current.get("source_url") != source_url:
         return record
-    return record_asset(scope, WALLPAPER, url, image, "url", now, source_url=source_url)
+    return record_asset(scope, WALLPAPER, url, image, "url", now, source_url=source_url,
+                        forget=forget)
 
 
 def record_fetch_failure(scope: Scope, source_url: str, error: dict[str, str],

@@ -28,7 +28,7 @@ async def get_branding(ctx: Reader) -> BrandingPublic:
 
 
 async def set_branding(body: BrandingBody, ctx: Writer) -> BrandingPublic:
-    record = await ctx.run(service.update_branding, body.changes(), ctx.now)
+    record = await ctx.run(service.update_branding, body.sent(), ctx.now)
     return BrandingPublic.of(record)
 
 
@@ -55,8 +55,10 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
 async def _upload(kind: str, ctx: RequestContext, request: Request) -> BrandingPublic:
     data = await _image_bytes(request)
     image = check_image(data, kind)
-    url = await ctx.call(container_of(request).assets.save, ctx.principal.tenant_id, image, data)
-    record = await ctx.run(service.record_asset, kind, url, image, "upload", ctx.now)
+    store = container_of(request).assets
+    url = await ctx.call(store.save, ctx.principal.tenant_id, image, data)
+    record = await ctx.run(service.record_asset, kind, url, image, "upload", ctx.now,
+                           forget=store.forget)
     return BrandingPublic.of(record)
 
 
