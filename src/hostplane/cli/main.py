@@ -1,4 +1,5 @@
-"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, tenants, db)."""
+"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, tenants, db),
+and the API's own commands (org, setup, workspaces, …), which talk to a running server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from hostplane import __version__, errors
 from hostplane.api.container import Container
+from hostplane.cli import branding_cli, domains_cli, org_cli, resources_cli
 from hostplane.db.migrate import current_revision, upgrade
 from hostplane.db.scope import Scope
 from hostplane.domains.models import DEPLOYMENT
@@ -52,6 +54,19 @@ app.add_typer(keys, name="keys")
 app.add_typer(db, name="db")
 tenants = typer.Typer(help="Organization settings an operator manages.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
+
+# The API, from a terminal (HOSTPLANE_API_URL and HOSTPLANE_API_KEY).
+app.add_typer(org_cli.org, name="org")
+app.command("setup")(org_cli.setup)
+app.add_typer(resources_cli.workspaces, name="workspaces")
+app.add_typer(resources_cli.projects, name="projects")
+app.add_typer(resources_cli.sandboxes, name="sandboxes")
+app.add_typer(resources_cli.deployments, name="deployments")
+app.add_typer(domains_cli.domains, name="domains")
+app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
+app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")
+app.add_typer(branding_cli.branding, name="branding")
+app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -110,7 +125,8 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
     once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False,
 ) -> None:
-    """Run the background jobs (today: expiring Idempotency-Key records). Safe to run several."""
+    """Run the background jobs: re-checking domains' DNS, fetching branding wallpapers set by
+    URL, expiring Idempotency-Key records. Safe to run several."""
     from hostplane.worker.runner import Worker
 
     logging.basicConfig(level=logging.INFO)

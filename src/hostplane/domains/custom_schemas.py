@@ -18,11 +18,14 @@ from hostplane.settings import Settings
 
 DomainText = Text(1, 300)
 Redirect = Literal["none", "www_to_apex", "apex_to_www"]
-# What the official clients accept in `status` (contract §11.2); `state` has the full lifecycle.
+# Client quirk: `status` stays in the enum the official clients accept (contract §11.2);
+# `state` has the full lifecycle.
 PUBLIC_STATUS = {"pending": "pending", "verified": "verified", "misconfigured": "failed",
                  "failed": "failed", "removed": "removed"}
 
 
+# Client quirk: computers' domains are registered with `fqdn` by the Python and Go clients,
+# deployments' with `domain` (contract §18 #5, #6).
 class DomainAdd(BaseModel):
     """`domain` (spec, TypeScript, deployments) or `fqdn` (Python and Go computers, Go flat)."""
 

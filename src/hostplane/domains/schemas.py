@@ -18,6 +18,8 @@ from hostplane.settings import Settings
 DomainText = Text(1, 300)
 
 
+# Client quirk: Go and Elixir send {"domain"} where Python, TypeScript and the spec send
+# {"preview_domain"} (contract §18 #3).
 class TenantDomainSet(BaseModel):
     """`preview_domain` (Python, TypeScript, the spec), `deployment_domain`, or `domain` (Go)."""
 

@@ -63,6 +63,7 @@ class ApiKeyPublic(BaseModel):
 class ApiKeyCreated(ApiKeyPublic):
     """The one response that carries the secret. `key`, `token` and `api_key` hold the same value."""
 
+    # Client quirk: the docs read the secret from `key`, a docstring from `token` (§15.3).
     key: str | None = Field(description="The secret, shown once; null on an Idempotency-Key replay.")
     token: str | None = Field(description="Same as key.")
     api_key: str | None = Field(description="Same as key.")

@@ -84,6 +84,7 @@ class DeploymentPublic(BaseModel):
             status_reason=d.status_reason, metadata=d.meta or {}, auto_deploy=d.auto_deploy,
             source_type=d.source_type, repo_url=d.repo_url, branch=d.branch,
             build_command=d.build_command, run_command=d.run_command,
+            # Client quirk: the model declares public_url, READMEs read url: both, equal (§18 #12).
             public_url=urls.public_url, url=urls.public_url, url_source=urls.source,
             urls=DeploymentUrlsPublic(**urls.layers()), auto_subdomain=urls.fallback,
             is_production=view.is_production,

@@ -41,7 +41,7 @@ class ExecPublic(BaseModel):
     stdout: str
     stderr: str
     exit_code: int
-    exitCode: int  # noqa: N815 - the TypeScript client's spelling
+    exitCode: int  # noqa: N815 - Client quirk: the TypeScript client's spelling
     duration_ms: int
     timed_out: bool
     truncated: bool

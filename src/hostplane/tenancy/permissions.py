@@ -69,7 +69,7 @@ BROWSER: frozenset[str] = frozenset(
     }
 )
 
-# The official clients' scoped-token grammar (`sandboxes:create`) → this vocabulary.
+# Client quirk: the official clients' scoped-token grammar (`sandboxes:create`) → this vocabulary.
 _ACTIONS = {"read": "read", "list": "read", "get": "read", "create": "write", "update": "write",
             "delete": "write", "write": "write", "exec": "exec", "control": "control"}
 

@@ -37,7 +37,7 @@ async def reset_branding(ctx: Writer, request: Request) -> BrandingPublic:
     return BrandingPublic.of(None)
 
 
-for base in ("/tenant/branding", "/settings/branding"):  # the SDKs use both paths
+for base in ("/tenant/branding", "/settings/branding"):  # Client quirk: the SDKs use both
     router.add_api_route(base, get_branding, methods=["GET"], response_model=BrandingPublic,
                          summary="The organization's branding (every alias of every field)")
     router.add_api_route(base, set_branding, methods=["PUT"], response_model=BrandingPublic,

@@ -24,6 +24,8 @@ Reader = Annotated[RequestContext, needs("computer:read")]
 Writer = Annotated[RequestContext, needs("computer:write")]
 
 
+# Client quirk: the official clients decode computers bare (no {"data": …}), lists as
+# {"computers": […], "total"} (contract §11.1).
 @router.post("", response_model=ComputerPublic, status_code=status.HTTP_201_CREATED,
              summary="Create a desktop computer")
 async def create_computer(body: ComputerCreate, ctx: Writer) -> ComputerPublic:

@@ -65,7 +65,7 @@ def _routes(kind: str, path: str) -> None:
 
     summary = (f"Check the {label}'s DNS now (ownership TXT and routing CNAMEs); verified once "
                "both are in place")
-    for method in ("POST", "GET"):  # the SDKs POST; the spec writes GET
+    for method in ("POST", "GET"):  # Client quirk: the SDKs POST; the spec writes GET (§18 #2)
         router.add_api_route(f"{path}/verify", verify, methods=[method],
                              response_model=TenantDomainPublic, summary=summary,
                              name=f"verify_{kind}_domain_{method.lower()}")

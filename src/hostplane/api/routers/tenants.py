@@ -30,6 +30,7 @@ async def list_organizations(ctx: Reader) -> Data[list[OrganizationPublic]]:
     return Data(data=[await ctx.run(_current)])
 
 
+# Client quirk: `organizations.current()` decodes this bare, with name and slug (§18 #1).
 @router.get("/platform/tenants/current", response_model=OrganizationPublic,
             summary="The caller's organization, with setup_required")
 async def current_organization(ctx: Reader) -> OrganizationPublic:

@@ -24,6 +24,7 @@ Reader = Annotated[RequestContext, needs("workspace:read")]
 Writer = Annotated[RequestContext, needs("workspace:write")]
 
 
+# Client quirk: `workspaces.create` parses a bare WorkspaceData and reads `reused` (§6).
 @router.post(
     "",
     response_model=WorkspacePublic,

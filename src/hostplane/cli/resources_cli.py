@@ -1,0 +1,187 @@
+"""`hostplane workspaces|projects|sandboxes|deployments …`."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+
+from hostplane.cli._api import JsonFlag, api_command, client, console, emit_json, table
+
+workspaces = typer.Typer(help="Workspaces: one per downstream customer.", no_args_is_help=True)
+projects = typer.Typer(help="Projects: one per app, site or workflow.", no_args_is_help=True)
+sandboxes = typer.Typer(help="Sandboxes: isolated places to run code.", no_args_is_help=True)
+deployments = typer.Typer(help="Deployments: published apps and their URLs.",
+                          no_args_is_help=True)
+
+Opt = Annotated[str | None, typer.Option()]
+WorkspaceOpt = Annotated[str | None, typer.Option("--workspace-id", help="Workspace id.")]
+ProjectOpt = Annotated[str | None, typer.Option("--project-id", help="Project id.")]
+ExternalWs = Annotated[str | None, typer.Option("--external-workspace-id",
+                                                help="Your id for the customer (resolves or "
+                                                     "creates the workspace).")]
+ExternalProject = Annotated[str | None, typer.Option("--external-project-id",
+                                                     help="Your id for the project.")]
+ExternalUser = Annotated[str | None, typer.Option("--external-user-id",
+                                                  help="Your end user, for chargeback.")]
+
+
+@workspaces.command("create")
+@api_command
+def workspaces_create(name: str, external_workspace_id: ExternalWs = None,
+                      as_json: JsonFlag = False) -> None:
+    """Create a workspace (or reuse the one with this external id)."""
+    with client() as hp:
+        ws = hp.workspaces.create(name, external_workspace_id=external_workspace_id)
+    emit_json(ws) if as_json else console.print(
+        f"{'reused' if ws.reused else 'created'} workspace {ws.id} ({ws.slug})")
+
+
+@workspaces.command("list")
+@api_command
+def workspaces_list(as_json: JsonFlag = False) -> None:
+    """List the workspaces."""
+    with client() as hp:
+        found = list(hp.workspaces.iter())
+    emit_json(found) if as_json else table(
+        found, ("id", "name", "slug", "external_workspace_id", "is_default"))
+
+
+@workspaces.command("delete")
+@api_command
+def workspaces_delete(workspace_id: str, as_json: JsonFlag = False) -> None:
+    """Delete a workspace with its projects and resources."""
+    with client() as hp:
+        result = hp.workspaces.delete(workspace_id)
+    emit_json(result) if as_json else console.print(f"deleted workspace {workspace_id}")
+
+
+@projects.command("create")
+@api_command
+def projects_create(workspace_id: str, name: str, external_project_id: ExternalProject = None,
+                    as_json: JsonFlag = False) -> None:
+    """Create a project in a workspace."""
+    with client() as hp:
+        project = hp.projects.create(workspace_id, name, external_project_id=external_project_id)
+    emit_json(project) if as_json else console.print(
+        f"created project {project.id} ({project.slug})")
+
+
+@projects.command("list")
+@api_command
+def projects_list(workspace_id: WorkspaceOpt = None, as_json: JsonFlag = False) -> None:
+    """List projects (of one workspace, with --workspace-id)."""
+    with client() as hp:
+        found = list(hp.projects.iter(workspace_id=workspace_id))
+    emit_json(found) if as_json else table(
+        found, ("id", "workspace_id", "name", "slug", "external_project_id"))
+
+
+@sandboxes.command("create")
+@api_command
+def sandboxes_create(workspace_id: WorkspaceOpt = None, project_id: ProjectOpt = None,
+                     external_workspace_id: ExternalWs = None,
+                     external_project_id: ExternalProject = None,
+                     external_user_id: ExternalUser = None, name: Opt = None,
+                     as_json: JsonFlag = False) -> None:
+    """Create a sandbox (with no selector: in the organization's default project)."""
+    with client() as hp:
+        sandbox = hp.sandboxes.create(
+            workspace_id=workspace_id, project_id=project_id,
+            external_workspace_id=external_workspace_id,
+            external_project_id=external_project_id, external_user_id=external_user_id,
+            name=name)
+    emit_json(sandbox) if as_json else console.print(
+        f"sandbox {sandbox.id} ({sandbox.state})  preview: {sandbox.preview_url}")
+
+
+@sandboxes.command("list")
+@api_command
+def sandboxes_list(workspace_id: WorkspaceOpt = None, project_id: ProjectOpt = None,
+                   as_json: JsonFlag = False) -> None:
+    """List sandboxes."""
+    with client() as hp:
+        found = list(hp.sandboxes.iter(workspace_id=workspace_id, project_id=project_id))
+    emit_json(found) if as_json else table(
+        found, ("id", "slug", "state", "workspace_id", "project_id", "preview_url"))
+
+
+@sandboxes.command("exec")
+@api_command
+def sandboxes_exec(sandbox_id: str,
+                   command: Annotated[list[str], typer.Argument(help="The command (after --).")],
+                   timeout: Annotated[int | None, typer.Option(help="Seconds.")] = None,
+                   as_json: JsonFlag = False) -> None:
+    """Run a command in a sandbox: hostplane sandboxes exec ID -- python3 -V"""
+    with client() as hp:
+        # One argument is a shell command line; several are words, quoted as such.
+        line = command[0] if len(command) == 1 else shlex.join(command)
+        result = hp.sandboxes.exec(sandbox_id, line, timeout=timeout)
+    if as_json:
+        emit_json(result)
+    else:
+        print(result.stdout, end="")
+        if result.stderr:
+            typer.echo(result.stderr, err=True, nl=False)
+    if result.exit_code:
+        raise typer.Exit(1)
+
+
+@sandboxes.command("expose")
+@api_command
+def sandboxes_expose(sandbox_id: str, port: int, as_json: JsonFlag = False) -> None:
+    """Give a port of a sandbox its preview URL."""
+    with client() as hp:
+        preview = hp.sandboxes.expose(sandbox_id, port)
+    emit_json(preview) if as_json else console.print(preview.url, highlight=False)
+
+
+@sandboxes.command("delete")
+@api_command
+def sandboxes_delete(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """Destroy a sandbox."""
+    with client() as hp:
+        result = hp.sandboxes.delete(sandbox_id)
+    emit_json(result) if as_json else console.print(f"destroyed sandbox {sandbox_id}")
+
+
+@deployments.command("create")
+@api_command
+def deployments_create(name: str, project_id: ProjectOpt = None,
+                       external_workspace_id: ExternalWs = None,
+                       external_project_id: ExternalProject = None,
+                       external_user_id: ExternalUser = None,
+                       as_json: JsonFlag = False) -> None:
+    """Create a deployment; its URL is the fallback until a domain is verified."""
+    with client() as hp:
+        dep = hp.deployments.create(name, project_id=project_id,
+                                    external_workspace_id=external_workspace_id,
+                                    external_project_id=external_project_id,
+                                    external_user_id=external_user_id)
+    emit_json(dep) if as_json else console.print(f"deployment {dep.id}  {dep.url}",
+                                                 highlight=False)
+
+
+@deployments.command("list")
+@api_command
+def deployments_list(project_id: ProjectOpt = None, as_json: JsonFlag = False) -> None:
+    """List deployments and their URLs."""
+    with client() as hp:
+        found = list(hp.deployments.iter(project_id=project_id))
+    emit_json(found) if as_json else table(found, ("id", "slug", "state", "url", "url_source"))
+
+
+@deployments.command("show")
+@api_command
+def deployments_show(deployment_id: str, as_json: JsonFlag = False) -> None:
+    """One deployment, with every URL layer (fallback, branded, custom)."""
+    with client() as hp:
+        dep = hp.deployments.get(deployment_id)
+    if as_json:
+        emit_json(dep)
+        return
+    console.print(f"{dep.name} ({dep.slug}): [bold]{dep.url}[/bold] from {dep.url_source}",
+                  highlight=False)
+    for layer, value in dep.urls.items():
+        console.print(f"  {layer}: {value}", highlight=False)

@@ -1,0 +1,126 @@
+"""The API commands of the CLI, run as a user runs them (real processes) against a real server:
+tables for people, stable JSON for scripts, readable errors and exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from io import BytesIO
+
+import pytest
+from PIL import Image
+
+from tests.api.test_spec_example import create_dns
+
+
+@pytest.fixture
+def cli(org, base_url):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HOSTPLANE_", "MIOSA_"))}
+    env.update(HOSTPLANE_API_URL=base_url, HOSTPLANE_API_KEY=org.api_key, COLUMNS="200")
+
+    def run(*args: str, code: int = 0, as_json: bool = True):
+        argv = [*args, "--json"] if as_json and "--" not in args else list(args)
+        done = subprocess.run([sys.executable, "-m", "hostplane.cli", *argv], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == code, (argv, done.stdout, done.stderr)
+        return json.loads(done.stdout) if as_json and code == 0 and done.stdout.strip() \
+            else done
+
+    run.env = env
+    return run
+
+
+def test_org_workspaces_sandboxes_and_the_checklist(cli, org):
+    assert cli("org", "show")["slug"] == org.slug
+    ws = cli("workspaces", "create", "Dr Smith Clinic", "--external-workspace-id", "clinic_123")
+    assert cli("workspaces", "create", "Dr Smith Clinic", "--external-workspace-id",
+               "clinic_123")["id"] == ws["id"]
+    assert ws["id"] in {w["id"] for w in cli("workspaces", "list")}
+    sandbox = cli("sandboxes", "create", "--workspace-id", ws["id"])
+    ran = cli("sandboxes", "exec", sandbox["id"], "--", "python3", "-c", "print(6*7)",
+              as_json=False)
+    assert ran.stdout.strip() == "42"
+    preview = cli("sandboxes", "expose", sandbox["id"], "5173")
+    assert preview["url"] == f"https://5173-{sandbox['slug']}.sandbox.miosa.ai"
+    dep = cli("deployments", "create", "Lead Magnet", "--external-workspace-id", "clinic_123")
+    assert cli("deployments", "show", dep["id"])["url"] == dep["url"]
+    checklist = cli("setup")
+    assert {i["key"]: i["status"] for i in checklist["items"]}["workspaces"] == "done"
+    people = cli("setup", as_json=False)
+    assert "next:" in people.stdout and "✓ done" in people.stdout
+
+
+def test_domains_add_doctor_and_verify_wait(cli, zone):
+    dep = cli("deployments", "create", "Site")
+    name = f"program.cli{uuid.uuid4().hex[:10]}.com"
+    added = cli("domains", "add", name, "--deployment", dep["id"])
+    assert added["status"] == "pending"
+    doctor = cli("domains", "doctor", name, code=1, as_json=False)
+    assert "missing" in doctor.stdout and "fix" in doctor.stdout
+    assert f"_hostplane-challenge.{name}" in doctor.stdout
+    create_dns(zone, added["dns_records"])
+    verified = cli("domains", "verify", name, "--wait", "--timeout", "60")
+    assert verified["verified"] is True
+    assert cli("domains", "doctor", name, as_json=False).returncode == 0
+    assert cli("deployments", "show", dep["id"])["url"] == f"https://{name}"
+    assert cli("domains", "remove", name)["deleted"] is True
+
+
+def test_preview_domain_commands(cli, zone):
+    name = f"cli{uuid.uuid4().hex[:10]}.dev"
+    record = cli("preview-domain", "set", name)
+    assert record["status"] == "pending"
+    create_dns(zone, record["dns_records"])
+    assert cli("preview-domain", "verify", "--wait")["verified"] is True
+    assert cli("preview-domain", "show")["active_domain"] == name
+    shown = cli("preview-domain", "show", as_json=False)
+    assert name in shown.stdout
+
+
+def test_branding_and_browser_tokens(cli, tmp_path):
+    assert cli("branding", "set", "--app-name", "ClinicIQ", "--no-powered-by")[
+        "powered_by_visible"] is False
+    picture = tmp_path / "wall.png"
+    out = BytesIO()
+    Image.new("RGB", (800, 600)).save(out, format="PNG")
+    picture.write_bytes(out.getvalue())
+    uploaded = cli("branding", "wallpaper", str(picture), as_json=False)
+    assert "800×600" in uploaded.stdout and "recommended" in uploaded.stdout
+    assert cli("branding", "show")["product_name"] == "ClinicIQ"
+    ws = cli("workspaces", "create", "Tokens")
+    token = cli("browser-tokens", "create", "-p", "sandbox:read", "--workspace-id", ws["id"],
+                "--external-user-id", "dr-smith")
+    assert token["token"] and token["permissions"] == ["sandbox:read"]
+    assert cli("browser-tokens", "revoke", "--user", "dr-smith")["revoked"] == 1
+
+
+def test_errors_and_exit_codes(cli, base_url):
+    missing = cli("sandboxes", "expose", "no-such", "80", code=1, as_json=False)
+    assert "SANDBOX_NOT_FOUND" in missing.stderr and "request id" in missing.stderr
+    refused = cli("branding", "set", "--support-url", "help.example.com", code=1)
+    error = json.loads(refused.stderr)["error"]
+    assert error["code"] == "INVALID_URL" and error["details"]["field"] == "support_url"
+    env = {**cli.env, "HOSTPLANE_API_URL": "http://127.0.0.1:9"}
+    down = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert down.returncode == 2 and "CONNECTION_FAILED" in down.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["org"], ["org", "setup"], ["setup"], ["workspaces", "create"], ["projects", "list"],
+    ["sandboxes", "exec"], ["deployments", "show"], ["domains", "add"], ["domains", "verify"],
+    ["domains", "doctor"], ["preview-domain", "verify"], ["deployment-domain", "set"],
+    ["branding", "set"], ["branding", "wallpaper"], ["browser-tokens", "create"],
+    ["browser-tokens", "revoke"]])
+def test_every_command_has_help(args):
+    from typer.testing import CliRunner
+
+    from hostplane.cli.main import app
+
+    result = CliRunner().invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
