@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -101,8 +102,35 @@ def zone(dns: tuple[Zone, str]) -> Zone:
 
 
 @pytest.fixture(scope="session")
+def engine_admin() -> Iterator[tuple[str | None, str]]:
+    """The PostgreSQL server `postgresql` databases are made on (None: that engine is off), and a
+    name prefix of this run's own: whatever the tests leave there is dropped at the end."""
+    admin = _pg_admin_url()
+    prefix = f"hpt{uuid.uuid4().hex[:8]}_"
+    if admin is None or not _pg_reachable(admin):
+        yield None, prefix
+        return
+    yield admin, prefix
+    from psycopg import sql
+
+    from hostplane.compute.databases import DatabaseHost
+
+    host = DatabaseHost(Path("/nonexistent"), admin, prefix=prefix)
+    with host._admin() as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))]
+        roles = [r[0] for r in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",))]
+        for name in names:
+            host._disconnect(conn, name)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        for role in roles:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
-             dns: tuple[Zone, str]) -> Settings:
+             dns: tuple[Zone, str], engine_admin: tuple[str | None, str]) -> Settings:
     # The spec's own platform values (DESIGN.md), so its example URLs come out exactly.
     return Settings(
         data_dir=tmp_path_factory.mktemp("data"),
@@ -116,6 +144,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         public_port="",
         sandbox_isolation=_sandbox_isolation(tmp_path_factory.mktemp("probe")),
         dns_nameservers=dns[1],
+        postgres_admin_url=engine_admin[0],
+        database_name_prefix=engine_admin[1],
     )
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     """The label under a domain where its ownership TXT record goes."""
     postgres_admin_url: str | None = None
     """Where the local driver creates postgresql databases; unset means that engine is not offered."""
+    database_name_prefix: str = Field("hp_", pattern=r"^[a-z_][a-z0-9_]{0,15}$")
+    """How the databases and roles made on that server are named: prefix + the database's id."""
     api_url: str = "http://127.0.0.1:8080"
     """The API's public base URL, for links and the CLI."""
 

@@ -134,7 +134,10 @@ def test_create_database_fields(org):
 
 def test_engine_postgres_is_postgresql(org):
     assert database(org, name="a", engine="postgres")["engine"] == "postgresql"
-    assert database(org, name="b", engine="redis")["engine"] == "redis"
+    err = error_of(org.post(DATABASES, {"name": "b", "engine": "redis"}), 422,
+                   "ENGINE_NOT_AVAILABLE")
+    assert err["details"]["field"] == "engine"
+    assert err["details"]["available"] == ["postgresql", "sqlite"]
 
 
 def test_unknown_engine_is_422_naming_engine(org):

@@ -103,7 +103,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sandboxes/{sandbox_id}/previews"): Case(),
     ("GET", "/sandboxes/{sandbox_id}/previews/{preview_id}"): Case(),
     ("DELETE", "/sandboxes/{sandbox_id}/previews/{preview_id}"): Case(),
-    ("POST", "/databases"): Case(body=lambda w: {"project_id": w["project_id"]}, owner=201,
+    ("GET", "/databases/{database_id}/credentials"): Case(),
+    ("POST", "/databases/{database_id}/stop"): Case(),
+    ("POST", "/databases/{database_id}/start"): Case(),
+    ("POST", "/databases"): Case(body=lambda w: {"project_id": w["project_id"], "engine": "sqlite"},
+                                 owner=201,
                                  refers={"project_id": "project_id"}),
     ("GET", "/databases"): Case(lists="database_id"),
     ("GET", "/databases/{database_id}"): Case(),
@@ -216,7 +220,7 @@ def _world(org: Org) -> dict[str, Any]:
     _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/fs/write",
                    {"path": "hello.txt", "content": "hello"}))
     preview = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/previews", {"port": 5173}))
-    database = _made(org.post("/api/v1/databases", {"workspace_id": ws["id"]}))
+    database = _made(org.post("/api/v1/databases", {"workspace_id": ws["id"], "engine": "sqlite"}))
     deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
                                                         "project_id": project["id"]}))
     computer = _made(org.post("/api/v1/computers", {"name": "desk", "workspace_id": ws["id"]}))

@@ -115,7 +115,8 @@ def _objects_for_one_operation(org: Org) -> dict[str, list[str]]:
     preview = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/previews", {"port": 5173}))
     deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
                                                         "project_id": project["id"]}))
-    database = _made(org.post("/api/v1/databases", {"project_id": project["id"]}))
+    database = _made(org.post("/api/v1/databases", {"project_id": project["id"],
+                                                     "engine": "sqlite"}))
     computer = _made(org.post("/api/v1/computers", {"name": "desk",
                                                     "workspace_id": workspace["id"]}))
     return {

@@ -152,3 +152,75 @@ def test_settings_come_from_the_environment(monkeypatch, org, base_url):
     monkeypatch.delenv("HOSTPLANE_API_KEY", raising=False)
     with pytest.raises(errors.HostplaneError, match="No API key"):
         Hostplane()
+
+
+def _scripted(*answers):
+    """A server that gives these answers in turn (status, json, headers)."""
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        status, body, headers = answers[min(len(calls), len(answers)) - 1]
+        return httpx.Response(status, json=body, headers=headers)
+
+    return httpx.Client(transport=httpx.MockTransport(answer)), calls
+
+
+def busy(code: str, status: int = 503, **extra):
+    return (status, {"error": {"code": code, "message": "…", **extra}}, {})
+
+
+def test_a_create_still_running_elsewhere_is_waited_for():
+    http, calls = _scripted(busy("IDEMPOTENCY_KEY_IN_USE", 409),
+                            (201, {"id": "w1", "name": "W", "slug": "w"}, {}))
+    with Hostplane("http://hostplane.test", "msk_x", http=http) as hp:
+        assert hp.workspaces.create("W").id == "w1"
+    assert len(calls) == 2
+
+
+def test_an_hourly_limit_is_raised_at_once_not_slept_through():
+    import time
+
+    http, calls = _scripted(busy("RATE_LIMITED", 429, retry_after=3600))
+    started = time.monotonic()
+    with Hostplane("http://hostplane.test", "msk_x", http=http) as hp, \
+            pytest.raises(errors.RateLimited) as limited:
+        hp.domains.verify("d1")
+    assert time.monotonic() - started < 5 and len(calls) == 1
+    assert limited.value.retry_after == 3600
+
+
+def test_a_lost_answer_to_a_secret_create_is_an_error_not_a_missing_key():
+    replay = (201, {"data": {"id": "k1", "name": "b", "key_prefix": "msk_live_ab", "scopes": ["*"],
+                             "status": "active", "key": None}}, {"Idempotent-Replayed": "true"})
+    http, _ = _scripted(busy("UNAVAILABLE"), replay)
+    with Hostplane("http://hostplane.test", "msk_x", http=http) as hp, \
+            pytest.raises(errors.HostplaneError, match="shown only once"):
+        hp.api_keys.create("b")
+
+
+def test_a_delete_whose_first_answer_was_lost_succeeds():
+    http, calls = _scripted(busy("UNAVAILABLE"), busy("WORKSPACE_NOT_FOUND", 404))
+    with Hostplane("http://hostplane.test", "msk_x", http=http) as hp:
+        assert hp.workspaces.delete("w1") is None
+    assert len(calls) == 2
+    http, _ = _scripted(busy("WORKSPACE_NOT_FOUND", 404))
+    with Hostplane("http://hostplane.test", "msk_x", http=http) as hp, \
+            pytest.raises(errors.NotFound):
+        hp.workspaces.delete("w1")  # a first answer of 404 is the truth
+
+
+def test_a_miosa_style_base_url_works(org, base_url):
+    with Hostplane(base_url + "/api/v1", org.api_key) as hp:
+        assert hp.org.show().slug == org.slug
+
+
+def test_databases_from_python(hp):
+    db = hp.databases.create(engine="sqlite", name="form submissions")
+    found = hp.databases.credentials(db.id)
+    assert found["url"].startswith("sqlite:///") and found["engine"] == "sqlite"
+    assert hp.databases.stop(db.id).state == "stopped"
+    assert hp.databases.start(db.id).state == "running"
+    with pytest.raises(errors.ValidationFailed) as refused:
+        hp.databases.create(engine="mongodb")
+    assert refused.value.code == "ENGINE_NOT_AVAILABLE" and refused.value.field == "engine"

@@ -11,6 +11,7 @@ from anyio import CapacityLimiter
 from hostplane.api.ratelimit import RateLimiter
 from hostplane.branding.assets import AssetStore
 from hostplane.clock import Clock, SystemClock
+from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
 from hostplane.db.engine import Database
@@ -38,6 +39,7 @@ class Container:
     authenticator: KeyAuthenticator = field(init=False)
     key_ring: KeyRing = field(init=False)
     assets: AssetStore = field(init=False)
+    databases: DatabaseHost = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -49,6 +51,9 @@ class Container:
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)
+        self.databases = DatabaseHost(self.settings.data_dir / "databases",
+                                      self.settings.postgres_admin_url,
+                                      prefix=self.settings.database_name_prefix)
         self.assets = AssetStore(self.settings.data_dir / "assets" / "branding",
                                  self.settings.api_url)
         self.token_authenticator = TokenAuthenticator(self.database, self.key_ring, self.clock,

@@ -96,7 +96,8 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             settings=container.settings,
             request_id=getattr(request.state, "request_id", ""),
             write=write,
-            env=Env(container.platform, container.driver, now, container.resolver),
+            env=Env(container.platform, container.driver, now, container.resolver,
+                    container.databases),
             driver_limiter=container.driver_limiter,
             verify_limiter=container.verify_limiter,
         )

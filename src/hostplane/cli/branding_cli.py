@@ -106,7 +106,7 @@ def tokens_create(
 def tokens_list(as_json: JsonFlag = False) -> None:
     """List tokens issued (never the tokens themselves)."""
     with client() as hp:
-        found = hp.browser_tokens.list()
+        found = list(hp.browser_tokens.iter())
     emit_json(found) if as_json else table(
         found, ("id", "status", "external_user_id", "workspace_id", "permissions", "expires_at"))
 

@@ -25,7 +25,7 @@ domains = typer.Typer(help="Exact custom domains of deployments, computers and p
 WaitFlag = Annotated[bool, typer.Option("--wait", help="Check again until verified, showing "
                                                        "progress.")]
 TimeoutOpt = Annotated[int, typer.Option("--timeout", help="Seconds to wait at most.")]
-EVERY = 10.0  # seconds between checks while waiting (verify is rate-limited per organization)
+EVERY = 30.0  # seconds between checks while waiting (verify is limited per organization and hour)
 
 
 @domains.command("add")
@@ -67,7 +67,7 @@ def domains_list(as_json: JsonFlag = False) -> None:
 def domains_verify(domain: Annotated[str, typer.Argument(help="Domain id or name.")],
                    wait: WaitFlag = False, timeout: TimeoutOpt = 600,
                    as_json: JsonFlag = False) -> None:
-    """Check DNS now; with --wait, keep checking until verified (or --timeout)."""
+    """Check DNS now; with --wait, keep checking (every 30 s) until verified, or --timeout."""
     with client() as hp:
         domain_id = _find(hp, domain).id
         record = _wait(lambda: hp.domains.verify(domain_id), wait, timeout, as_json)
@@ -134,16 +134,16 @@ def _records(record: Any, explain: bool = False) -> None:
              "conflict": "[red]conflict[/red]", None: "[dim]not checked[/dim]"}
     for r in record.dns_records:
         need = "" if r.required else " (optional)"
+        # soft_wrap: a record's value must stay on one line, to be copied (or piped) whole.
         console.print(f"  {marks.get(r.status, r.status)}  {r.purpose}{need}: {r.type} "
-                      f"{r.name} → {r.value}", highlight=False)
+                      f"{r.name} → {r.value}", highlight=False, soft_wrap=True)
         if explain and r.observed and r.status != "ok":
-            console.print(f"      DNS answers: {', '.join(r.observed)}", highlight=False)
+            console.print(f"      DNS answers: {', '.join(r.observed)}", highlight=False,
+                          soft_wrap=True)
     if explain:
         for error in record.errors:
             console.print(f"  [yellow]fix[/yellow] ({error.actor or 'customer'}): {error.fix}",
-                          highlight=False)
-    elif record.instructions:
-        console.print(f"\n{record.instructions}", style="dim", highlight=False)
+                          highlight=False, soft_wrap=True)
 
 
 def _wait(check: Any, wait: bool, timeout: int, as_json: bool) -> Any:

@@ -110,10 +110,13 @@ def sandboxes_list(workspace_id: WorkspaceOpt = None, project_id: ProjectOpt = N
 @sandboxes.command("exec")
 @api_command
 def sandboxes_exec(sandbox_id: str,
-                   command: Annotated[list[str], typer.Argument(help="The command (after --).")],
+                   command: Annotated[list[str], typer.Argument(
+                       help="After --: words (quoted for you), or one quoted shell line.")],
                    timeout: Annotated[int | None, typer.Option(help="Seconds.")] = None,
                    as_json: JsonFlag = False) -> None:
-    """Run a command in a sandbox: hostplane sandboxes exec ID -- python3 -V"""
+    """Run a command in a sandbox. Several words are one command, each word quoted:
+    `hostplane sandboxes exec ID -- python3 -c 'print(1)'`. One argument is a shell line:
+    `hostplane sandboxes exec ID -- 'ls | wc -l'`."""
     with client() as hp:
         # One argument is a shell command line; several are words, quoted as such.
         line = command[0] if len(command) == 1 else shlex.join(command)
@@ -124,6 +127,9 @@ def sandboxes_exec(sandbox_id: str,
         print(result.stdout, end="")
         if result.stderr:
             typer.echo(result.stderr, err=True, nl=False)
+        if result.timed_out:
+            typer.echo(f"hostplane: the command timed out (exit code {result.exit_code})",
+                       err=True)
     if result.exit_code:
         raise typer.Exit(1)
 
@@ -148,14 +154,15 @@ def sandboxes_delete(sandbox_id: str, as_json: JsonFlag = False) -> None:
 
 @deployments.command("create")
 @api_command
-def deployments_create(name: str, project_id: ProjectOpt = None,
+def deployments_create(name: str, workspace_id: WorkspaceOpt = None,
+                       project_id: ProjectOpt = None,
                        external_workspace_id: ExternalWs = None,
                        external_project_id: ExternalProject = None,
                        external_user_id: ExternalUser = None,
                        as_json: JsonFlag = False) -> None:
     """Create a deployment; its URL is the fallback until a domain is verified."""
     with client() as hp:
-        dep = hp.deployments.create(name, project_id=project_id,
+        dep = hp.deployments.create(name, workspace_id=workspace_id, project_id=project_id,
                                     external_workspace_id=external_workspace_id,
                                     external_project_id=external_project_id,
                                     external_user_id=external_user_id)

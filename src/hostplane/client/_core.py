@@ -20,6 +20,7 @@ from hostplane.client import errors
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+MAX_WAIT = 30.0  # a 429 asking to wait longer than this is raised, not slept through
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Call:
     retry: bool | None = None  # None: safe methods and creates are retried
     idempotency_key: str | None = None
     keep_none: bool = False  # send None fields as null (branding: null resets a field)
+    secret: str | None = None  # the field holding a secret the server shows once
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Options:
     timeout: float = 30.0
     max_retries: int = 3
     tenant: str | None = None
+
+
+def _base(url: str) -> str:
+    """The server's root: MIOSA_BASE_URL values end in /api/v1 by that client's convention."""
+    url = url.rstrip("/")
+    return url[: -len("/api/v1")] if url.endswith("/api/v1") else url
 
 
 def prepare(call: Call) -> Call:
@@ -64,7 +72,7 @@ def request_args(options: Options, call: Call) -> dict[str, Any]:
     if call.content_type:
         headers["Content-Type"] = call.content_type
     absolute = call.path.startswith(("/.well-known", "/assets", "/healthz"))
-    url = options.base_url.rstrip("/") + ("" if absolute else "/api/v1") + call.path
+    url = _base(options.base_url) + ("" if absolute else "/api/v1") + call.path
     params = {k: v for k, v in (call.params or {}).items() if v is not None}
     args: dict[str, Any] = {"method": call.method, "url": url, "headers": headers,
                             "params": params or None}
@@ -84,12 +92,14 @@ def retryable(call: Call) -> bool:
 def delay(attempt: int, error: errors.ApiError | None) -> float:
     """The server's retry_after when it gives one, else exponential backoff with jitter."""
     if error is not None and error.retry_after is not None:
-        return min(error.retry_after, 60.0)
+        return min(error.retry_after, MAX_WAIT)
     return min(8.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
 
 
 def result(call: Call, response: httpx.Response) -> Any:
     """The answer as models (or plain data), or the error it stands for."""
+    if response.status_code == 204:
+        return None
     try:
         body = response.json() if response.content else None
     except ValueError:
@@ -100,6 +110,12 @@ def result(call: Call, response: httpx.Response) -> Any:
             response.status_code, body, response.headers.get("x-request-id"),
             float(header) if header and header.isdigit() else None)
     data = unwrap(body)
+    if call.secret and response.headers.get("idempotent-replayed") == "true" and \
+            isinstance(data, dict) and not data.get(call.secret):
+        # The first answer was lost in transit; the server shows a secret only once.
+        raise errors.HostplaneError(
+            f"The create succeeded (id {data.get('id')}) but its answer was lost, and its "
+            f"{call.secret} is shown only once: revoke it and create another.")
     if call.model is None:
         return data
     if call.many:
@@ -137,9 +153,12 @@ class SyncTransport:
                     raise errors.ConnectionFailed(f"{self.options.base_url}: {exc}") from exc
                 time.sleep(delay(attempt, None))
                 continue
-            if response.status_code in RETRY_STATUSES and not last:
-                time.sleep(delay(attempt, _error_of(response)))
+            again, pause = _again(call, response, attempt)
+            if again and not last:
+                time.sleep(pause)
                 continue
+            if attempt and call.method == "DELETE" and response.status_code == 404:
+                return httpx.Response(204, request=response.request)  # the lost first try won
             return response
         raise AssertionError("unreachable")
 
@@ -177,9 +196,12 @@ class AsyncTransport:
                     raise errors.ConnectionFailed(f"{self.options.base_url}: {exc}") from exc
                 await asyncio.sleep(delay(attempt, None))
                 continue
-            if response.status_code in RETRY_STATUSES and not last:
-                await asyncio.sleep(delay(attempt, _error_of(response)))
+            again, pause = _again(call, response, attempt)
+            if again and not last:
+                await asyncio.sleep(pause)
                 continue
+            if attempt and call.method == "DELETE" and response.status_code == 404:
+                return httpx.Response(204, request=response.request)  # the lost first try won
             return response
         raise AssertionError("unreachable")
 
@@ -195,6 +217,20 @@ class AsyncTransport:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def _again(call: Call, response: httpx.Response, attempt: int) -> tuple[bool, float]:
+    """Whether to try once more, and after how long."""
+    status = response.status_code
+    if status not in RETRY_STATUSES and status != 409:
+        return False, 0.0
+    error = _error_of(response)
+    if status == 409:  # the same create still running elsewhere: wait for it
+        in_use = error is not None and error.code == "IDEMPOTENCY_KEY_IN_USE"
+        return in_use and call.idempotency_key is not None, delay(attempt, None)
+    if error is not None and error.retry_after is not None and error.retry_after > MAX_WAIT:
+        return False, 0.0  # an hourly limit: say so now rather than sleep through it
+    return True, delay(attempt, error)
 
 
 def _error_of(response: httpx.Response) -> errors.ApiError | None:

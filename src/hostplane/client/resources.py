@@ -137,6 +137,18 @@ class Databases(Resource):
     def get(self, database_id: str) -> Any:
         return self._run(Call("GET", f"/databases/{database_id}", model=m.Database))
 
+    def credentials(self, database_id: str) -> Any:
+        """{engine, url, host, port, database, username, password}."""
+        return self._run(Call("GET", f"/databases/{database_id}/credentials"))
+
+    def stop(self, database_id: str) -> Any:
+        return self._run(Call("POST", f"/databases/{database_id}/stop", retry=True,
+                              model=m.Database))
+
+    def start(self, database_id: str) -> Any:
+        return self._run(Call("POST", f"/databases/{database_id}/start", retry=True,
+                              model=m.Database))
+
     def delete(self, database_id: str) -> Any:
         return self._run(Call("DELETE", f"/databases/{database_id}"))
 
@@ -242,6 +254,7 @@ class BrowserTokens(Resource):
                external_user_id: str | None = None, ttl_seconds: int | None = None,
                sandbox_ids: list[str] | None = None, ports: list[int] | None = None) -> Any:
         return self._run(Call("POST", "/browser-tokens", create=True, model=m.BrowserToken,
+                              secret="token",
                               json={"permissions": permissions, "workspace_id": workspace_id,
                                     "project_id": project_id,
                                     "external_workspace_id": external_workspace_id,
@@ -253,6 +266,10 @@ class BrowserTokens(Resource):
         return self._run(Call("GET", "/browser-tokens", params=filters, model=m.BrowserToken,
                               many=True))
 
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/browser-tokens", params=filters, model=m.BrowserToken,
+                                many=True))
+
     def revoke(self, token_id: str) -> Any:
         return self._run(Call("DELETE", f"/browser-tokens/{token_id}", model=m.BrowserToken))
 
@@ -263,7 +280,7 @@ class BrowserTokens(Resource):
 
 class ApiKeys(Resource):
     def create(self, name: str, scopes: list[str] | None = None) -> Any:
-        return self._run(Call("POST", "/api-keys", create=True, model=m.ApiKey,
+        return self._run(Call("POST", "/api-keys", create=True, model=m.ApiKey, secret="key",
                               json={"name": name, "scopes": scopes}))
 
     def list(self) -> Any:

@@ -15,7 +15,8 @@ Engine = Literal["postgresql", "mysql", "redis", "mongodb", "sqlite"]
 
 class DatabaseCreate(OwnershipInput):
     name: Name | None = None
-    engine: Engine = "postgresql"
+    engine: Engine | None = Field(None, description="Omitted: the first engine this hostplane "
+                                                    "offers (postgresql when configured)")
     engine_version: Text(1, 32) | None = None  # type: ignore[valid-type]
     version: Text(1, 32) | None = None  # type: ignore[valid-type]
     cpu_count: Annotated[int, Field(ge=1, le=64)] | None = None
@@ -68,3 +69,15 @@ class DatabasePublic(BaseModel):
 
 
 DatabaseUpdate = RenameUpdate
+
+
+class DatabaseCredentials(BaseModel):
+    """How to connect (GET …/credentials only; never in other answers, logs or the audit log)."""
+
+    engine: str
+    url: str
+    host: str | None
+    port: int | None
+    database: str
+    username: str | None
+    password: str | None

@@ -1,10 +1,12 @@
-"""What services need from outside the database: URL naming, compute, DNS and the time."""
+"""What services need from outside the database: URL naming, compute, DNS, database engines
+and the time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.port import ComputeDriver
 from hostplane.domains.resolver import Resolver
 from hostplane.urls import Platform
@@ -16,3 +18,4 @@ class Env:
     driver: ComputeDriver
     now: datetime
     resolver: Resolver
+    databases: DatabaseHost

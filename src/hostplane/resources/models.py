@@ -97,6 +97,8 @@ class Database(OwnedResource, Base):
     memory_mb: Mapped[int | None] = mapped_column(Integer)
     storage_mb: Mapped[int | None] = mapped_column(Integer)
     region: Mapped[str | None] = mapped_column(String(64))
+    # The engine's password for this database: shown only by GET …/credentials, never logged.
+    secret: Mapped[str | None] = mapped_column(String(200))
 
 
 class Deployment(OwnedResource, Base):

@@ -10,7 +10,12 @@ from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.api.filters import Filters
 from hostplane.resources import databases
-from hostplane.resources.database_schemas import DatabaseCreate, DatabasePublic, DatabaseUpdate
+from hostplane.resources.database_schemas import (
+    DatabaseCreate,
+    DatabaseCredentials,
+    DatabasePublic,
+    DatabaseUpdate,
+)
 
 router = APIRouter(prefix="/databases", tags=["databases"])
 
@@ -19,7 +24,8 @@ Writer = Annotated[RequestContext, needs("database:write")]
 
 
 @router.post("", response_model=Data[DatabasePublic], status_code=status.HTTP_201_CREATED,
-             summary="Create a database (engine postgresql, alias postgres)")
+             summary="Create a database (engine postgresql, alias postgres, or sqlite; "
+                     "422 ENGINE_NOT_AVAILABLE names the configured ones)")
 async def create_database(body: DatabaseCreate, ctx: Writer) -> Data[DatabasePublic]:
     return Data(data=DatabasePublic.of(await ctx.run(databases.create_database, body, ctx.env)))
 
@@ -48,3 +54,25 @@ async def update_database(database_id: str, body: DatabaseUpdate,
 async def delete_database(database_id: str, ctx: Writer) -> Data[dict[str, Any]]:
     database = await ctx.run(databases.delete_database, database_id, ctx.env)
     return Data(data={"id": database.id, "object": "database", "deleted": True})
+
+
+@router.get("/{database_id}/credentials", response_model=Data[DatabaseCredentials],
+            summary="How to connect: a URL with the password (only here)")
+async def database_credentials(database_id: str,
+                               ctx: Writer) -> Data[DatabaseCredentials]:
+    found = await ctx.run(databases.credentials, database_id, ctx.env)
+    return Data(data=DatabaseCredentials(**found.__dict__))
+
+
+@router.post("/{database_id}/stop", response_model=Data[DatabasePublic],
+             summary="Stop: no new connections, open ones end")
+async def stop_database(database_id: str, ctx: Writer) -> Data[DatabasePublic]:
+    return Data(data=DatabasePublic.of(await ctx.run(databases.stop_database, database_id,
+                                                     ctx.env)))
+
+
+@router.post("/{database_id}/start", response_model=Data[DatabasePublic],
+             summary="Start a stopped database")
+async def start_database(database_id: str, ctx: Writer) -> Data[DatabasePublic]:
+    return Data(data=DatabasePublic.of(await ctx.run(databases.start_database, database_id,
+                                                     ctx.env)))

@@ -1,0 +1,161 @@
+"""Databases that exist (issue "Local compute driver", spec §2 "Databases: form submissions"):
+`postgresql` as a database and role of its own on the operator's PostgreSQL
+(HOSTPLANE_POSTGRES_ADMIN_URL), `sqlite` as a file under the data dir. Remote engines plug in
+behind the same methods."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from hostplane import errors
+
+POSTGRESQL, SQLITE = "postgresql", "sqlite"
+_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    engine: str
+    url: str
+    host: str | None
+    port: int | None
+    database: str
+    username: str | None
+    password: str | None
+
+
+class DatabaseHost:
+    def __init__(self, root: Path, admin_url: str | None, *, prefix: str = "hp_") -> None:
+        self.root, self.prefix = Path(root).absolute(), prefix
+        self.admin = make_url(admin_url).set(drivername="postgresql") if admin_url else None
+
+    def engines(self) -> tuple[str, ...]:
+        return ((POSTGRESQL,) if self.admin is not None else ()) + (SQLITE,)
+
+    def default_engine(self) -> str:
+        return self.engines()[0]
+
+    def check_engine(self, engine: str, field: str = "engine") -> None:
+        if engine not in self.engines():
+            raise errors.Invalid(
+                f"The {engine!r} engine is not available on this hostplane.",
+                code="ENGINE_NOT_AVAILABLE", field=field,
+                rule=f"one of the configured engines: {', '.join(self.engines())}",
+                fix=f"Use {self.default_engine()!r}"
+                    + ("; an operator enables postgresql with HOSTPLANE_POSTGRES_ADMIN_URL."
+                       if POSTGRESQL not in self.engines() else "."),
+                details={"available": list(self.engines())})
+
+    # Lifecycle: every method is idempotent for the same database id.
+
+    def create(self, database_id: str, engine: str) -> Credentials:
+        """Make the database; answers its credentials (the password is made here, once)."""
+        self.check_engine(engine)
+        if engine == SQLITE:
+            path = self._file(database_id)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with closing(sqlite3.connect(path)):
+                pass
+            path.chmod(0o600)
+            return self.credentials(database_id, engine, None)
+        password = secrets.token_urlsafe(24)
+        name = self._name(database_id)
+        with self._admin() as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)))
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (name,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(name)))
+            # Only its own role (and the operator) may connect to it.
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(name)))
+        return self.credentials(database_id, engine, password)
+
+    def credentials(self, database_id: str, engine: str, password: str | None) -> Credentials:
+        if engine == SQLITE:
+            path = self._file(database_id)
+            return Credentials(SQLITE, f"sqlite:///{path}", None, None, str(path), None, None)
+        assert self.admin is not None
+        name = self._name(database_id)
+        host, port = self.admin.host or "127.0.0.1", self.admin.port or 5432
+        url = (f"postgresql://{name}:{quote(password or '', safe='')}@{host}:{port}/{name}")
+        return Credentials(POSTGRESQL, url, host, port, name, name, password)
+
+    def stop(self, database_id: str, engine: str) -> None:
+        """No new connections, and the open ones end (postgresql)."""
+        if engine == POSTGRESQL and self.admin is not None:
+            name = self._name(database_id)
+            with self._admin() as conn:
+                conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)))
+                self._disconnect(conn, name)
+
+    def start(self, database_id: str, engine: str) -> None:
+        if engine == POSTGRESQL and self.admin is not None:
+            with self._admin() as conn:
+                conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(
+                    sql.Identifier(self._name(database_id))))
+
+    def drop(self, database_id: str, engine: str) -> None:
+        """Remove the database and everything in it (a no-op when it is already gone)."""
+        if engine == SQLITE:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self._file(database_id)}{suffix}").unlink(missing_ok=True)
+            return
+        if self.admin is None:
+            return
+        name = self._name(database_id)
+        with self._admin() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name))) \
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                (name,)).fetchone() else None
+            self._disconnect(conn, name)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+    def exists(self, database_id: str, engine: str) -> bool:
+        if engine == SQLITE:
+            return self._file(database_id).is_file()
+        if self.admin is None:
+            return False
+        with self._admin() as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (self._name(database_id),)).fetchone() is not None
+
+    # Helpers
+
+    def _name(self, database_id: str) -> str:
+        if not _ID.match(database_id):
+            raise ValueError(f"not a database id: {database_id!r}")
+        return (self.prefix + database_id.replace("-", "")).lower()[:63]
+
+    def _file(self, database_id: str) -> Path:
+        return self.root / f"{self._name(database_id)}.sqlite3"
+
+    def _admin(self) -> psycopg.Connection:
+        assert self.admin is not None
+        try:
+            return psycopg.connect(
+                host=self.admin.host, port=self.admin.port, user=self.admin.username,
+                password=self.admin.password, dbname=self.admin.database or "postgres",
+                autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise errors.HostplaneError(f"The database server is unreachable: {exc}",
+                                        code="ENGINE_UNAVAILABLE") from None
+
+    @staticmethod
+    def _disconnect(conn: psycopg.Connection, name: str) -> None:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))

@@ -1,0 +1,78 @@
+"""Databases that exist (issue "Local compute driver" §6): a postgresql database and role of its
+own on the operator's server, a sqlite file; credentials that connect; stop, start and delete
+that the engine feels."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+
+DATABASES = "/api/v1/databases"
+
+
+def make(org, **body):
+    resp = org.post(DATABASES, {"name": "form submissions", **body})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["data"]
+
+
+def creds(org, database_id):
+    resp = org.get(f"{DATABASES}/{database_id}/credentials")
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]
+
+
+def test_a_postgresql_database_connects_stops_starts_and_is_dropped(org, container):
+    if "postgresql" not in container.databases.engines():
+        pytest.skip("no PostgreSQL to make databases on")
+    db = make(org)  # the default engine: postgresql when configured
+    assert (db["engine"], db["state"]) == ("postgresql", "running")
+    found = creds(org, db["id"])
+    assert found["url"].startswith("postgresql://") and found["password"]
+    assert found["password"] not in org.get(f"{DATABASES}/{db['id']}").text
+    with psycopg.connect(found["url"]) as conn:
+        conn.execute("CREATE TABLE submissions (email text)")
+        conn.execute("INSERT INTO submissions VALUES ('dr@smith.example')")
+        assert conn.execute("SELECT count(*) FROM submissions").fetchone() == (1,)
+
+    stopped = org.post(f"{DATABASES}/{db['id']}/stop").json()["data"]
+    assert stopped["state"] == "stopped"
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(found["url"], connect_timeout=5)
+    assert org.post(f"{DATABASES}/{db['id']}/start").json()["data"]["state"] == "running"
+    with psycopg.connect(found["url"]) as conn:  # the data survived the stop
+        assert conn.execute("SELECT email FROM submissions").fetchone() == ("dr@smith.example",)
+
+    assert org.delete(f"{DATABASES}/{db['id']}").status_code == 200
+    assert not container.databases.exists(db["id"], "postgresql")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(found["url"], connect_timeout=5)
+    assert org.get(f"{DATABASES}/{db['id']}/credentials").status_code == 404
+
+
+def test_a_sqlite_database_is_a_file_that_goes_with_it(org, container):
+    db = make(org, engine="sqlite")
+    found = creds(org, db["id"])
+    path = found["database"]
+    assert found["url"] == f"sqlite:///{path}" and found["password"] is None
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    org.delete(f"{DATABASES}/{db['id']}")
+    assert not container.databases.exists(db["id"], "sqlite")
+
+
+def test_credentials_stay_out_of_the_audit_log_and_away_from_browser_tokens(org, base_url):
+    import httpx
+
+    ws = org.workspace()
+    db = make(org, engine="sqlite", workspace_id=ws["id"])
+    secret_url = creds(org, db["id"])["url"]
+    assert secret_url not in org.get("/api/v1/audit-log", params={"limit": 200}).text
+    token = org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"],
+                                                "permissions": ["database:read"]}).json()
+    with httpx.Client(base_url=base_url, headers={
+            "Authorization": f"Bearer {token['data']['token']}"}) as browser:
+        assert browser.get(f"{DATABASES}/{db['id']}").status_code == 200
+        assert browser.get(f"{DATABASES}/{db['id']}/credentials").status_code == 403
