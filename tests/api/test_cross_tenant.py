@@ -53,6 +53,15 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/tenants/{tenant_id}"): Case(body=lambda w: {"name": w["name"]}),
     ("GET", "/tenant/plan"): Case(),
     ("GET", "/tenant/setup"): Case(),
+    ("POST", "/deployments/{deployment_id}/publish"): Case(
+        body=lambda w: {"source_sandbox_id": w["sandbox_id"]}, owner=201,
+        refers={"source_sandbox_id": "sandbox_id"}),
+    ("POST", "/deployments/{deployment_id}/versions"): Case(body=lambda w: _site(), owner=201),
+    ("GET", "/deployments/{deployment_id}/versions"): Case(),
+    ("GET", "/deployments/{deployment_id}/versions/{version_id}"): Case(),
+    ("POST", "/deployments/{deployment_id}/versions/{version_id}/promote"): Case(),
+    ("POST", "/deployments/{deployment_id}/rollback"): Case(
+        body=lambda w: {"version_id": w["version_id"]}, refers={"version_id": "version_id"}),
     ("GET", "/audit-log"): Case(lists="workspace_id"),
     ("POST", "/workspaces"): Case(body=_name, owner=201),
     ("GET", "/workspaces"): Case(lists="workspace_id"),
@@ -186,6 +195,18 @@ CASES: dict[tuple[str, str], Case] = {
 }
 
 
+def _site() -> bytes:
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        info = tarfile.TarInfo("index.html")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"<p/>\n"))
+    return out.getvalue()
+
+
 def _png() -> bytes:
     from io import BytesIO
 
@@ -227,6 +248,8 @@ def _world(org: Org) -> dict[str, Any]:
     domain = _made(org.post(f"/api/v1/deployments/{deployment['id']}/domains", _domain({})))
     computer_domain = _made(org.post(f"/api/v1/computers/{computer['id']}/domains", _fqdn({})))
     project_domain = _made(org.post(f"/api/v1/projects/{project['id']}/domains", _domain({})))
+    version = _made(org.client.post(f"/api/v1/deployments/{deployment['id']}/versions",
+                                    content=_site(), params={"promote": "true"}))["version"]
     token = _made(org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"],
                                                       "permissions": ["sandbox:read"]}))
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
@@ -235,7 +258,8 @@ def _world(org: Org) -> dict[str, Any]:
             "file_path": "hello.txt", "database_id": database["id"],
             "deployment_id": deployment["id"], "computer_id": computer["id"],
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
-            "project_domain_id": project_domain["id"], "token_id": token["id"]}
+            "project_domain_id": project_domain["id"], "token_id": token["id"],
+            "version_id": version["id"]}
 
 
 def _made(resp: Any) -> dict[str, Any]:

@@ -224,3 +224,15 @@ def test_databases_from_python(hp):
     with pytest.raises(errors.ValidationFailed) as refused:
         hp.databases.create(engine="mongodb")
     assert refused.value.code == "ENGINE_NOT_AVAILABLE" and refused.value.field == "engine"
+
+
+def test_publishing_from_python(hp):
+    sandbox = hp.sandboxes.create()
+    dep = hp.deployments.create(f"Site {uuid.uuid4().hex[:6]}")
+    for html in ("one", "two"):
+        hp.sandboxes.exec(sandbox.id, f"mkdir -p out && echo {html} > out/index.html")
+        published = hp.deployments.publish(dep.id, sandbox.id, output_path="out")
+        assert published["version"]["state"] == "ready"
+    first, second = hp.deployments.versions(dep.id)
+    assert hp.deployments.rollback(dep.id).active_version_id == first["id"]
+    assert hp.deployments.promote(dep.id, second["id"]).active_version_id == second["id"]

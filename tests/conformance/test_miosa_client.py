@@ -128,3 +128,19 @@ def test_10_usage(client):
     usage = client.usage.get(group_by="workspace_id")
     assert {"period_start", "period_end", "results"} <= set(usage)
     assert usage["results"] and usage["results"][0]["sandboxes"] >= 1
+
+
+def test_publish_and_rollback_validate_as_the_clients_models(client):
+    sandbox = client.sandboxes.create(template_id="miosa-sandbox")
+    deployment = client.deployments.create(name="Published Site")
+    for html in ("v1", "v2"):
+        sandbox.run(f"mkdir -p dist && echo {html} > dist/index.html")
+        result = client.deployments.publish(deployment.id, source_sandbox_id=sandbox.id,
+                                            output_path="dist")
+        assert result.version.state == "ready" and result.deployment.state == "running"
+    versions = client.deployments.versions(deployment.id).list()
+    assert [v.version_number for v in versions] == [1, 2]
+    back = client.deployments.rollback(deployment.id)
+    assert back.active_version_id == versions[0].id
+    promoted = client.deployments.versions(deployment.id).promote(versions[1].id)
+    assert promoted.active_version_id == versions[1].id

@@ -31,10 +31,12 @@ from hostplane.api.routers import (
     tenant_domains,
     tenants,
     usage,
+    versions,
     workspaces,
 )
 from hostplane.branding.assets import MAX_BYTES
 from hostplane.clock import Clock
+from hostplane.compute.releases import MAX_ARCHIVE_BYTES
 from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings, get_settings
 
@@ -78,8 +80,9 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, container=container)
     app.add_middleware(AuthenticationMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       large_bodies={API_PREFIX + p: UPLOAD_LIMIT
-                                     for p in branding.UPLOAD_SUFFIXES})
+                       large_bodies={**{f"^{API_PREFIX}{p}$": UPLOAD_LIMIT
+                                        for p in branding.UPLOAD_SUFFIXES},
+                                     versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES})
 
     app.include_router(health.router)
     app.include_router(browser_tokens.public)
@@ -90,7 +93,7 @@ def create_app(
     # request.
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
                  previews, databases, deployments, computers, custom_domains, usage, api_keys,
-                 browser_tokens, branding, audit):
+                 browser_tokens, branding, audit, versions):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

@@ -14,6 +14,7 @@ from hostplane.clock import Clock, SystemClock
 from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
+from hostplane.compute.releases import ReleaseStore
 from hostplane.db.engine import Database
 from hostplane.domains.resolver import DnsResolver, Resolver
 from hostplane.keys.auth import KeyAuthenticator
@@ -40,6 +41,7 @@ class Container:
     key_ring: KeyRing = field(init=False)
     assets: AssetStore = field(init=False)
     databases: DatabaseHost = field(init=False)
+    releases: ReleaseStore = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     _listener: KeyChangeListener | None = field(init=False, default=None)
 
@@ -51,6 +53,7 @@ class Container:
         self.database.key_change_listeners.append(self.key_cache.invalidate)
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)
+        self.releases = ReleaseStore(self.settings.data_dir / "releases")
         self.databases = DatabaseHost(self.settings.data_dir / "databases",
                                       self.settings.postgres_admin_url,
                                       prefix=self.settings.database_name_prefix)

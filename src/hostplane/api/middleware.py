@@ -31,7 +31,8 @@ class RequestContextMiddleware:
                  large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.large_bodies = large_bodies or {}  # path → its own limit (image uploads)
+        # path pattern → its own limit (image uploads, built archives)
+        self.large_bodies = [(re.compile(p), n) for p, n in (large_bodies or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +52,8 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
-        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
+        limit = next((n for p, n in self.large_bodies if p.match(scope["path"])),
+                     self.max_body_bytes)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             refusal = too_large_response(request_id, limit)

@@ -23,9 +23,11 @@ _ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user
             "pause", "resume", "publish", "promote", "rollback"}
 # Path placeholders whose name is not the resource's.
 _PARAMS = {"id_or_slug": "tenant", "tenant_id": "tenant", "key_id": "api_key",
-           "domain_id": "custom_domain", "token_id": "browser_token"}
+           "domain_id": "custom_domain", "token_id": "browser_token",
+           "version_id": "deployment_version"}
 # Path words whose singular is not the resource's name.
-_WORDS = {"domains": "custom_domain", "custom-domains": "custom_domain"}
+_WORDS = {"domains": "custom_domain", "custom-domains": "custom_domain",
+          "versions": "deployment_version"}
 # Routes the general rule would name wrongly, and POST routes that only read.
 _OVERRIDES = {
     ("POST", "/sandboxes/{sandbox_id}/fs/write"): ("sandbox", "write_file"),

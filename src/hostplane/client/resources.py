@@ -126,6 +126,31 @@ class Deployments(Resource):
     def delete(self, deployment_id: str) -> Any:
         return self._run(Call("DELETE", f"/deployments/{deployment_id}"))
 
+    def publish(self, deployment_id: str, source_sandbox_id: str, *,
+                output_path: str | None = None, promote: bool = True) -> Any:
+        """A sandbox folder becomes a new version: {deployment, version, promoted}."""
+        return self._run(Call("POST", f"/deployments/{deployment_id}/publish", create=True,
+                              json={"source_sandbox_id": source_sandbox_id,
+                                    "output_path": output_path, "promote": promote}))
+
+    def upload(self, deployment_id: str, archive: bytes, *, promote: bool = False) -> Any:
+        """A built site (.tar.gz of regular files) becomes a new version."""
+        return self._run(Call("POST", f"/deployments/{deployment_id}/versions", create=True,
+                              content=archive, content_type="application/gzip",
+                              params={"promote": str(promote).lower()}))
+
+    def versions(self, deployment_id: str) -> Any:
+        return self._run(Call("GET", f"/deployments/{deployment_id}/versions"))
+
+    def promote(self, deployment_id: str, version_id: str) -> Any:
+        return self._run(Call("POST", f"/deployments/{deployment_id}/versions/{version_id}"
+                                      "/promote", retry=True, model=m.Deployment))
+
+    def rollback(self, deployment_id: str, version_id: str | None = None) -> Any:
+        """To `version_id`, or to the version before the active one."""
+        return self._run(Call("POST", f"/deployments/{deployment_id}/rollback", retry=True,
+                              json={"version_id": version_id}, model=m.Deployment))
+
 
 class Databases(Resource):
     def create(self, **fields: Any) -> Any:

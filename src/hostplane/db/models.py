@@ -6,7 +6,14 @@ from hostplane.db.base import Base
 from hostplane.domains.models import CustomDomain, DomainClaim, DomainEvent, TenantDomain
 from hostplane.idempotency.models import IdempotencyRecord
 from hostplane.keys.models import ApiKey
-from hostplane.resources.models import Computer, Database, Deployment, Sandbox, SandboxPreview
+from hostplane.resources.models import (
+    Computer,
+    Database,
+    Deployment,
+    DeploymentVersion,
+    Sandbox,
+    SandboxPreview,
+)
 from hostplane.tenancy.models import Project, Tenant, Workspace
 from hostplane.tokens.models import BrowserToken, SigningKey, UserRevocation
 
@@ -20,6 +27,7 @@ __all__ = [
     "CustomDomain",
     "Database",
     "Deployment",
+    "DeploymentVersion",
     "DomainClaim",
     "DomainEvent",
     "IdempotencyRecord",

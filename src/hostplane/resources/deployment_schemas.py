@@ -87,6 +87,6 @@ class DeploymentPublic(BaseModel):
             # Client quirk: the model declares public_url, READMEs read url: both, equal (§18 #12).
             public_url=urls.public_url, url=urls.public_url, url_source=urls.source,
             urls=DeploymentUrlsPublic(**urls.layers()), auto_subdomain=urls.fallback,
-            is_production=view.is_production,
+            is_production=view.is_production, active_version_id=d.active_version_id,
             created_at=d.created_at, inserted_at=d.created_at, updated_at=d.updated_at,
         )

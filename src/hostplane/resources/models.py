@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from hostplane.db.base import Base, TenantOwned, Timestamped, new_id
+from hostplane.db.base import Base, JSONType, TenantOwned, Timestamped, new_id
 
 LIVE = text("destroyed_at IS NULL")
 
@@ -124,6 +124,7 @@ class Deployment(OwnedResource, Base):
     build_command: Mapped[str | None] = mapped_column(String(2000))
     run_command: Mapped[str | None] = mapped_column(String(2000))
     auto_deploy: Mapped[bool] = mapped_column(Boolean, default=False)
+    active_version_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Computer(OwnedResource, Base):
@@ -136,3 +137,26 @@ class Computer(OwnedResource, Base):
     template_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[str] = mapped_column(String(8))
     visibility: Mapped[str] = mapped_column(String(16), default="tenant")
+
+
+class DeploymentVersion(TenantOwned, Base):
+    """One immutable release of a deployment: a manifest of content-addressed files."""
+
+    __tablename__ = "deployment_versions"
+    __table_args__ = (UniqueConstraint("deployment_id", "version_number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="static")
+    state: Mapped[str] = mapped_column(String(16))  # created | building | ready | failed
+    source: Mapped[str] = mapped_column(String(80))  # sandbox:{id} | upload
+    digest: Mapped[str | None] = mapped_column(String(64))
+    # {path: {sha256, size, content_type}}
+    artifact_manifest: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    total_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    entrypoint: Mapped[str | None] = mapped_column(String(500))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    created_at: Mapped[datetime]

@@ -1,0 +1,154 @@
+"""Deployment releases: immutable, content-addressed sets of files. Each file is a blob named by
+its SHA-256 under `root/blobs/`; a version is a manifest {path: {sha256, size, content_type}}
+whose own digest names it. Archives are read member by member into blobs (never extracted onto
+disk), so a path can't escape, and links, devices and bombs are refused by rule."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import mimetypes
+import os
+import posixpath
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hostplane import errors
+
+MAX_FILES = 10_000
+MAX_TOTAL_BYTES = 200 * 1024 * 1024  # unpacked, all files together
+MAX_ARCHIVE_BYTES = 100 * 1024 * 1024  # the upload itself
+FIELD = "archive"
+
+
+@dataclass(frozen=True)
+class Release:
+    manifest: dict[str, dict[str, Any]]  # path → {sha256, size, content_type}
+    digest: str
+    total_bytes: int
+
+
+class ReleaseStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    def add(self, files: Iterable[tuple[str, bytes]]) -> Release:
+        """Store files (paths relative to the site's root) and answer their release."""
+        manifest: dict[str, dict[str, Any]] = {}
+        total = 0
+        for raw_path, data in files:
+            path = clean_path(raw_path)
+            total += len(data)
+            if len(manifest) >= MAX_FILES or total > MAX_TOTAL_BYTES:
+                raise too_big(len(manifest) + 1, total)
+            manifest[path] = {"sha256": self._put(data), "size": len(data),
+                              "content_type": content_type(path)}
+        if not manifest:
+            raise errors.Invalid("The build has no files.", code="EMPTY_RELEASE", field=FIELD,
+                                 rule="at least one file", fix="Publish the folder your build "
+                                 "writes (e.g. /workspace/dist).")
+        listing = json.dumps(sorted((p, f["sha256"]) for p, f in manifest.items()))
+        return Release(manifest, hashlib.sha256(listing.encode()).hexdigest(), total)
+
+    def add_archive(self, data: bytes) -> Release:
+        """A .tar.gz (or .tar) build: regular files and folders only."""
+        if len(data) > MAX_ARCHIVE_BYTES:
+            raise errors.TooLarge(f"The archive is {len(data)} bytes.", code="ARCHIVE_TOO_LARGE",
+                                  field=FIELD, rule=f"at most {MAX_ARCHIVE_BYTES} bytes",
+                                  fix="Leave source maps and dependencies out of the build.")
+        try:
+            archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        except (tarfile.TarError, EOFError, OSError):
+            raise bad_archive("it is not a tar or tar.gz archive") from None
+        return self.add(_members(archive))
+
+    def open(self, manifest: dict[str, dict[str, Any]], path: str) -> tuple[Path, str] | None:
+        """The blob serving `path` (a folder serves its index.html), and its content type."""
+        wanted = path.strip("/")
+        for candidate in (wanted, posixpath.join(wanted, "index.html") if wanted else
+                          "index.html"):
+            entry = manifest.get(candidate)
+            if entry is not None:
+                return self._blob(entry["sha256"]), entry["content_type"]
+        return None
+
+    def _put(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        blob = self._blob(sha)
+        if not blob.exists():
+            blob.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=blob.parent, prefix=".blob-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temp, blob)  # whole or not at all; the same bytes, whoever wins
+        return sha
+
+    def _blob(self, sha: str) -> Path:
+        return self.root / "blobs" / sha[:2] / sha
+
+
+def _members(archive: tarfile.TarFile) -> Iterable[tuple[str, bytes]]:
+    total, count = 0, 0
+    with archive:
+        while True:
+            try:
+                member = archive.next()
+            except (tarfile.TarError, EOFError, OSError, zlib.error):
+                raise bad_archive("it is truncated or corrupt") from None
+            if member is None:
+                return
+            count += 1
+            if count > MAX_FILES:
+                raise too_big(count, total)
+            if member.isdir():
+                clean_path(member.name, allow_root=True)
+                continue
+            if not member.isreg():
+                kind = ("a link" if member.issym() or member.islnk() else
+                        "a device or special file")
+                raise bad_archive(f"{member.name!r} is {kind}; a build holds regular files only")
+            total += member.size
+            if total > MAX_TOTAL_BYTES:
+                raise too_big(count, total)
+            source = archive.extractfile(member)
+            assert source is not None
+            data = source.read(member.size + 1)
+            if len(data) != member.size:
+                raise bad_archive(f"{member.name!r} is not the size its header says")
+            yield member.name, data
+
+
+def clean_path(raw: str, *, allow_root: bool = False) -> str:
+    """A file's path inside the site: relative, no `..`, no empty or dot parts."""
+    path = raw.replace("\\", "/")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if path.startswith("/") or ".." in parts or "\x00" in path or (not parts and not allow_root):
+        raise bad_archive(f"{raw!r} would land outside the site's folder")
+    return "/".join(parts)
+
+
+def content_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path)
+    if guessed in (None, "application/octet-stream") and path.endswith(".js"):
+        return "text/javascript"
+    return guessed or "application/octet-stream"
+
+
+def bad_archive(why: str) -> errors.Invalid:
+    return errors.Invalid(f"The build can't be published: {why}.", code="UNSAFE_ARCHIVE",
+                          field=FIELD, rule="a tar or tar.gz of regular files and folders, with "
+                          "relative paths inside the site", fix="Build again with plain files "
+                          "(tar -h follows links).")
+
+
+def too_big(count: int, total: int) -> errors.Invalid:
+    return errors.Invalid(f"The build is too big ({count} files, {total} bytes so far).",
+                          code="RELEASE_TOO_LARGE", field=FIELD,
+                          rule=f"at most {MAX_FILES} files and {MAX_TOTAL_BYTES} bytes unpacked",
+                          fix="Leave source maps and dependencies out of the build.")
