@@ -76,3 +76,24 @@ def test_credentials_stay_out_of_the_audit_log_and_away_from_browser_tokens(org,
             "Authorization": f"Bearer {token['data']['token']}"}) as browser:
         assert browser.get(f"{DATABASES}/{db['id']}").status_code == 200
         assert browser.get(f"{DATABASES}/{db['id']}/credentials").status_code == 403
+
+
+def test_an_unreachable_engine_is_503_without_the_operators_details(tmp_path):
+    from hostplane.compute.databases import DatabaseHost, EngineUnavailable
+
+    host = DatabaseHost(tmp_path, "postgresql://operator_admin@127.0.0.1:1/postgres")
+    with pytest.raises(EngineUnavailable) as down:
+        host.create("0f0f0f0f-0000-4000-8000-000000000000", "postgresql")
+    assert down.value.status == 503
+    assert "operator_admin" not in down.value.message and "127.0.0.1" not in down.value.message
+
+
+def test_database_roles_have_a_connection_limit(org, container):
+    if "postgresql" not in container.databases.engines():
+        pytest.skip("no PostgreSQL to make databases on")
+    db = make(org, engine="postgresql")
+    found = creds(org, db["id"])
+    with psycopg.connect(found["url"]) as conn:
+        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user"
+                             ).fetchone()[0]
+    assert 0 < limit <= 20

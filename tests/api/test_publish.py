@@ -149,3 +149,42 @@ def test_bombs_and_garbage_are_refused(org, monkeypatch):
     assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "UNSAFE_ARCHIVE"
     truncated = upload(org, dep["id"], archive(("a.html", b"x" * 10000))[:60])
     assert truncated.status_code == 422
+
+
+def test_header_bombs_and_odd_names_are_refused(org):
+    dep = org.post(DEPLOYMENTS, {"name": "Headers"}).json()["data"]
+    long_name = archive(("a" * 5000 + ".html", b"x"))  # a pax/GNU long-name header
+    resp = upload(org, dep["id"], long_name)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "UNSAFE_ARCHIVE"
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("bad\x01name.html")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    assert upload(org, dep["id"], out.getvalue()).status_code == 422
+
+
+def test_publishing_counts_what_links_in_the_sandbox_read(org, monkeypatch):
+    from hostplane.compute import releases
+    from hostplane.resources import versions
+
+    monkeypatch.setattr(versions, "MAX_TOTAL_BYTES", 1024 * 1024)
+    monkeypatch.setattr(releases, "MAX_TOTAL_BYTES", 1024 * 1024)
+    sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
+    org.post(f"/api/v1/sandboxes/{sandbox['id']}/exec", {"command": (
+        "mkdir -p site && head -c 300000 /dev/zero > site/big.bin && "
+        "for i in 1 2 3 4 5; do ln -s big.bin site/l$i.bin; done")})
+    dep = org.post(DEPLOYMENTS, {"name": "Links"}).json()["data"]
+    resp = org.post(f"{DEPLOYMENTS}/{dep['id']}/publish",
+                    {"source_sandbox_id": sandbox["id"], "output_path": "./site"})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "RELEASE_TOO_LARGE"
+
+
+def test_a_dotted_output_path_keeps_file_names_whole(org, container):
+    sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
+    build(org, sandbox["id"], "<h1>dots</h1>")
+    dep = org.post(DEPLOYMENTS, {"name": "Dots"}).json()["data"]
+    org.post(f"{DEPLOYMENTS}/{dep['id']}/publish",
+             {"source_sandbox_id": sandbox["id"], "output_path": "./dist/"})
+    assert served(container, org, dep["id"], "index.html")[0] == "<h1>dots</h1>"
+    assert served(container, org, dep["id"], "assets/site.css") is not None

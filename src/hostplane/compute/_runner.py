@@ -52,6 +52,8 @@ class Launch:
     cwd: str | None
     # NUL-separated arguments bwrap reads from a descriptor (`--args FD`), out of the process list.
     fd_args: bytes | None = None
+    # Run before argv, in the same process (it execs argv): joins the sandbox's cgroups.
+    prefix: tuple[str, ...] = ()
 
 
 class Runner(Protocol):
@@ -273,6 +275,7 @@ def run(launch: Launch, timeout: float, tracker: _Tracker | None = None) -> Exec
         argv = launch.argv
         if args_fd is not None:
             argv = [argv[0], "--args", str(args_fd), *argv[1:]]
+        argv = [*launch.prefix, *argv]
         proc = subprocess.Popen(
             argv,
             cwd=launch.cwd,

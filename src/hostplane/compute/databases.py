@@ -5,6 +5,7 @@ behind the same methods."""
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import sqlite3
@@ -21,6 +22,8 @@ from hostplane import errors
 
 POSTGRESQL, SQLITE = "postgresql", "sqlite"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+CONNECTION_LIMIT = 20  # per database role: one organization can't take the server's connections
+log = logging.getLogger("hostplane.databases")
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ class DatabaseHost:
         with self._admin() as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(name), sql.Literal(password)))
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+                sql.Identifier(name), sql.Literal(password), sql.Literal(CONNECTION_LIMIT)))
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             (name,)).fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
@@ -95,18 +98,23 @@ class DatabaseHost:
         return Credentials(POSTGRESQL, url, host, port, name, name, password)
 
     def stop(self, database_id: str, engine: str) -> None:
-        """No new connections, and the open ones end (postgresql)."""
+        """No new connections, and the open ones end (postgresql; a sqlite file is opened by
+        whoever holds its path, so stopping it changes only its state)."""
         if engine == POSTGRESQL and self.admin is not None:
             name = self._name(database_id)
             with self._admin() as conn:
-                conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)))
+                if self._role_exists(conn, name):
+                    conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)))
                 self._disconnect(conn, name)
 
     def start(self, database_id: str, engine: str) -> None:
         if engine == POSTGRESQL and self.admin is not None:
+            name = self._name(database_id)
             with self._admin() as conn:
-                conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(
-                    sql.Identifier(self._name(database_id))))
+                if not self._role_exists(conn, name):
+                    raise errors.Conflict("The database is gone from its server.",
+                                          code="DATABASE_DELETED", fix="Create a new database.")
+                conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(name)))
 
     def drop(self, database_id: str, engine: str) -> None:
         """Remove the database and everything in it (a no-op when it is already gone)."""
@@ -116,13 +124,11 @@ class DatabaseHost:
             return
         if self.admin is None:
             return
+        self.stop(database_id, engine)
         name = self._name(database_id)
         with self._admin() as conn:
-            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name))) \
-                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                                (name,)).fetchone() else None
-            self._disconnect(conn, name)
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
     def exists(self, database_id: str, engine: str) -> bool:
@@ -152,10 +158,27 @@ class DatabaseHost:
                 password=self.admin.password, dbname=self.admin.database or "postgres",
                 autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            raise errors.HostplaneError(f"The database server is unreachable: {exc}",
-                                        code="ENGINE_UNAVAILABLE") from None
+            log.error("the database server for postgresql databases is unreachable: %s", exc)
+            raise EngineUnavailable() from None
+
+    @staticmethod
+    def _role_exists(conn: psycopg.Connection, name: str) -> bool:
+        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                            (name,)).fetchone() is not None
 
     @staticmethod
     def _disconnect(conn: psycopg.Connection, name: str) -> None:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+
+class EngineUnavailable(errors.HostplaneError):
+    """The engine's server can't be reached (the details are in the server's log, not here)."""
+
+    status = 503
+    code = "ENGINE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("The database server is unreachable right now.",
+                         fix="Retry in a moment; if it persists, the operator's database server "
+                             "is down.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from hostplane import errors
 from hostplane.compute import _paths, _runner
+from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute.port import (
     SANDBOX,
     WORKSPACE,
@@ -30,6 +32,7 @@ MAX_LIST_DEPTH = 10
 MAX_LIST_ENTRIES = 10_000
 _SANDBOX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_FILE = "env.json"
+_LIMITS_FILE = "limits.json"
 # The kernel refuses any one argument or environment string past 128 KiB (MAX_ARG_STRLEN), and
 # all of them together past a share of the stack; stay well inside both.
 _ARG_BYTES = 128 * 1024 - 1
@@ -41,7 +44,8 @@ class LocalDriver:
 
     name = "local"
 
-    def __init__(self, root: Path, *, isolation: str = "auto") -> None:
+    def __init__(self, root: Path, *, isolation: str = "auto",
+                 cgroups: Cgroups | None = None) -> None:
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
         # Absolute: bwrap and the subprocess cwd must not depend on where the API was started.
@@ -50,6 +54,7 @@ class LocalDriver:
         self._probe_lock = threading.Lock()
         self._probed: tuple[_runner.Runner | None, str | None] | None = None
         self._processes = _runner.ProcessTable()
+        self.cgroups = cgroups if cgroups is not None else Cgroups()
 
     # Lifecycle
 
@@ -73,6 +78,11 @@ class LocalDriver:
         os.chmod(self.root, 0o700)
         workspace.mkdir(parents=True, exist_ok=True)
         _write_private_json(workspace.parent / _ENV_FILE, env)
+        limits = Limits(memory_mb=spec.memory_mb, cpu_count=spec.cpu_count)
+        _write_private_json(workspace.parent / _LIMITS_FILE,
+                            {"memory_mb": limits.memory_mb, "cpu_count": limits.cpu_count,
+                             "pids": limits.pids})
+        self.cgroups.prepare(spec.id, limits)
         return self.sandbox_status(spec.id)
 
     def sandbox_status(self, sandbox_id: str) -> DriverStatus:
@@ -87,6 +97,7 @@ class LocalDriver:
     def destroy_sandbox(self, sandbox_id: str) -> None:
         home = self._workspace(sandbox_id).parent
         self._processes.kill(sandbox_id)
+        self.cgroups.remove(sandbox_id)  # every process of the sandbox, however far it forked
         if not home.exists():
             return
         _runner.kill_under(home)
@@ -128,6 +139,8 @@ class LocalDriver:
             }
         )
         launch = runner.launch(workspace, cwd_parts, merged, command)
+        procs = self.cgroups.prepare(sandbox_id, self._limits(sandbox_id))
+        launch = dataclasses.replace(launch, prefix=tuple(join_command(procs)))
         with self._processes.track(sandbox_id) as tracker:
             return _runner.run(launch, timeout, tracker)
 
@@ -199,6 +212,13 @@ class LocalDriver:
             return _paths.entry(found.parts, info)
 
     # Helpers
+
+    def _limits(self, sandbox_id: str) -> Limits:
+        try:
+            found = json.loads((self._workspace(sandbox_id).parent / _LIMITS_FILE).read_text())
+            return Limits(int(found["memory_mb"]), int(found["cpu_count"]), int(found["pids"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return Limits(memory_mb=2048, cpu_count=1)  # a sandbox made before limits existed
 
     def _workspace(self, sandbox_id: str) -> Path:
         # Ids come from our own database; anything else reaching here is a bug, not user input.

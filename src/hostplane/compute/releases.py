@@ -5,6 +5,7 @@ disk), so a path can't escape, and links, devices and bombs are refused by rule.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -62,9 +63,17 @@ class ReleaseStore:
             raise errors.TooLarge(f"The archive is {len(data)} bytes.", code="ARCHIVE_TOO_LARGE",
                                   field=FIELD, rule=f"at most {MAX_ARCHIVE_BYTES} bytes",
                                   fix="Leave source maps and dependencies out of the build.")
+        raw: Any = io.BytesIO(data)
+        if data[:2] == b"\x1f\x8b":  # gzip: decompressed through the limit below
+            raw = gzip.GzipFile(fileobj=raw)
+        # Streaming mode, through a reader that stops at the unpacked limit: tar headers
+        # (long names, pax records) count too, so no header can make this read more.
+        limited = _Limited(raw, MAX_TOTAL_BYTES + 1024 * 1024)
         try:
-            archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-        except (tarfile.TarError, EOFError, OSError):
+            archive = tarfile.open(fileobj=limited, mode="r|")
+        except _TooMuch:
+            raise too_big(0, MAX_TOTAL_BYTES + 1) from None
+        except (tarfile.TarError, EOFError, OSError, zlib.error, RecursionError):
             raise bad_archive("it is not a tar or tar.gz archive") from None
         return self.add(_members(archive))
 
@@ -99,7 +108,10 @@ def _members(archive: tarfile.TarFile) -> Iterable[tuple[str, bytes]]:
         while True:
             try:
                 member = archive.next()
-            except (tarfile.TarError, EOFError, OSError, zlib.error):
+            except _TooMuch:
+                raise too_big(count, total) from None
+            except (tarfile.TarError, EOFError, OSError, zlib.error, RecursionError,
+                    UnicodeError):
                 raise bad_archive("it is truncated or corrupt") from None
             if member is None:
                 return
@@ -118,19 +130,58 @@ def _members(archive: tarfile.TarFile) -> Iterable[tuple[str, bytes]]:
                 raise too_big(count, total)
             source = archive.extractfile(member)
             assert source is not None
-            data = source.read(member.size + 1)
+            try:
+                data = source.read(member.size)
+            except _TooMuch:
+                raise too_big(count, total) from None
+            except (tarfile.TarError, EOFError, OSError, zlib.error):
+                raise bad_archive("it is truncated or corrupt") from None
             if len(data) != member.size:
-                raise bad_archive(f"{member.name!r} is not the size its header says")
+                raise bad_archive(f"{member.name[:200]!r} is not the size its header says")
             yield member.name, data
 
 
+MAX_PATH, MAX_NAME = 1024, 255
+
+
 def clean_path(raw: str, *, allow_root: bool = False) -> str:
-    """A file's path inside the site: relative, no `..`, no empty or dot parts."""
+    """A file's path inside the site: relative, no `..`, no empty or dot parts, printable UTF-8,
+    at most 1024 characters (255 per name)."""
     path = raw.replace("\\", "/")
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if path.startswith("/") or ".." in parts or "\x00" in path or (not parts and not allow_root):
-        raise bad_archive(f"{raw!r} would land outside the site's folder")
+    if path.startswith("/") or ".." in parts or (not parts and not allow_root):
+        raise bad_archive(f"{raw[:200]!r} would land outside the site's folder")
+    if len(path) > MAX_PATH or any(len(p) > MAX_NAME for p in parts):
+        raise bad_archive(f"{raw[:200]!r}… is a longer path than {MAX_PATH} characters "
+                          f"({MAX_NAME} per name)")
+    try:
+        path.encode("utf-8")
+    except UnicodeError:
+        raise bad_archive(f"{raw[:200]!r} is not a UTF-8 name") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise bad_archive(f"{raw[:200]!r} has control characters")
     return "/".join(parts)
+
+
+class _TooMuch(Exception):
+    pass
+
+
+class _Limited(io.RawIOBase):
+    """Reads from `source`, and raises once more than `limit` bytes have been read."""
+
+    def __init__(self, source: Any, limit: int) -> None:
+        self.source, self.left = source, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size if size is not None and size >= 0 else self.left + 1)
+        self.left -= len(data)
+        if self.left < 0:
+            raise _TooMuch
+        return data
 
 
 def content_type(path: str) -> str:

@@ -26,9 +26,10 @@ def create_database(scope: Scope, body: DatabaseCreate, env: Env) -> Database:
         engine_version=body.engine_version or body.version, cpu_count=body.cpu_count,
         memory_mb=body.memory_mb, storage_mb=body.storage_mb, region=body.region,
         meta=body.metadata or {}, state="running", started_at=env.now)
-    credentials = env.databases.create(database.id, engine)
-    # Made before the row: if the row never lands, nothing is left on the engine.
+    # Made before the row: if the row never lands (or the making fails half-way), nothing is
+    # left on the engine.
     on_rollback(scope.session, lambda: env.databases.drop(database.id, engine))
+    credentials = env.databases.create(database.id, engine)
     database.secret = credentials.password
     scope.add(database)
     scope.session.flush()
@@ -84,8 +85,10 @@ def update_database(scope: Scope, database_id: str, body: DatabaseUpdate) -> Dat
 
 def delete_database(scope: Scope, database_id: str, env: Env) -> Database:
     database = get_resource(scope, Database, database_id, WHAT)
+    # Locked now (no logins, connections ended; 503 if the server is down, and nothing is
+    # deleted), dropped once the delete has committed (one that rolls back keeps its data).
+    env.databases.stop(database.id, database.engine)
     database.destroyed_at, database.state, database.secret = env.now, "deleted", None
     scope.session.flush()
-    # Dropped once the delete has committed (a delete that rolls back keeps its data).
     after_commit(scope.session, lambda: env.databases.drop(database.id, database.engine))
     return database

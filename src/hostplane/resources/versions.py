@@ -4,6 +4,7 @@ serves (`active_version_id`). Files live in the release store (`compute/releases
 
 from __future__ import annotations
 
+import posixpath
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -39,17 +40,22 @@ def sandbox_files(driver: ComputeDriver, sandbox_id: str,
     """Every file under `output_path` in the sandbox, with paths relative to it (no transaction
     is open while this reads)."""
     root = output_path if output_path.startswith("/") else f"{WORKSPACE}/{output_path}"
-    root = root.rstrip("/") or "/"
+    root = posixpath.normpath(root)
     found, total = [], 0
     for entry in driver.list_files(sandbox_id, root, depth=10):
         if entry.is_dir:
             continue
-        total += entry.size
-        if len(found) >= MAX_FILES or total > MAX_TOTAL_BYTES:
+        relative = posixpath.relpath(posixpath.normpath(entry.path), root)
+        if relative.startswith(".."):
+            continue  # not under the folder as written (it is reached through a link)
+        if len(found) >= MAX_FILES:
             raise too_big(len(found) + 1, total)
-        relative = entry.path[len(root):].lstrip("/")
-        found.append((relative, driver.read_file(sandbox_id, entry.path,
-                                                 max_bytes=MAX_TOTAL_BYTES)))
+        try:  # what is read counts, links included: never more than the whole limit
+            data = driver.read_file(sandbox_id, entry.path, max_bytes=MAX_TOTAL_BYTES - total)
+        except errors.TooLarge:
+            raise too_big(len(found) + 1, MAX_TOTAL_BYTES + 1) from None
+        total += len(data)
+        found.append((relative, data))
     return found
 
 
