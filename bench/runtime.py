@@ -1,0 +1,103 @@
+"""Local compute driver figures (issue "Local compute driver"): sandbox create→running latency
+(p50/p99), the round trip of exec `true` (p50/p99), both through the HTTP API of a real server and
+at the driver itself, and the memory 100 idle sandboxes hold. Targets: create p50 ≤ 50 ms, exec
+p50 ≤ 15 ms.
+
+    python bench/runtime.py [--sandboxes 100] [--execs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_throughput import hostplane_server  # noqa: E402
+
+from hostplane.compute.local import LocalDriver  # noqa: E402
+from hostplane.compute.port import SandboxSpec  # noqa: E402
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+def line(label: str, samples: list[float], target: float | None = None) -> str:
+    p50 = pct(samples, 0.5)
+    verdict = "" if target is None else f"  (target p50 ≤ {target:.0f} ms: " \
+        f"{'met' if p50 <= target else 'missed'})"
+    return f"{label:<34} p50 {p50:7.1f} ms   p99 {pct(samples, 0.99):7.1f} ms   " \
+           f"n={len(samples)}{verdict}"
+
+
+def driver_figures(args: argparse.Namespace, root: Path) -> None:
+    driver = LocalDriver(root / "sandboxes")
+    print(f"driver: isolation {driver.isolation_mode}, cgroups "
+          f"{'v' + str(driver.cgroups.version) if driver.cgroups.available else 'none'}")
+    created, ids = [], []
+    for _ in range(args.sandboxes):
+        sandbox_id = uuid.uuid4().hex
+        t = time.perf_counter()
+        assert driver.create_sandbox(SandboxSpec(id=sandbox_id, slug="b")).running
+        created.append(time.perf_counter() - t)
+        ids.append(sandbox_id)
+    print(line("driver create→running", created, 50))
+    execs = []
+    for i in range(args.execs):
+        t = time.perf_counter()
+        assert driver.exec(ids[i % len(ids)], "true").exit_code == 0
+        execs.append(time.perf_counter() - t)
+    print(line("driver exec `true`", execs, 15))
+    used = sum(f.stat().st_size for f in (root / "sandboxes").rglob("*") if f.is_file())
+    print(f"{args.sandboxes} idle sandboxes: {used / args.sandboxes:.0f} bytes of files each, "
+          "no process while idle (each command starts its own), so no memory held")
+    for sandbox_id in ids:
+        driver.destroy_sandbox(sandbox_id)
+
+
+def api_figures(args: argparse.Namespace, root: Path) -> None:
+    with hostplane_server(None, root) as (base, _pid, key), \
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
+                         timeout=60) as http:
+        http.post("/api/v1/sandboxes", json={})  # warm: default workspace and project exist
+        created, ids = [], []
+        for _ in range(args.sandboxes):
+            t = time.perf_counter()
+            resp = http.post("/api/v1/sandboxes", json={})
+            created.append(time.perf_counter() - t)
+            assert resp.status_code == 201 and resp.json()["data"]["state"] == "running"
+            ids.append(resp.json()["data"]["id"])
+        print(line("API POST /sandboxes (running)", created, 50))
+        execs = []
+        for i in range(args.execs):
+            t = time.perf_counter()
+            resp = http.post(f"/api/v1/sandboxes/{ids[i % len(ids)]}/exec",
+                             json={"command": "true"})
+            execs.append(time.perf_counter() - t)
+            assert resp.status_code == 200 and resp.json()["data"]["exit_code"] == 0
+        print(line("API exec `true`", execs, 15))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sandboxes", type=int, default=100)
+    parser.add_argument("--execs", type=int, default=200)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hp-runtime-"))
+    try:
+        driver_figures(args, root)
+        api_figures(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
