@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,14 @@ class Cgroups:
             _write(cpu / "cpu.cfs_quota_us", str(limits.cpu_count * PERIOD_US))
             return [str(g / "cgroup.procs") for g in (memory, pids, cpu)]
         return []
+
+    def join(self, sandbox_id: str, limits: Callable[[], Limits]) -> list[str]:
+        """The `cgroup.procs` files a command joins: the sandbox's cgroups as `create` made
+        them, or made again with `limits()` when they are gone (the machine restarted)."""
+        groups = self._groups(sandbox_id)
+        if groups and all(g.is_dir() for g in groups):
+            return [str(g / "cgroup.procs") for g in groups]
+        return self.prepare(sandbox_id, limits())
 
     def remove(self, sandbox_id: str) -> None:
         """Kill what still runs in the sandbox's cgroups, then remove them."""

@@ -139,7 +139,7 @@ class LocalDriver:
             }
         )
         launch = runner.launch(workspace, cwd_parts, merged, command)
-        procs = self.cgroups.prepare(sandbox_id, self._limits(sandbox_id))
+        procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
         launch = dataclasses.replace(launch, prefix=tuple(join_command(procs)))
         with self._processes.track(sandbox_id) as tracker:
             return _runner.run(launch, timeout, tracker)

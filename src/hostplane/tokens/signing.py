@@ -134,8 +134,8 @@ class KeyRing:
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid}), kid
 
     def verify(self, token: str, *, issuer: str, now: datetime,
-               leeway: float = 60) -> dict[str, Any]:
-        """The claims of a token this platform signed, or 401. `alg` is pinned (never `none` or
+               leeway: float = 60) -> tuple[dict[str, Any], str]:
+        """The claims of a token this platform signed, and the kid that signed it, or 401. `alg` is pinned (never `none` or
         HS*, whatever the header says), `kid` must name a key that still verifies, and `exp`,
         `nbf`, `iat`, `aud` and `iss` are required and checked (`nbf` with `leeway` seconds for
         clocks of other API processes; `exp` exactly)."""
@@ -169,7 +169,7 @@ class KeyRing:
                 fix="Ask your backend for a new browser token.")
         if not isinstance(claims["nbf"], int | float) or at < claims["nbf"] - leeway:
             raise invalid("it is not valid yet")
-        return claims
+        return claims, kid
 
 
 def invalid(why: str) -> errors.Unauthenticated:
