@@ -88,6 +88,22 @@ def _sandbox_isolation(scratch: Path) -> str:
     return "none" if probe.sandbox_status("probe").state == "error" else "bubblewrap"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sandboxes_end_with_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Sandboxes outlive the process that started them (as they outlive a hostplane restart):
+    whatever the tests left running is stopped, and its cgroups removed, when the run ends."""
+    yield
+    from hostplane.compute import _holder
+    from hostplane.compute._limits import Cgroups
+
+    cgroups = Cgroups()
+    for workspace in tmp_path_factory.getbasetemp().rglob("workspace"):
+        home = workspace.parent
+        if (home / "identity").exists():
+            _holder.stop(home)
+            cgroups.remove(home.name)
+
+
 @pytest.fixture(scope="session")
 def dns() -> Iterator[tuple[Zone, str]]:
     """A real DNS server on loopback that every verification in the suite asks (through

@@ -7,7 +7,8 @@
     ├── NotFound             404   NOT_FOUND: absent, or outside the caller's organization
     ├── Conflict             409   CONFLICT: the request collides with existing state
     ├── TooLarge             413   TOO_LARGE: a body or upload over its limit
-    └── RateLimited          429   RATE_LIMITED: slow down, retry_after says how long
+    ├── RateLimited          429   RATE_LIMITED: slow down, retry_after says how long
+    └── Unavailable          503   UNAVAILABLE: something hostplane needs is not there now; retry
 
 Every message says what was wrong and what to do about it. Codes are UPPER_SNAKE and stable: the
 official clients pick exception classes by them.
@@ -87,6 +88,11 @@ class RateLimited(HostplaneError):
         self.extra.setdefault("retryable", True)
         self.extra.setdefault("retry_after", retry_after)
         self.extra.setdefault("retry_after_ms", int(retry_after * 1000))
+
+
+class Unavailable(HostplaneError):
+    status = 503
+    code = "UNAVAILABLE"
 
 
 def setup_required() -> Conflict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GROUP = "hostplane"
+_V1_KINDS = ("memory", "pids", "cpu")
 PERIOD_US = 100_000
 
 
@@ -27,6 +28,8 @@ class Cgroups:
     def __init__(self, root: Path = Path("/sys/fs/cgroup")) -> None:
         self.root = root
         self.version = _detect(root)
+        # v1 keeps freezing in a hierarchy of its own; without it sandboxes cannot be paused.
+        self._kinds = _V1_KINDS + (("freezer",) if os.access(root / "freezer", os.W_OK) else ())
 
     @property
     def available(self) -> bool:
@@ -43,14 +46,14 @@ class Cgroups:
             _write(group / "cpu.max", f"{limits.cpu_count * PERIOD_US} {PERIOD_US}")
             return [str(group / "cgroup.procs")]
         if self.version == 1:
-            memory, pids, cpu = (self._v1(kind, sandbox_id) for kind in ("memory", "pids", "cpu"))
+            memory, pids, cpu, *rest = (self._v1(kind, sandbox_id) for kind in self._kinds)
             _write(memory / "memory.limit_in_bytes", str(limits.memory_mb * 1024 * 1024))
             _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb * 1024 * 1024),
                    optional=True)  # no swap either, where the kernel accounts it
             _write(pids / "pids.max", str(limits.pids))
             _write(cpu / "cpu.cfs_period_us", str(PERIOD_US))
             _write(cpu / "cpu.cfs_quota_us", str(limits.cpu_count * PERIOD_US))
-            return [str(g / "cgroup.procs") for g in (memory, pids, cpu)]
+            return [str(g / "cgroup.procs") for g in (memory, pids, cpu, *rest)]
         return []
 
     def join(self, sandbox_id: str, limits: Callable[[], Limits]) -> list[str]:
@@ -61,8 +64,29 @@ class Cgroups:
             return [str(g / "cgroup.procs") for g in groups]
         return self.prepare(sandbox_id, limits())
 
+    def freeze(self, sandbox_id: str) -> bool:
+        """Stop every process of the sandbox where it is; False where this machine can't."""
+        state = self._freezer(sandbox_id)
+        if state is None or not state.parent.is_dir():
+            return False
+        _write(state, "1" if self.version == 2 else "FROZEN")
+        return True
+
+    def thaw(self, sandbox_id: str) -> None:
+        state = self._freezer(sandbox_id)
+        if state is not None and state.parent.is_dir():
+            _write(state, "0" if self.version == 2 else "THAWED", optional=True)
+
+    def frozen(self, sandbox_id: str) -> bool:
+        state = self._freezer(sandbox_id)
+        try:
+            return state is not None and state.read_text().strip() in ("1", "FROZEN", "FREEZING")
+        except OSError:
+            return False
+
     def remove(self, sandbox_id: str) -> None:
         """Kill what still runs in the sandbox's cgroups, then remove them."""
+        self.thaw(sandbox_id)  # a frozen process does not die until it is thawed
         for group in self._groups(sandbox_id):
             deadline = time.monotonic() + 5
             while group.exists() and time.monotonic() < deadline:
@@ -83,8 +107,15 @@ class Cgroups:
         if self.version == 2:
             return [self.root / GROUP / sandbox_id]
         if self.version == 1:
-            return [self.root / kind / GROUP / sandbox_id for kind in ("memory", "pids", "cpu")]
+            return [self.root / kind / GROUP / sandbox_id for kind in self._kinds]
         return []
+
+    def _freezer(self, sandbox_id: str) -> Path | None:
+        if self.version == 2:
+            return self.root / GROUP / sandbox_id / "cgroup.freeze"
+        if self.version == 1 and "freezer" in self._kinds:
+            return self.root / "freezer" / GROUP / sandbox_id / "freezer.state"
+        return None
 
     def _v2(self, sandbox_id: str) -> Path:
         parent = self.root / GROUP
@@ -117,7 +148,7 @@ def _detect(root: Path) -> int | None:
         return None
     if (root / "cgroup.controllers").exists() and os.access(root, os.W_OK):
         return 2
-    if all(os.access(root / kind, os.W_OK) for kind in ("memory", "pids", "cpu")):
+    if all(os.access(root / kind, os.W_OK) for kind in _V1_KINDS):
         return 1
     return None
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -11,12 +14,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from hostplane.compute import _holder
 from hostplane.compute._paths import view
 from hostplane.compute.port import WORKSPACE, ExecResult
 
@@ -50,8 +54,10 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: str | None
-    # NUL-separated arguments bwrap reads from a descriptor (`--args FD`), out of the process list.
-    fd_args: bytes | None = None
+    # Given to the command on its standard input (a memory file, read before the command starts):
+    # the sandbox's environment, kept out of the host's process list and out of the environment of
+    # the host tools that enter the sandbox (LD_PRELOAD must never act on them).
+    stdin_data: bytes | None = None
     # Run before argv, in the same process (it execs argv): joins the sandbox's cgroups.
     prefix: tuple[str, ...] = ()
 
@@ -60,10 +66,6 @@ class Runner(Protocol):
     mode: str
 
     def home(self, workspace: Path) -> str: ...
-
-    def launch(
-        self, workspace: Path, cwd: tuple[str, ...], env: Mapping[str, str], command: str
-    ) -> Launch: ...
 
 
 class DirectRunner:
@@ -81,49 +83,80 @@ class DirectRunner:
         return Launch(["/bin/sh", "-c", command], dict(env), os.path.join(workspace, *cwd))
 
 
+# Run by every command entering a sandbox, before the user's command: it checks it is in the
+# sandbox it was sent to, takes its environment from standard input, then leaves only /dev/null
+# there, moves to the working directory and becomes the user's shell.
+_ENTER_SCRIPT = (
+    f'read -r id < {_holder.IDENTITY}; [ "$id" = "$1" ] || exit 125; unset id; '
+    '. /dev/stdin || exit 125; exec </dev/null; '
+    'cd -- "$2" || exit 125; unset OLDPWD; exec /bin/sh -c "$3"'
+)
+SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class BubblewrapRunner:
-    """The command sees a read-only system, its workspace at /workspace and nothing else of ours."""
+    """Each sandbox is a holder (see _holder) started by bubblewrap: a read-only system, its
+    workspace at /workspace, a private /tmp, and namespaces of its own."""
 
     mode = "bubblewrap"
 
-    def __init__(self, bwrap: str) -> None:
+    def __init__(self, bwrap: str, nsenter: str) -> None:
         self.bwrap = bwrap
-        self._layout = _host_layout()
+        self.nsenter = nsenter
+        self._layout = [*_host_layout(), *_proc_layout()]
 
     def home(self, workspace: Path) -> str:
         return WORKSPACE
 
-    def launch(
-        self, workspace: Path, cwd: tuple[str, ...], env: Mapping[str, str], command: str
-    ) -> Launch:
-        argv = [
-            self.bwrap,
-            *self._layout,
-            "--bind", str(workspace), WORKSPACE,
-            "--chdir", view(cwd),
-            "--tmpfs", "/tmp",
-            "--dev", "/dev",
-            "--proc", "/proc",
-            "--unshare-pid",
-            # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
-            "--unshare-net",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--die-with-parent",
-            "--new-session",
-            # bwrap run as root keeps every capability unless told otherwise.
-            "--cap-drop", "ALL",
-            "/bin/sh", "-c", command,
-        ]  # fmt: skip
-        # The command's environment is set by bwrap after it has started: given to bwrap's own
-        # environment, LD_PRELOAD and friends would act on bwrap itself, outside the sandbox. It
-        # goes through a descriptor so values never show in the host's process list.
-        setenv = ["--clearenv"]
-        for key, value in env.items():
-            setenv += ["--setenv", key, value]
-        fd_args = b"".join(arg.encode() + b"\0" for arg in setenv)
-        return Launch(argv, {"PATH": BASE_PATH}, None, fd_args)
+    def holder_argv(self, workspace: Path, identity: Path) -> Callable[[int], list[str]]:
+        def argv(info_fd: int) -> list[str]:
+            return [
+                self.bwrap,
+                *self._layout,
+                "--bind", str(workspace), WORKSPACE,
+                "--ro-bind", str(identity), _holder.IDENTITY,
+                "--chdir", WORKSPACE,
+                "--tmpfs", "/tmp",
+                "--unshare-pid",
+                # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
+                "--unshare-net",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--new-session",
+                # bwrap run as root keeps every capability unless told otherwise.
+                "--cap-drop", "ALL",
+                "--info-fd", str(info_fd),
+                # Says the sandbox is made, lets go of the pipe it said it on, then holds on.
+                "/bin/sh", "-c", "echo ready; exec sleep infinity >/dev/null",
+            ]  # fmt: skip
+
+        return argv
+
+    def launch(self, holder: _holder.Holder, sandbox_id: str, cwd: tuple[str, ...],
+               env: Mapping[str, str], command: str) -> Launch:
+        argv = [*_holder.enter(holder, self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sandbox",
+                sandbox_id, view(cwd), command]
+        return Launch(argv, {"PATH": BASE_PATH}, None, stdin_data=exports(env))
+
+
+def exports(env: Mapping[str, str]) -> bytes:
+    """The environment as shell assignments; names are shell identifiers (checked before)."""
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()).encode(
+        errors="surrogateescape")
+
+
+def _proc_layout() -> list[str]:
+    """The sandbox's own /proc, with what root could change for the whole machine read-only
+    (/proc/sys: core_pattern would run a program on the host) or hidden."""
+    args = ["--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+    for name in ("fs", "acpi", "scsi"):
+        if os.path.isdir(f"/proc/{name}"):
+            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    for name in ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "kallsyms"):
+        if os.path.exists(f"/proc/{name}"):
+            args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
+    return args
 
 
 def _host_layout() -> list[str]:
@@ -176,35 +209,45 @@ def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
     """The runner this driver will use, or why there is none; run once per driver."""
     if isolation == "none":
         return DirectRunner(), None
-    bwrap, problem = _find_bubblewrap(scratch)
-    if bwrap is not None:
-        return BubblewrapRunner(bwrap), None
+    runner, problem = _find_bubblewrap(scratch)
+    if runner is not None:
+        return runner, None
     # Fail closed: running untrusted commands on the host must be the operator's explicit choice.
     return None, (f"bubblewrap is not available ({problem}); install it (apt-get install "
                   "bubblewrap) or set HOSTPLANE_SANDBOX_ISOLATION=none to run sandboxes as plain, "
                   "unisolated processes")
 
 
-def _find_bubblewrap(scratch: Path) -> tuple[str | None, str | None]:
-    """bwrap's path if it can run the very layout commands will get, else why not."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return None, "bwrap was not found on PATH"
+def _find_bubblewrap(scratch: Path) -> tuple[BubblewrapRunner | None, str | None]:
+    """A runner if a sandbox with the very layout sandboxes get can start and take a command,
+    else why not."""
+    tools = {name: shutil.which(name) for name in ("bwrap", "nsenter")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing or not os.access(_holder.SETPRIV, os.X_OK):
+        return None, f"{', '.join(missing) or _holder.SETPRIV} was not found"
+    runner = BubblewrapRunner(tools["bwrap"] or "", tools["nsenter"] or "")
     scratch.mkdir(parents=True, exist_ok=True)
     # A leading dot keeps the probe directory from ever matching a sandbox id.
-    with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch) as workspace:
-        launch = BubblewrapRunner(bwrap).launch(Path(workspace), (), base_env(WORKSPACE), "true")
+    with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch) as home:
+        workspace, identity = Path(home, "workspace"), Path(home, "identity")
+        workspace.mkdir()
+        identity.write_text("probe\n")
         try:
-            result = run(launch, _PROBE_TIMEOUT)
-        except OSError as exc:
-            return None, f"{bwrap} could not start: {exc}"
+            holder, proc = _holder.start(Path(home), runner.holder_argv(workspace, identity), [],
+                                         {"PATH": BASE_PATH})
+        except Exception as exc:  # the reason bubblewrap gave, whatever it was
+            return None, str(exc)
+        try:
+            result = run(runner.launch(holder, "probe", (), base_env(WORKSPACE), "true"),
+                         _PROBE_TIMEOUT)
+        finally:
+            _holder.stop(Path(home))
+            proc.wait()
     if result.exit_code != 0:
         lines = result.stderr.strip().splitlines()
-        return (
-            None,
-            f"{bwrap} failed (exit {result.exit_code}): {lines[-1] if lines else 'no output'}",
-        )
-    return bwrap, None
+        return None, (f"a command could not enter it (exit {result.exit_code}): "
+                      f"{lines[-1] if lines else 'no output'}")
+    return runner, None
 
 
 class ProcessTable:
@@ -254,6 +297,26 @@ def kill_group(pgid: int) -> None:
         pass
 
 
+def listening_ports(pids: list[int]) -> list[int]:
+    """TCP ports these host processes listen on (sandboxes without a network of their own)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+
 def kill_under(directory: Path) -> None:
     """Kill processes working inside `directory`: daemons a direct command left running."""
     prefix = os.path.realpath(directory) + "/"
@@ -271,21 +334,7 @@ def kill_under(directory: Path) -> None:
 def run(launch: Launch, timeout: float, tracker: _Tracker | None = None) -> ExecResult:
     """Run to completion; on timeout or once the shell exits, its whole process group is killed."""
     started = time.monotonic()
-    with _args_fd(launch.fd_args) as args_fd:
-        argv = launch.argv
-        if args_fd is not None:
-            argv = [argv[0], "--args", str(args_fd), *argv[1:]]
-        argv = [*launch.prefix, *argv]
-        proc = subprocess.Popen(
-            argv,
-            cwd=launch.cwd,
-            env=launch.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            pass_fds=() if args_fd is None else (args_fd,),
-        )
+    proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if tracker is not None:
         tracker.started(proc.pid)
     try:
@@ -297,24 +346,42 @@ def run(launch: Launch, timeout: float, tracker: _Tracker | None = None) -> Exec
         proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
-    code = proc.returncode
     return ExecResult(
         stdout=stdout.decode("utf-8", errors="replace"),
         stderr=stderr.decode("utf-8", errors="replace"),
-        exit_code=TIMEOUT_EXIT_CODE if timed_out else (128 - code if code < 0 else code),
+        exit_code=TIMEOUT_EXIT_CODE if timed_out else exit_code(proc.returncode),
         duration_ms=int((time.monotonic() - started) * 1000),
         timed_out=timed_out,
         truncated=truncated,
     )
 
 
+def exit_code(returncode: int) -> int:
+    """A shell's way of telling a signal: 128 + its number."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def start(launch: Launch, *, stdout: Any, stderr: Any) -> subprocess.Popen[bytes]:
+    """Start the launch in a process group of its own."""
+    with _stdin(launch.stdin_data) as stdin:
+        return subprocess.Popen(
+            [*launch.prefix, *launch.argv],
+            cwd=launch.cwd,
+            env=launch.env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
 @contextmanager
-def _args_fd(data: bytes | None) -> Iterator[int | None]:
+def _stdin(data: bytes | None) -> Iterator[int]:
     if data is None:
-        yield None
+        yield subprocess.DEVNULL
         return
-    # A memory file rather than a pipe: it cannot fill up and block us before bwrap reads it.
-    fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+    # A memory file rather than a pipe: it cannot fill up and block us before the command reads.
+    fd = os.memfd_create("sandbox-env", os.MFD_CLOEXEC)
     try:
         remaining = memoryview(data)
         while remaining:

@@ -172,10 +172,9 @@ class DatabaseHost:
                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
 
-class EngineUnavailable(errors.HostplaneError):
+class EngineUnavailable(errors.Unavailable):
     """The engine's server can't be reached (the details are in the server's log, not here)."""
 
-    status = 503
     code = "ENGINE_UNAVAILABLE"
 
     def __init__(self) -> None:

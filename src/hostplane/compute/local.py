@@ -10,13 +10,15 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import stat
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _paths, _runner
+from hostplane.compute import _holder, _paths, _runner
 from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute.port import (
     SANDBOX,
@@ -33,6 +35,7 @@ MAX_LIST_ENTRIES = 10_000
 _SANDBOX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_FILE = "env.json"
 _LIMITS_FILE = "limits.json"
+_IDENTITY_FILE = "identity"
 # The kernel refuses any one argument or environment string past 128 KiB (MAX_ARG_STRLEN), and
 # all of them together past a share of the stack; stay well inside both.
 _ARG_BYTES = 128 * 1024 - 1
@@ -54,6 +57,8 @@ class LocalDriver:
         self._probe_lock = threading.Lock()
         self._probed: tuple[_runner.Runner | None, str | None] | None = None
         self._processes = _runner.ProcessTable()
+        self._lock = threading.Lock()
+        self._holders: dict[str, subprocess.Popen[bytes]] = {}  # started here: reaped on stop
         self.cgroups = cgroups if cgroups is not None else Cgroups()
 
     # Lifecycle
@@ -77,13 +82,29 @@ class LocalDriver:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         workspace.mkdir(parents=True, exist_ok=True)
-        _write_private_json(workspace.parent / _ENV_FILE, env)
+        home = workspace.parent
+        _write_private_json(home / _ENV_FILE, env)
         limits = Limits(memory_mb=spec.memory_mb, cpu_count=spec.cpu_count)
-        _write_private_json(workspace.parent / _LIMITS_FILE,
+        _write_private_json(home / _LIMITS_FILE,
                             {"memory_mb": limits.memory_mb, "cpu_count": limits.cpu_count,
                              "pids": limits.pids})
+        (home / _IDENTITY_FILE).write_text(spec.id + "\n")
         self.cgroups.prepare(spec.id, limits)
-        return self.sandbox_status(spec.id)
+        return self.start_sandbox(spec.id)
+
+    def start_sandbox(self, sandbox_id: str) -> DriverStatus:
+        """Bring a stopped sandbox's processes back (its files are where they were)."""
+        runner, reason = self._runner()
+        if runner is None:
+            return DriverStatus("error", reason=reason)
+        if not self._workspace(sandbox_id).is_dir():
+            return self.sandbox_status(sandbox_id)
+        try:
+            if isinstance(runner, _runner.BubblewrapRunner):
+                self._holder(sandbox_id, runner)
+        except errors.HostplaneError as exc:
+            return DriverStatus("error", reason=exc.message)
+        return DriverStatus("running")
 
     def sandbox_status(self, sandbox_id: str) -> DriverStatus:
         workspace = self._workspace(sandbox_id)
@@ -92,19 +113,81 @@ class LocalDriver:
         runner, reason = self._runner()
         if runner is None:
             return DriverStatus("error", reason=reason)
+        if isinstance(runner, _runner.BubblewrapRunner) and _holder.read(workspace.parent) is None:
+            return DriverStatus("stopped", reason="its processes are not running")
+        if self.cgroups.frozen(sandbox_id):
+            return DriverStatus("paused")
         return DriverStatus("running")
+
+    def stop_sandbox(self, sandbox_id: str) -> None:
+        """End every process of the sandbox; its files stay."""
+        home = self._workspace(sandbox_id).parent
+        if not home.is_dir():
+            return
+        with _holder.locked(home):
+            self._processes.kill(sandbox_id)
+            self.cgroups.thaw(sandbox_id)  # frozen processes cannot die
+            _holder.stop(home)
+            self._reap(sandbox_id)  # bubblewrap, which started it, reaps it, then is reaped here
+            self.cgroups.remove(sandbox_id)  # every process of the sandbox, however far it forked
+            _runner.kill_under(home)
+
+    def pause_sandbox(self, sandbox_id: str) -> None:
+        """Freeze every process of the sandbox where they are; `resume_sandbox` thaws them."""
+        home = self._workspace(sandbox_id).parent
+        with _holder.locked(home):
+            if not self.cgroups.freeze(sandbox_id):
+                raise errors.Conflict(
+                    "This machine cannot pause sandboxes: no freezer cgroup is writable.",
+                    code="PAUSE_NOT_SUPPORTED", fix="Stop the sandbox instead.")
+
+    def resume_sandbox(self, sandbox_id: str) -> None:
+        with _holder.locked(self._workspace(sandbox_id).parent):
+            self.cgroups.thaw(sandbox_id)
 
     def destroy_sandbox(self, sandbox_id: str) -> None:
         home = self._workspace(sandbox_id).parent
         self._processes.kill(sandbox_id)
-        self.cgroups.remove(sandbox_id)  # every process of the sandbox, however far it forked
+        self.stop_sandbox(sandbox_id)
+        self.cgroups.remove(sandbox_id)
         if not home.exists():
             return
-        _runner.kill_under(home)
         # rmtree works through directory descriptors, so links inside are removed, not followed.
         shutil.rmtree(home, ignore_errors=True)
         if home.exists():
             shutil.rmtree(home)  # report what is still in the way
+
+    def sandbox_ids(self) -> list[str]:
+        """Every sandbox that has files on this machine (for reconciling with the database)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if _SANDBOX_ID.fullmatch(p.name))
+
+    # Network
+
+    def list_ports(self, sandbox_id: str) -> list[int]:
+        """TCP ports something in the sandbox listens on."""
+        runner = self._running_runner(sandbox_id)
+        if isinstance(runner, _runner.BubblewrapRunner):
+            return _holder.listening_ports(self._holder(sandbox_id, runner))
+        return _runner.listening_ports(self.cgroups.pids_in(sandbox_id))
+
+    def open_connection(self, sandbox_id: str, port: int, *, timeout: float = 5.0) -> socket.socket:
+        """A TCP connection to `port` inside the sandbox, as the edge router will make them."""
+        if not 1 <= port <= 65535:
+            raise errors.Invalid(f"port {port} is not a TCP port.", field="port",
+                                 rule="1 <= port <= 65535", fix="give the port the server uses")
+        runner = self._running_runner(sandbox_id)
+        try:
+            if isinstance(runner, _runner.BubblewrapRunner):
+                return _holder.connect(self._holder(sandbox_id, runner), port, timeout)
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        except OSError as exc:
+            raise errors.Unavailable(
+                f"Nothing in sandbox {sandbox_id} accepts connections on port {port} "
+                f"({exc.strerror or exc}).", code="PORT_NOT_LISTENING",
+                fix="Start a server on that port in the sandbox (it may listen on any address).",
+            ) from None
 
     # Commands
 
@@ -117,11 +200,16 @@ class LocalDriver:
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,
     ) -> ExecResult:
-        workspace = self._workspace(sandbox_id)
-        runner, reason = self._runner()
-        if runner is None:
-            raise _not_running(sandbox_id, reason or "")
         _check_command(command, timeout)
+        launch = self._launch(sandbox_id, command, cwd, env)
+        with self._processes.track(sandbox_id) as tracker:
+            return _runner.run(launch, timeout, tracker)
+
+    def _launch(self, sandbox_id: str, command: str, cwd: str | None,
+                env: Mapping[str, str] | None) -> _runner.Launch:
+        """How to run `command` in the sandbox now: checked cwd and env, in its cgroups."""
+        workspace = self._workspace(sandbox_id)
+        runner = self._running_runner(sandbox_id)
         shown = cwd if cwd is not None else WORKSPACE
         with self._resolve(sandbox_id, shown, field="cwd") as found:
             if found.name is not None:
@@ -138,11 +226,13 @@ class LocalDriver:
                 **(env or {}),
             }
         )
-        launch = runner.launch(workspace, cwd_parts, merged, command)
+        if isinstance(runner, _runner.BubblewrapRunner):
+            holder = self._holder(sandbox_id, runner)
+            launch = runner.launch(holder, sandbox_id, cwd_parts, merged, command)
+        else:
+            launch = _runner.DirectRunner().launch(workspace, cwd_parts, merged, command)
         procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
-        launch = dataclasses.replace(launch, prefix=tuple(join_command(procs)))
-        with self._processes.track(sandbox_id) as tracker:
-            return _runner.run(launch, timeout, tracker)
+        return dataclasses.replace(launch, prefix=tuple(join_command(procs)))
 
     # Files
 
@@ -220,6 +310,42 @@ class LocalDriver:
         except (OSError, ValueError, KeyError, TypeError):
             return Limits(memory_mb=2048, cpu_count=1)  # a sandbox made before limits existed
 
+    def _running_runner(self, sandbox_id: str) -> _runner.Runner:
+        runner, reason = self._runner()
+        if runner is None:
+            raise _not_running(sandbox_id, reason or "")
+        if not self._workspace(sandbox_id).is_dir():
+            raise _not_running(sandbox_id, "it has no workspace on this machine")
+        return runner
+
+    def _holder(self, sandbox_id: str, runner: _runner.BubblewrapRunner) -> _holder.Holder:
+        """The sandbox's holder, started if it is not running (first use, or after a crash)."""
+        workspace = self._workspace(sandbox_id)
+        home = workspace.parent
+        found = _holder.read(home)
+        if found is not None:
+            return found
+        with _holder.locked(home):
+            found = _holder.read(home)
+            if found is None:
+                procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
+                found, proc = _holder.start(
+                    home, runner.holder_argv(workspace, home / _IDENTITY_FILE),
+                    join_command(procs), {"PATH": _runner.BASE_PATH})
+                with self._lock:
+                    self._holders[sandbox_id] = proc
+            return found
+
+    def _reap(self, sandbox_id: str) -> None:
+        with self._lock:
+            proc = self._holders.pop(sandbox_id, None)
+        if proc is not None:
+            try:
+                proc.wait(timeout=1)  # bubblewrap ends once its child has
+            except subprocess.TimeoutExpired:
+                _runner.kill_group(proc.pid)  # a holder that was not found where recorded
+                proc.wait()
+
     def _workspace(self, sandbox_id: str) -> Path:
         # Ids come from our own database; anything else reaching here is a bug, not user input.
         if not isinstance(sandbox_id, str) or not _SANDBOX_ID.fullmatch(sandbox_id):
@@ -287,15 +413,17 @@ def _check_command(command: str, timeout: float) -> None:
 def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
     checked = {str(key): str(value) for key, value in env.items()}
     sizes = [len(f"{k}={v}".encode(errors="surrogateescape")) for k, v in checked.items()]
-    bad = [k for k, v in checked.items() if not k or "=" in k or "\0" in k or "\0" in v]
+    bad = [k for k, v in checked.items() if not _runner.SHELL_NAME.fullmatch(k) or "\0" in v]
     if bad or any(size > _ARG_BYTES for size in sizes) or sum(sizes) > _ENV_BYTES:
         raise errors.Invalid(
             f"environment {'variable ' + repr(bad[0]) if bad else 'too large'}: "
             "it cannot be passed to a process.",
             field="env",
-            rule="names are non-empty without '=' or NUL, values have no NUL, each entry is at "
+            rule="names are shell identifiers ([A-Za-z_][A-Za-z0-9_]*: commands run through "
+            "/bin/sh, which drops any other), values have no NUL, each entry is at "
             f"most {_ARG_BYTES} bytes and all together at most {_ENV_BYTES}",
-            fix="rename the variable, remove the NUL byte, or put large values in a file",
+            fix="rename the variable (letters, digits and _), remove the NUL byte, or put large "
+                "values in a file",
         )
     return checked
 

@@ -1,0 +1,229 @@
+"""A sandbox's namespaces, kept open by one long-lived process per sandbox: the holder.
+
+The holder is bubblewrap running `sleep infinity` in the sandbox's own mount, PID, network, IPC and
+UTS namespaces; bubblewrap's init is PID 1 inside and reaps orphans. Commands enter those
+namespaces with nsenter and drop every capability with setpriv before their shell starts, so what
+one command leaves (a server on a port, files in /tmp) the next one sees.
+
+The holder does not die with the hostplane process that started it: the API can restart without
+stopping sandboxes. `holder.json` beside the workspace records which process it is (pid, start
+time, network namespace), so every hostplane process on the machine finds it, and a pid the kernel
+has since given to someone else is never mistaken for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hostplane import errors
+
+STATE_FILE = "holder.json"
+# Inside the sandbox: which sandbox this is, checked by every command before it runs (a pid reused
+# by another process would otherwise lead nsenter into that process's namespaces).
+IDENTITY = "/run/sandbox/id"
+SETPRIV = "/usr/bin/setpriv"
+_START_TIMEOUT = 10.0
+_CLONE_NEWNET = 0x40000000
+_LISTEN = "0A"
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int  # the host's pid of the sandbox's PID 1
+    started: int  # its start time in clock ticks after boot: a reused pid has another
+    net: int  # the inode of its network namespace
+
+    def alive(self) -> bool:
+        return start_time(self.pid) == self.started
+
+
+def start_time(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses; the fields after its last ')' are fixed.
+    fields = text[text.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None  # dead, only not yet reaped
+    return int(fields[19])  # field 22 of stat(5), counted from the state (field 3)
+
+
+def read(home: Path) -> Holder | None:
+    """The sandbox's holder if it is still running, else None."""
+    try:
+        found = Holder(**json.loads((home / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return found if found.alive() else None
+
+
+@contextlib.contextmanager
+def locked(home: Path) -> Iterator[None]:
+    """One start, stop, pause or resume of a sandbox at a time, across hostplane processes."""
+    import fcntl
+
+    fd = os.open(home / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str],
+          env: dict[str, str]) -> tuple[Holder, subprocess.Popen[bytes]]:
+    """Start the holder and wait until it runs. `argv(info)` is the bubblewrap command that
+    reports its child's pid on descriptor `info` (`--info-fd`), and whose command writes "ready"
+    to its standard output once bubblewrap has finished making the sandbox (the pid comes
+    before that)."""
+    info_r, info_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    errors_path = home / "holder.err"
+    with open(errors_path, "wb") as err:
+        try:
+            proc = subprocess.Popen(
+                [*prefix, *argv(info_w)], env=env, stdin=subprocess.DEVNULL,
+                stdout=ready_w, stderr=err, pass_fds=(info_w,),
+                start_new_session=True,
+            )  # fmt: skip
+        finally:
+            os.close(info_w)
+            os.close(ready_w)
+    deadline = time.monotonic() + _START_TIMEOUT
+    try:
+        info = _read_all(info_r, deadline)
+        ready = _read_all(ready_r, deadline, until=b"\n")
+    finally:
+        os.close(info_r)
+        os.close(ready_r)
+    try:
+        if ready != b"ready\n":
+            raise ValueError("the sandbox did not start")
+        child = int(json.loads(info)["child-pid"])
+        holder = Holder(child, start_time(child) or -1, os.stat(f"/proc/{child}/ns/net").st_ino)
+    except (ValueError, KeyError, TypeError, OSError):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        lines = errors_path.read_text(errors="replace").strip().splitlines()
+        raise errors.Unavailable(
+            "The sandbox's namespaces could not be made: "
+            + (lines[-1] if lines else f"bubblewrap exited with {proc.returncode}"),
+            code="SANDBOX_START_FAILED", fix="Retry; if it keeps failing, tell the operator.",
+        ) from None
+    _write_state(home, holder)
+    return holder, proc
+
+
+def stop(home: Path) -> None:
+    """End the holder: killing PID 1 ends every process in the sandbox's PID namespace."""
+    holder = read(home)
+    if holder is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(holder.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5  # a kill takes effect soon, not at once
+        while holder.alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    with contextlib.suppress(FileNotFoundError):
+        (home / STATE_FILE).unlink()
+
+
+def enter(holder: Holder, nsenter: str) -> list[str]:
+    """The command prefix that runs what follows inside the holder's namespaces, at its root and in
+    /workspace, with no capability left and no way to gain one."""
+    return [nsenter, f"--target={holder.pid}", "--mount", "--pid", "--net", "--ipc", "--uts",
+            "--root", "--wd", "--", SETPRIV, "--bounding-set=-all", "--inh-caps=-all",
+            "--no-new-privs", "--"]
+
+
+def listening_ports(holder: Holder) -> list[int]:
+    """TCP ports something listens on inside the sandbox (its network namespace, any address)."""
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{holder.pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == _LISTEN:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+
+def connect(holder: Holder, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to `port` on the sandbox's loopback, made from a short-lived thread that
+    joins the sandbox's network namespace (the socket stays there; the thread then ends)."""
+    result: dict[str, object] = {}
+
+    def inside() -> None:
+        try:
+            fd = os.open(f"/proc/{holder.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                # The descriptor pins the namespace: a reused pid cannot swap in the host's.
+                if os.fstat(fd).st_ino != holder.net:
+                    raise ConnectionRefusedError("the sandbox is no longer running")
+                if _libc().setns(fd, _CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), "setns failed")
+            finally:
+                os.close(fd)
+            result["socket"] = _connect_loopback(port, timeout)
+        except OSError as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=inside, name="sandbox-connect", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result["socket"]  # type: ignore[return-value]
+
+
+def _connect_loopback(port: int, timeout: float) -> socket.socket:
+    last: OSError | None = None
+    for host in ("127.0.0.1", "::1"):  # a server may listen on either loopback only
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _read_all(fd: int, deadline: float, until: bytes | None = None) -> bytes:
+    data = b""
+    while time.monotonic() < deadline and not (until and until in data):
+        ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _write_state(home: Path, holder: Holder) -> None:
+    temp = home / f".{STATE_FILE}.{secrets.token_hex(6)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(asdict(holder), handle)
+    os.replace(temp, home / STATE_FILE)

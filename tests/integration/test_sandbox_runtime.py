@@ -1,0 +1,187 @@
+"""A sandbox as a place that stays up between commands (issue "Local compute driver" §1, §2, §4):
+its own network (two sandboxes on port 5173, neither reaching the other), ports listed and
+connected to from outside, pause, stop, start, a hostplane restart, and destroy leaving nothing.
+Real bubblewrap, real processes, real sockets; skipped where bubblewrap cannot run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hostplane import errors
+from hostplane.compute import _holder
+from hostplane.compute.local import LocalDriver
+from hostplane.compute.port import SandboxSpec
+
+SERVE = ("python3 -c \"import http.server, socketserver, sys; "
+         "socketserver.TCPServer.allow_reuse_address = True; "
+         "http.server.HTTPServer(('{host}', 5173), http.server.SimpleHTTPRequestHandler)"
+         ".serve_forever()\" >/dev/null 2>&1")
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[LocalDriver]:
+    made = LocalDriver(tmp_path / "sandboxes", isolation="bubblewrap")
+    if made.isolation_mode != "bubblewrap" or made.start_sandbox("probe").state == "error":
+        pytest.skip("bubblewrap is not usable on this machine (CI installs it)")
+    yield made
+    for sandbox_id in made.sandbox_ids():
+        made.destroy_sandbox(sandbox_id)
+
+
+def _sandbox(driver: LocalDriver) -> str:
+    sandbox_id = uuid.uuid4().hex
+    assert driver.create_sandbox(SandboxSpec(id=sandbox_id, slug="s")).running
+    return sandbox_id
+
+
+def _serve(driver: LocalDriver, sandbox_id: str, page: str, host: str = "0.0.0.0") -> None:
+    """A web server on 5173 inside the sandbox, left running in the background of the test."""
+    driver.write_file(sandbox_id, "index.html", page.encode())
+    thread = threading.Thread(
+        target=driver.exec, args=(sandbox_id, SERVE.format(host=host)), kwargs={"timeout": 60},
+        daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while 5173 not in driver.list_ports(sandbox_id):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+
+
+def _get(driver: LocalDriver, sandbox_id: str, port: int = 5173) -> bytes:
+    with driver.open_connection(sandbox_id, port) as sock:
+        sock.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_two_sandboxes_serve_on_the_same_port_and_cannot_reach_each_other(driver):
+    a, b, c = _sandbox(driver), _sandbox(driver), _sandbox(driver)
+    _serve(driver, a, "page of a")
+    _serve(driver, b, "page of b", host="127.0.0.1")
+    assert driver.list_ports(a) == [5173] and driver.list_ports(b) == [5173]
+    assert _get(driver, a).endswith(b"page of a") and _get(driver, b).endswith(b"page of b")
+    # A third sandbox, on the same machine, finds nothing on its own 5173, and no way out.
+    assert driver.list_ports(c) == []
+    reach = ("python3 -c \"import socket, sys; s = socket.socket(); s.settimeout(2); "
+             "sys.exit(s.connect_ex(('{host}', {port})))\"")
+    assert driver.exec(c, reach.format(host="127.0.0.1", port=5173), timeout=10).exit_code != 0
+    # Nor can it reach the host's PostgreSQL or any address of the host.
+    assert driver.exec(c, reach.format(host="127.0.0.1", port=5432), timeout=10).exit_code != 0
+    assert driver.exec(c, "cat /proc/net/dev", timeout=10).stdout.count(":") == 1  # lo only
+    with pytest.raises(errors.Unavailable) as refused:
+        driver.open_connection(c, 5173)
+    assert refused.value.code == "PORT_NOT_LISTENING"
+
+
+def test_state_stays_between_commands_and_the_machine_stays_safe(driver):
+    sandbox_id = _sandbox(driver)
+    assert driver.exec(sandbox_id, "echo kept > /tmp/note").exit_code == 0
+    assert driver.exec(sandbox_id, "cat /tmp/note").stdout == "kept\n"
+    # Each command drops every capability: the machine's settings are out of reach.
+    result = driver.exec(sandbox_id, 'p=$(cat /proc/sys/kernel/core_pattern); '
+                                     'echo "$p" > /proc/sys/kernel/core_pattern')
+    assert result.exit_code != 0 and "Read-only" in result.stderr
+    caps = driver.exec(sandbox_id, "grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status").stdout
+    assert caps.split() == ["CapPrm:", "0" * 16, "CapEff:", "0" * 16, "CapBnd:", "0" * 16]
+    assert driver.exec(sandbox_id, "grep NoNewPrivs /proc/self/status").stdout.split()[1] == "1"
+    # It sees its own processes only.
+    other = _sandbox(driver)
+    threading.Thread(target=driver.exec, args=(other, "sleep 30"), kwargs={"timeout": 30},
+                     daemon=True).start()
+    time.sleep(0.3)
+    assert "sleep 30" not in driver.exec(sandbox_id, "ps ax").stdout
+
+
+def test_pause_freezes_and_resume_thaws(driver):
+    if not driver.cgroups.freeze("probe-none"):
+        pass  # freeze of a missing cgroup is False everywhere; check the machine below
+    sandbox_id = _sandbox(driver)
+    if driver.cgroups._freezer(sandbox_id) is None:
+        pytest.skip("no freezer cgroup here")
+    threading.Thread(target=driver.exec, daemon=True, kwargs={"timeout": 30}, args=(
+        sandbox_id, "i=0; while true; do i=$((i+1)); echo $i > /workspace/count; sleep 0.05; done",
+    )).start()
+    time.sleep(0.5)
+    driver.pause_sandbox(sandbox_id)
+    assert driver.sandbox_status(sandbox_id).state == "paused"
+    frozen = driver.read_file(sandbox_id, "count", max_bytes=100)
+    time.sleep(0.5)
+    assert driver.read_file(sandbox_id, "count", max_bytes=100) == frozen
+    driver.resume_sandbox(sandbox_id)
+    time.sleep(0.5)
+    assert driver.read_file(sandbox_id, "count", max_bytes=100) != frozen
+    assert driver.sandbox_status(sandbox_id).running
+
+
+def test_stop_ends_processes_and_keeps_files_and_start_brings_it_back(driver):
+    sandbox_id = _sandbox(driver)
+    _serve(driver, sandbox_id, "still here")
+    driver.stop_sandbox(sandbox_id)
+    assert driver.sandbox_status(sandbox_id).state == "stopped"
+    assert driver.cgroups.pids_in(sandbox_id) == []
+    assert driver.read_file(sandbox_id, "index.html", max_bytes=100) == b"still here"
+    assert driver.start_sandbox(sandbox_id).running
+    assert driver.list_ports(sandbox_id) == []  # processes do not come back; files do
+    _serve(driver, sandbox_id, "served again")
+    assert _get(driver, sandbox_id).endswith(b"served again")
+
+
+def test_a_restarted_hostplane_reattaches_and_a_crashed_sandbox_comes_back(driver):
+    sandbox_id = _sandbox(driver)
+    _serve(driver, sandbox_id, "survives")
+    # Another hostplane process on this machine (or this one after a restart) finds it.
+    again = LocalDriver(driver.root, isolation="bubblewrap")
+    assert again.sandbox_status(sandbox_id).running
+    assert _get(again, sandbox_id).endswith(b"survives")
+    # Its holder gone (killed, out of memory): it is not running, and the next command brings
+    # up a new one with the same files.
+    holder = _holder.read(driver.root / sandbox_id)
+    assert holder is not None
+    os.kill(holder.pid, 9)
+    deadline = time.monotonic() + 5
+    while again.sandbox_status(sandbox_id).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert again.exec(sandbox_id, "cat index.html").stdout == "survives"
+
+
+def test_a_reused_pid_is_never_entered(driver, tmp_path):
+    a, b = _sandbox(driver), _sandbox(driver)
+    driver.write_file(b, "secret", b"of b")
+    # a's record names a process that is alive but is not a's holder (here: b's).
+    shutil.copy(driver.root / b / _holder.STATE_FILE, driver.root / a / _holder.STATE_FILE)
+    entered = driver.exec(a, "cat /workspace/secret")
+    assert entered.exit_code == 125 and entered.stdout == ""
+    # A record of a pid whose start time differs is not the holder at all.
+    state = driver.root / a / _holder.STATE_FILE
+    record = json.loads(state.read_text())
+    state.write_text(json.dumps({**record, "started": record["started"] + 1}))
+    assert _holder.read(driver.root / a) is None
+
+
+def test_destroy_leaves_no_process_mount_or_file(driver):
+    sandbox_id = _sandbox(driver)
+    _serve(driver, sandbox_id, "gone soon")
+    holder = _holder.read(driver.root / sandbox_id)
+    assert holder is not None
+    driver.destroy_sandbox(sandbox_id)
+    assert not (driver.root / sandbox_id).exists()
+    assert not holder.alive() and driver.cgroups.pids_in(sandbox_id) == []
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert sandbox_id not in mounts
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert sandbox_id not in ps
+    with pytest.raises(errors.Conflict):
+        driver.exec(sandbox_id, "true")
