@@ -108,6 +108,17 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/sandboxes/{sandbox_id}/files/stat"): Case(body={"path": "hello.txt"}),
     ("GET", "/sandboxes/{sandbox_id}/files/{file_path}"): Case(),
     ("POST", "/sandboxes/{sandbox_id}/expose"): Case(body={"port": 3000}),
+    ("POST", "/sandboxes/{sandbox_id}/exec/stream"): Case(body={"command": "echo hi"}),
+    ("POST", "/sandboxes/{sandbox_id}/stop"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/start"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/pause"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/resume"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/ports"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/processes"): Case(body={"command": "true"}, owner=201),
+    ("GET", "/sandboxes/{sandbox_id}/processes"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/processes/{process_id}"): Case(),
+    ("DELETE", "/sandboxes/{sandbox_id}/processes/{process_id}"): Case(),
+    ("GET", "/sandboxes/{sandbox_id}/processes/{process_id}/logs"): Case(),
     ("POST", "/sandboxes/{sandbox_id}/previews"): Case(body={"port": 8080}, owner=201),
     ("GET", "/sandboxes/{sandbox_id}/previews"): Case(),
     ("GET", "/sandboxes/{sandbox_id}/previews/{preview_id}"): Case(),
@@ -241,6 +252,8 @@ def _world(org: Org) -> dict[str, Any]:
     _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/fs/write",
                    {"path": "hello.txt", "content": "hello"}))
     preview = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/previews", {"port": 5173}))
+    process = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/processes",
+                             {"command": "sleep 60"}))
     database = _made(org.post("/api/v1/databases", {"workspace_id": ws["id"], "engine": "sqlite"}))
     deployment = _made(org.post("/api/v1/deployments", {"name": "Site",
                                                         "project_id": project["id"]}))
@@ -255,6 +268,7 @@ def _world(org: Org) -> dict[str, Any]:
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
             "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
             "key_id": key["id"], "sandbox_id": sandbox["id"], "preview_id": preview["id"],
+            "process_id": process["id"],
             "file_path": "hello.txt", "database_id": database["id"],
             "deployment_id": deployment["id"], "computer_id": computer["id"],
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],

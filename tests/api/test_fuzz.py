@@ -52,6 +52,8 @@ def _header(response: Response, name: str) -> str | None:
 def json_with_request_id(ctx: Any, response: Response, case: Case) -> None:
     """Content-Type application/json and an x-request-id header, whatever the status."""
     content_type = _header(response, "content-type") or ""
+    if response.status_code == 200 and case.path.endswith("/stream"):
+        return  # server-sent events, as documented (their refusals are JSON like any other)
     assert content_type.split(";")[0].strip().lower() == "application/json", (
         f"{response.status_code} response has Content-Type {content_type!r}, not application/json"
     )
@@ -94,8 +96,9 @@ ID_FIELDS = frozenset(
      "sandbox_id", "preview_id", "database_id", "deployment_id", "computer_id",
      "production_deployment_id"}
 )
-# Generated shell commands are not run: exec gets real sandbox ids only from its own tests.
-NO_REAL_SANDBOX = re.compile(r"/exec$")
+# Generated shell commands are not run: exec, streamed exec and background processes get real
+# sandbox ids only from their own tests.
+NO_REAL_SANDBOX = re.compile(r"/(exec|exec/stream|processes)$")
 
 
 def _made(resp: Any) -> dict[str, Any]:

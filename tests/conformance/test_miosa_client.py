@@ -144,3 +144,11 @@ def test_publish_and_rollback_validate_as_the_clients_models(client):
     assert back.active_version_id == versions[0].id
     promoted = client.deployments.versions(deployment.id).promote(versions[1].id)
     assert promoted.active_version_id == versions[1].id
+
+
+def test_exec_stream_frames_as_the_client_reads_them(client):
+    sandbox = client.sandboxes.create(template_id="miosa-sandbox")
+    events = list(sandbox.exec_stream("echo out; echo err >&2; exit 4"))
+    kinds = [(e.type, e.data) for e in events]
+    assert ("stdout", {"line": "out"}) in kinds and ("stderr", {"line": "err"}) in kinds
+    assert events[-1].type == "exit" and events[-1].data["exit_code"] == 4

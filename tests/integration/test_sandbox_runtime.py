@@ -5,6 +5,7 @@ Real bubblewrap, real processes, real sockets; skipped where bubblewrap cannot r
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import pytest
 from hostplane import errors
 from hostplane.compute import _holder
 from hostplane.compute.local import LocalDriver
-from hostplane.compute.port import SandboxSpec
+from hostplane.compute.port import ExecResult, SandboxSpec
 
 SERVE = ("python3 -c \"import http.server, socketserver, sys; "
          "socketserver.TCPServer.allow_reuse_address = True; "
@@ -104,21 +105,83 @@ def test_state_stays_between_commands_and_the_machine_stays_safe(driver):
     assert "sleep 30" not in driver.exec(sandbox_id, "ps ax").stdout
 
 
+def test_the_sandbox_cannot_change_what_commands_enter_through(driver):
+    """Commands enter with capabilities they drop only after their loader has run: the root
+    (/lib64, /run/sandbox/id) is read-only, and the holder holds no host file open."""
+    sandbox_id = _sandbox(driver)
+    for attempt in ("mv /lib64 /tmp/x", "touch /lib64/x", "mv /run/sandbox /tmp/y",
+                    "echo other > /run/sandbox/id", "mkdir /new"):
+        result = driver.exec(sandbox_id, attempt)
+        assert result.exit_code != 0 and "Read-only" in result.stderr, attempt
+    assert driver.exec(sandbox_id, "cat /run/sandbox/id").stdout == sandbox_id + "\n"
+    links = driver.exec(sandbox_id, "readlink /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/2").stdout
+    assert all(line.startswith(("pipe:", "/dev/null")) for line in links.split()), links
+    kpage = driver.exec(sandbox_id, "head -c 8 /proc/kpageflags | wc -c").stdout.strip()
+    assert kpage in ("0", "")
+
+
+def test_a_sandbox_has_a_keyring_of_its_own(driver):
+    if not driver._runner()[0].user_ns:
+        pytest.skip("no user namespaces on this machine")
+    sandbox_id = _sandbox(driver)
+    add = ("python3 -c \"import ctypes; l = ctypes.CDLL(None, use_errno=True); "
+           "print(l.syscall(248, b'user', b'hostplane-test-key', b'v', 1, -4))\"")
+    assert int(driver.exec(sandbox_id, add).stdout) > 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    found = libc.syscall(250, 10, -4, b"user", b"hostplane-test-key", 0)  # KEYCTL_SEARCH in @u
+    assert found == -1 and ctypes.get_errno() == 126  # ENOKEY: not in the host root's keyring
+
+
+def test_destroy_racing_commands_leaves_nothing(driver):
+    for _ in range(10):
+        sandbox_id = _sandbox(driver)
+        results: list[object] = []
+
+        def hammer(sid: str = sandbox_id, results: list[object] = results) -> None:
+            for _ in range(5):
+                try:
+                    results.append(driver.exec(sid, "true"))
+                except errors.Conflict as exc:
+                    results.append(exc.code)
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        driver.destroy_sandbox(sandbox_id)
+        thread.join()
+        assert len(results) == 5  # each command ran, or was refused as not running
+        assert not (driver.root / sandbox_id).exists()
+        assert not any(g.exists() for g in driver.cgroups._groups(sandbox_id))
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert sandbox_id not in ps
+
+
 def test_pause_freezes_and_resume_thaws(driver):
-    if not driver.cgroups.freeze("probe-none"):
-        pass  # freeze of a missing cgroup is False everywhere; check the machine below
     sandbox_id = _sandbox(driver)
     if driver.cgroups._freezer(sandbox_id) is None:
         pytest.skip("no freezer cgroup here")
-    threading.Thread(target=driver.exec, daemon=True, kwargs={"timeout": 30}, args=(
-        sandbox_id, "i=0; while true; do i=$((i+1)); echo $i > /workspace/count; sleep 0.05; done",
-    )).start()
-    time.sleep(0.5)
+    driver.start_process(sandbox_id, "i=0; while true; do i=$((i+1)); echo $i > count; "
+                                     "sleep 0.05; done")
+    running_exec: list[ExecResult] = []
+    waiting = threading.Thread(
+        target=lambda: running_exec.append(driver.exec(sandbox_id, "touch started; sleep 30")),
+        daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not (driver.root / sandbox_id / "workspace" / "started").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     driver.pause_sandbox(sandbox_id)
+    waiting.join(timeout=10)
     assert driver.sandbox_status(sandbox_id).state == "paused"
     frozen = driver.read_file(sandbox_id, "count", max_bytes=100)
     time.sleep(0.5)
     assert driver.read_file(sandbox_id, "count", max_bytes=100) == frozen
+    # A command running when the pause came has ended (frozen, it could not keep its timeout),
+    # and no new one starts until the sandbox resumes.
+    assert running_exec and running_exec[0].exit_code != 0
+    with pytest.raises(errors.Conflict) as paused:
+        driver.exec(sandbox_id, "true")
+    assert paused.value.code == "SANDBOX_PAUSED"
     driver.resume_sandbox(sandbox_id)
     time.sleep(0.5)
     assert driver.read_file(sandbox_id, "count", max_bytes=100) != frozen

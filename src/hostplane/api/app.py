@@ -27,6 +27,8 @@ from hostplane.api.routers import (
     previews,
     projects,
     sandbox_files,
+    sandbox_processes,
+    sandbox_runtime,
     sandboxes,
     tenant_domains,
     tenants,
@@ -91,7 +93,8 @@ def create_app(
     # credential; public routes (health) live outside the prefix. Area routers are included
     # straight into the app: every level of router nesting costs route matching time on every
     # request.
-    for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_files,
+    for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_runtime,
+                 sandbox_files, sandbox_processes,
                  previews, databases, deployments, computers, custom_domains, usage, api_keys,
                  browser_tokens, branding, audit, versions):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)

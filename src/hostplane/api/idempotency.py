@@ -33,7 +33,9 @@ class IdempotencyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] != "POST"
-                or not scope["path"].startswith(PROTECTED_PREFIX)):
+                or not scope["path"].startswith(PROTECTED_PREFIX)
+                # A stream is not held back to be stored (and a command is never replayed).
+                or scope["path"].endswith("/stream")):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -24,14 +24,15 @@ _ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user
 # Path placeholders whose name is not the resource's.
 _PARAMS = {"id_or_slug": "tenant", "tenant_id": "tenant", "key_id": "api_key",
            "domain_id": "custom_domain", "token_id": "browser_token",
-           "version_id": "deployment_version"}
+           "version_id": "deployment_version", "process_id": "sandbox_process"}
 # Path words whose singular is not the resource's name.
 _WORDS = {"domains": "custom_domain", "custom-domains": "custom_domain",
-          "versions": "deployment_version"}
+          "versions": "deployment_version", "processes": "sandbox_process"}
 # Routes the general rule would name wrongly, and POST routes that only read.
 _OVERRIDES = {
     ("POST", "/sandboxes/{sandbox_id}/fs/write"): ("sandbox", "write_file"),
     ("POST", "/sandboxes/{sandbox_id}/files"): ("sandbox", "write_file"),
+    ("POST", "/sandboxes/{sandbox_id}/exec/stream"): ("sandbox", "exec"),
     ("PUT", "/workspaces/{workspace_id}/settings"): ("workspace", "update_settings"),
     ("POST", "/tokens/browser"): ("browser_token", "create"),
     ("POST", "/tokens/scoped"): ("browser_token", "create"),

@@ -7,14 +7,16 @@ one command leaves (a server on a port, files in /tmp) the next one sees.
 
 The holder does not die with the hostplane process that started it: the API can restart without
 stopping sandboxes. `holder.json` beside the workspace records which process it is (pid, start
-time, network namespace), so every hostplane process on the machine finds it, and a pid the kernel
-has since given to someone else is never mistaken for it.
+time, and the inode of each of its namespaces), so every hostplane process on the machine finds
+it. A command enters namespaces that hostplane opened and checked against those inodes (`pin`),
+never "whatever process now has that pid".
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -40,14 +42,59 @@ _CLONE_NEWNET = 0x40000000
 _LISTEN = "0A"
 
 
+NAMESPACES = ("user", "mnt", "pid", "net", "ipc", "uts")
+
+
 @dataclass(frozen=True)
 class Holder:
     pid: int  # the host's pid of the sandbox's PID 1
     started: int  # its start time in clock ticks after boot: a reused pid has another
-    net: int  # the inode of its network namespace
+    ns: dict[str, int]  # the inode of each of its namespaces
 
     def alive(self) -> bool:
         return start_time(self.pid) == self.started
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """Descriptors of a running holder's namespaces, root and working directory, each checked to
+    be the holder's: what nsenter enters (as /proc/self/fd/N), whatever the pid means by then."""
+
+    fds: dict[str, int]
+
+    def argv(self, nsenter: str) -> list[str]:
+        """The command prefix that runs what follows inside the sandbox, at its root and in
+        /workspace, with no capability left and no way to gain one."""
+        flags = {"user": "--user", "mnt": "--mount", "pid": "--pid", "net": "--net",
+                 "ipc": "--ipc", "uts": "--uts", "root": "--root", "cwd": "--wd"}
+        return [nsenter, *(f"{flags[name]}=/proc/self/fd/{fd}" for name, fd in self.fds.items()),
+                "--", SETPRIV, "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
+
+
+@contextlib.contextmanager
+def pin(holder: Holder) -> Iterator[Pinned]:
+    fds: dict[str, int] = {}
+    try:
+        for name, inode in holder.ns.items():
+            fds[name] = os.open(f"/proc/{holder.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            if os.fstat(fds[name]).st_ino != inode:
+                raise ProcessLookupError(holder.pid)
+        for name in ("root", "cwd"):
+            fds[name] = os.open(f"/proc/{holder.pid}/{name}",
+                                os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if not holder.alive():  # the root and cwd were read from the holder, not a newcomer
+            raise ProcessLookupError(holder.pid)
+    except OSError:
+        for fd in fds.values():
+            os.close(fd)
+        raise errors.Conflict("The sandbox's processes ended just now.", code="SANDBOX_NOT_RUNNING",
+                              fix="Retry; the sandbox starts again if it should be running.",
+                              ) from None
+    try:
+        yield Pinned(fds)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
 
 
 def start_time(pid: int) -> int | None:
@@ -71,55 +118,69 @@ def read(home: Path) -> Holder | None:
     return found if found.alive() else None
 
 
-@contextlib.contextmanager
-def locked(home: Path) -> Iterator[None]:
-    """One start, stop, pause or resume of a sandbox at a time, across hostplane processes."""
-    import fcntl
+class Gone(errors.Conflict):
+    """The sandbox has no home on this machine (any more)."""
 
-    fd = os.open(home / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, home: Path) -> None:
+        super().__init__(f"Sandbox {home.name} is not running on this machine: it was destroyed.",
+                         code="SANDBOX_NOT_RUNNING", fix="Create a new sandbox.")
+
+
+@contextlib.contextmanager
+def locked(home: Path, *, shared: bool = False) -> Iterator[None]:
+    """The sandbox's lock, across hostplane processes: exclusive for start, stop, pause, resume
+    and destroy; shared while a command is being started (it must not start half-way through a
+    stop, or in a sandbox being destroyed)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = os.open(home / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        raise Gone(home) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
 
 
 def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str],
-          env: dict[str, str]) -> tuple[Holder, subprocess.Popen[bytes]]:
+          env: dict[str, str], *, user_ns: bool) -> tuple[Holder, subprocess.Popen[bytes]]:
     """Start the holder and wait until it runs. `argv(info)` is the bubblewrap command that
     reports its child's pid on descriptor `info` (`--info-fd`), and whose command writes "ready"
     to its standard output once bubblewrap has finished making the sandbox (the pid comes
     before that)."""
     info_r, info_w = os.pipe()
     ready_r, ready_w = os.pipe()
-    errors_path = home / "holder.err"
-    with open(errors_path, "wb") as err:
-        try:
-            proc = subprocess.Popen(
-                [*prefix, *argv(info_w)], env=env, stdin=subprocess.DEVNULL,
-                stdout=ready_w, stderr=err, pass_fds=(info_w,),
-                start_new_session=True,
-            )  # fmt: skip
-        finally:
-            os.close(info_w)
-            os.close(ready_w)
+    # A pipe, not a file: the sandbox can reopen its PID 1's descriptors (/proc/1/fd/2), and a
+    # host file there would be a way to write outside its workspace.
+    err_r, err_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [*prefix, *argv(info_w)], env=env, stdin=subprocess.DEVNULL,
+            stdout=ready_w, stderr=err_w, pass_fds=(info_w,), start_new_session=True,
+        )  # fmt: skip
+    finally:
+        for fd in (info_w, ready_w, err_w):
+            os.close(fd)
     deadline = time.monotonic() + _START_TIMEOUT
     try:
         info = _read_all(info_r, deadline)
         ready = _read_all(ready_r, deadline, until=b"\n")
+        problem = b"" if ready == b"ready\n" else _read_all(err_r, time.monotonic() + 1)
     finally:
-        os.close(info_r)
-        os.close(ready_r)
+        for fd in (info_r, ready_r, err_r):
+            os.close(fd)
     try:
         if ready != b"ready\n":
             raise ValueError("the sandbox did not start")
         child = int(json.loads(info)["child-pid"])
-        holder = Holder(child, start_time(child) or -1, os.stat(f"/proc/{child}/ns/net").st_ino)
+        namespaces = {name: os.stat(f"/proc/{child}/ns/{name}").st_ino for name in NAMESPACES
+                      if name != "user" or user_ns}
+        holder = Holder(child, start_time(child) or -1, namespaces)
     except (ValueError, KeyError, TypeError, OSError):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        lines = errors_path.read_text(errors="replace").strip().splitlines()
+        lines = problem.decode(errors="replace").strip().splitlines()
         raise errors.Unavailable(
             "The sandbox's namespaces could not be made: "
             + (lines[-1] if lines else f"bubblewrap exited with {proc.returncode}"),
@@ -133,21 +194,21 @@ def stop(home: Path) -> None:
     """End the holder: killing PID 1 ends every process in the sandbox's PID namespace."""
     holder = read(home)
     if holder is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(holder.pid, signal.SIGKILL)
+        try:
+            pidfd = os.pidfd_open(holder.pid)
+        except ProcessLookupError:
+            pidfd = None
+        if pidfd is not None:
+            try:
+                if holder.alive():  # checked with the process held: the signal goes to it
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            finally:
+                os.close(pidfd)
         deadline = time.monotonic() + 5  # a kill takes effect soon, not at once
         while holder.alive() and time.monotonic() < deadline:
             time.sleep(0.005)
     with contextlib.suppress(FileNotFoundError):
         (home / STATE_FILE).unlink()
-
-
-def enter(holder: Holder, nsenter: str) -> list[str]:
-    """The command prefix that runs what follows inside the holder's namespaces, at its root and in
-    /workspace, with no capability left and no way to gain one."""
-    return [nsenter, f"--target={holder.pid}", "--mount", "--pid", "--net", "--ipc", "--uts",
-            "--root", "--wd", "--", SETPRIV, "--bounding-set=-all", "--inh-caps=-all",
-            "--no-new-privs", "--"]
 
 
 def listening_ports(holder: Holder) -> list[int]:
@@ -175,7 +236,7 @@ def connect(holder: Holder, port: int, timeout: float) -> socket.socket:
             fd = os.open(f"/proc/{holder.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             try:
                 # The descriptor pins the namespace: a reused pid cannot swap in the host's.
-                if os.fstat(fd).st_ino != holder.net:
+                if os.fstat(fd).st_ino != holder.ns["net"]:
                     raise ConnectionRefusedError("the sandbox is no longer running")
                 if _libc().setns(fd, _CLONE_NEWNET) != 0:
                     raise OSError(ctypes.get_errno(), "setns failed")

@@ -14,8 +14,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,6 +60,7 @@ class Launch:
     stdin_data: bytes | None = None
     # Run before argv, in the same process (it execs argv): joins the sandbox's cgroups.
     prefix: tuple[str, ...] = ()
+    pass_fds: tuple[int, ...] = ()  # descriptors argv names (/proc/self/fd/N)
 
 
 class Runner(Protocol):
@@ -100,9 +101,12 @@ class BubblewrapRunner:
 
     mode = "bubblewrap"
 
-    def __init__(self, bwrap: str, nsenter: str) -> None:
+    def __init__(self, bwrap: str, nsenter: str, *, user_ns: bool = True) -> None:
         self.bwrap = bwrap
         self.nsenter = nsenter
+        # A user namespace of its own: root inside has no power over anything the host's root
+        # owns (and a keyring of its own). Where the kernel forbids them, the probe turns it off.
+        self.user_ns = user_ns
         self._layout = [*_host_layout(), *_proc_layout()]
 
     def home(self, workspace: Path) -> str:
@@ -112,11 +116,16 @@ class BubblewrapRunner:
         def argv(info_fd: int) -> list[str]:
             return [
                 self.bwrap,
+                *(["--unshare-user", "--uid", "0", "--gid", "0"] if self.user_ns else []),
                 *self._layout,
                 "--bind", str(workspace), WORKSPACE,
                 "--ro-bind", str(identity), _holder.IDENTITY,
                 "--chdir", WORKSPACE,
                 "--tmpfs", "/tmp",
+                # The root itself read-only: commands enter with capabilities they drop only
+                # once their loader has run, so /lib64 and friends must not be the sandbox's to
+                # replace (nor the identity file beside them).
+                "--remount-ro", "/",
                 "--unshare-pid",
                 # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
                 "--unshare-net",
@@ -133,11 +142,12 @@ class BubblewrapRunner:
 
         return argv
 
-    def launch(self, holder: _holder.Holder, sandbox_id: str, cwd: tuple[str, ...],
+    def launch(self, pinned: _holder.Pinned, sandbox_id: str, cwd: tuple[str, ...],
                env: Mapping[str, str], command: str) -> Launch:
-        argv = [*_holder.enter(holder, self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sandbox",
+        argv = [*pinned.argv(self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sandbox",
                 sandbox_id, view(cwd), command]
-        return Launch(argv, {"PATH": BASE_PATH}, None, stdin_data=exports(env))
+        return Launch(argv, {"PATH": BASE_PATH}, None, stdin_data=exports(env),
+                      pass_fds=tuple(pinned.fds.values()))
 
 
 def exports(env: Mapping[str, str]) -> bytes:
@@ -153,7 +163,8 @@ def _proc_layout() -> list[str]:
     for name in ("fs", "acpi", "scsi"):
         if os.path.isdir(f"/proc/{name}"):
             args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
-    for name in ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "kallsyms"):
+    for name in ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "kallsyms",
+                 "kpageflags", "kpagecount", "kpagecgroup"):
         if os.path.exists(f"/proc/{name}"):
             args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
     return args
@@ -219,13 +230,22 @@ def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
 
 
 def _find_bubblewrap(scratch: Path) -> tuple[BubblewrapRunner | None, str | None]:
-    """A runner if a sandbox with the very layout sandboxes get can start and take a command,
-    else why not."""
+    """A runner if a sandbox with the very layout sandboxes get can start and take a command
+    (with a user namespace of its own where the kernel allows it), else why not."""
     tools = {name: shutil.which(name) for name in ("bwrap", "nsenter")}
     missing = [name for name, path in tools.items() if path is None]
     if missing or not os.access(_holder.SETPRIV, os.X_OK):
         return None, f"{', '.join(missing) or _holder.SETPRIV} was not found"
-    runner = BubblewrapRunner(tools["bwrap"] or "", tools["nsenter"] or "")
+    problem = ""
+    for user_ns in (True, False):
+        runner = BubblewrapRunner(tools["bwrap"] or "", tools["nsenter"] or "", user_ns=user_ns)
+        problem = _try(runner, scratch)
+        if not problem:
+            return runner, None
+    return None, problem
+
+
+def _try(runner: BubblewrapRunner, scratch: Path) -> str:
     scratch.mkdir(parents=True, exist_ok=True)
     # A leading dot keeps the probe directory from ever matching a sandbox id.
     with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch) as home:
@@ -234,20 +254,21 @@ def _find_bubblewrap(scratch: Path) -> tuple[BubblewrapRunner | None, str | None
         identity.write_text("probe\n")
         try:
             holder, proc = _holder.start(Path(home), runner.holder_argv(workspace, identity), [],
-                                         {"PATH": BASE_PATH})
+                                         {"PATH": BASE_PATH}, user_ns=runner.user_ns)
         except Exception as exc:  # the reason bubblewrap gave, whatever it was
-            return None, str(exc)
+            return str(exc)
         try:
-            result = run(runner.launch(holder, "probe", (), base_env(WORKSPACE), "true"),
-                         _PROBE_TIMEOUT)
+            with _holder.pin(holder) as pinned:
+                launch = runner.launch(pinned, "probe", (), base_env(WORKSPACE), "true")
+                result = run(contextlib.nullcontext(launch), _PROBE_TIMEOUT)
         finally:
             _holder.stop(Path(home))
             proc.wait()
     if result.exit_code != 0:
         lines = result.stderr.strip().splitlines()
-        return None, (f"a command could not enter it (exit {result.exit_code}): "
-                      f"{lines[-1] if lines else 'no output'}")
-    return runner, None
+        return (f"a command could not enter it (exit {result.exit_code}): "
+                f"{lines[-1] if lines else 'no output'}")
+    return ""
 
 
 class ProcessTable:
@@ -265,12 +286,20 @@ class ProcessTable:
         finally:
             tracker.release()
 
-    def kill(self, key: str) -> None:
+    def kill(self, key: str, *, wait: float = 0.0) -> None:
+        """Kill the key's process groups; with `wait`, until they have ended (their commands
+        have returned), for at most that many seconds."""
         # Under the lock: a tracked leader is not reaped until it leaves the table, so its pid
         # cannot have been reused by an unrelated group.
         with self._lock:
             for pgid in self._groups.get(key, ()):
                 kill_group(pgid)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                if key not in self._groups:
+                    return
+            time.sleep(0.005)
 
 
 class _Tracker:
@@ -331,10 +360,13 @@ def kill_under(directory: Path) -> None:
             continue  # gone already, or not ours to look at
 
 
-def run(launch: Launch, timeout: float, tracker: _Tracker | None = None) -> ExecResult:
-    """Run to completion; on timeout or once the shell exits, its whole process group is killed."""
+def run(preparing: AbstractContextManager[Launch], timeout: float,
+        tracker: _Tracker | None = None) -> ExecResult:
+    """Run to completion; on timeout or once the shell exits, its whole process group is killed.
+    `preparing` yields the launch, and is left once the process has started."""
     started = time.monotonic()
-    proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with preparing as launch:
+        proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if tracker is not None:
         tracker.started(proc.pid)
     try:
@@ -372,6 +404,7 @@ def start(launch: Launch, *, stdout: Any, stderr: Any) -> subprocess.Popen[bytes
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
+            pass_fds=launch.pass_fds,
         )
 
 
@@ -413,11 +446,55 @@ def _exit_fd(pid: int) -> Iterator[int | None]:
 
 def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes, bool, bool]:
     """Read both pipes until the command has exited and closed them, or until the deadline."""
+    buffers = {"stdout": bytearray(), "stderr": bytearray()}
+    truncated = False
+    chunks = _chunks(proc, deadline)
+    while True:
+        try:
+            kind, chunk = next(chunks)
+        except StopIteration as done:
+            timed_out = bool(done.value)
+            break
+        buffer = buffers[kind]
+        room = OUTPUT_CAP - len(buffer)
+        truncated = truncated or len(chunk) > room
+        buffer += chunk[: max(room, 0)]
+    return bytes(buffers["stdout"]), bytes(buffers["stderr"]), truncated, timed_out
+
+
+def stream(preparing: AbstractContextManager[Launch], timeout: float,
+           tracker: _Tracker | None = None) -> Generator[tuple[str, bytes], None, ExecResult]:
+    """Like `run`, but each piece of output is yielded as it comes ("stdout" or "stderr", bytes);
+    the result (its output fields empty) is the generator's return value."""
+    started = time.monotonic()
+    with preparing as launch:
+        proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if tracker is not None:
+        tracker.started(proc.pid)
+    timed_out = True
+    try:
+        timed_out = yield from _chunks(proc, started + timeout)
+    finally:
+        kill_group(proc.pid)
+        if tracker is not None:
+            tracker.release()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    return ExecResult(stdout="", stderr="",
+                      exit_code=TIMEOUT_EXIT_CODE if timed_out else exit_code(proc.returncode),
+                      duration_ms=int((time.monotonic() - started) * 1000), timed_out=timed_out)
+
+
+def _chunks(proc: subprocess.Popen[bytes],
+            deadline: float) -> Generator[tuple[str, bytes], None, bool]:
+    """Output as it comes, until the command has exited and closed its pipes or the deadline;
+    returns whether the deadline came first."""
     assert proc.stdout is not None and proc.stderr is not None
-    buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    truncated = exited = False
+    kinds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    exited = False
     with selectors.DefaultSelector() as selector, _exit_fd(proc.pid) as exit_fd:
-        for fd in buffers:
+        for fd in kinds:
             selector.register(fd, selectors.EVENT_READ)
         if exit_fd is not None:
             selector.register(exit_fd, selectors.EVENT_READ)
@@ -425,15 +502,15 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, byt
             now = time.monotonic()
             if not exited and _exited(proc.pid):
                 exited = True
-                # Background jobs of the shell do not outlive the exec, as in bubblewrap, where
-                # the pid namespace ends with the command.
+                # Background jobs of the shell do not outlive the exec (background processes
+                # are what POST /processes is for).
                 kill_group(proc.pid)
                 deadline = min(deadline, now + _DRAIN_GRACE)
                 if exit_fd is not None:
                     selector.unregister(exit_fd)
-            pipes_open = any(fd in selector.get_map() for fd in buffers)
+            pipes_open = any(fd in selector.get_map() for fd in kinds)
             if (exited and not pipes_open) or now >= deadline:
-                break
+                return not exited
             # Without a pidfd, an exit is only noticed by polling.
             wait = deadline - now if exit_fd is not None else min(deadline - now, 0.05)
             for key, _ in selector.select(wait):
@@ -443,13 +520,4 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, byt
                 if not chunk:
                     selector.unregister(key.fd)
                     continue
-                buffer = buffers[key.fd]
-                room = OUTPUT_CAP - len(buffer)
-                truncated = truncated or len(chunk) > room
-                buffer += chunk[: max(room, 0)]
-    return (
-        bytes(buffers[proc.stdout.fileno()]),
-        bytes(buffers[proc.stderr.fileno()]),
-        truncated,
-        not exited,
-    )
+                yield kinds[key.fd], chunk

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import json
 import os
 import re
@@ -14,35 +13,51 @@ import socket
 import stat
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _holder, _paths, _runner
+from hostplane.compute import _holder, _paths, _processes, _runner
+from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute.port import (
     SANDBOX,
     WORKSPACE,
     DriverStatus,
     ExecResult,
-    FileEntry,
+    OutputChunk,
+    ProcessInfo,
     SandboxSpec,
 )
 
 ISOLATION_MODES = ("auto", "bubblewrap", "none")
-MAX_LIST_DEPTH = 10
-MAX_LIST_ENTRIES = 10_000
 _SANDBOX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_FILE = "env.json"
 _LIMITS_FILE = "limits.json"
 _IDENTITY_FILE = "identity"
+_ACTIVITY_FILE = "activity"
+# Variables the shell sets itself, whatever the environment says (or refuses some values of).
+_SHELL_OWN = frozenset({"PWD", "OLDPWD", "PPID", "OPTIND", "OPTARG", "IFS", "PS1", "PS2", "PS4",
+                        "LINENO", "ENV"})
 # The kernel refuses any one argument or environment string past 128 KiB (MAX_ARG_STRLEN), and
 # all of them together past a share of the stack; stay well inside both.
 _ARG_BYTES = 128 * 1024 - 1
 _ENV_BYTES = 512 * 1024
 
 
-class LocalDriver:
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    """A command ready to launch: where, how, and with what."""
+
+    sandbox_id: str
+    runner: _runner.Runner
+    cwd: tuple[str, ...]
+    env: dict[str, str]
+    command: str
+
+
+class LocalDriver(SandboxFiles):
     """Each sandbox is `root/<id>/workspace`; commands run in bubblewrap when it works."""
 
     name = "local"
@@ -59,6 +74,7 @@ class LocalDriver:
         self._processes = _runner.ProcessTable()
         self._lock = threading.Lock()
         self._holders: dict[str, subprocess.Popen[bytes]] = {}  # started here: reaped on stop
+        self._background: list[subprocess.Popen[bytes]] = []  # started here: reaped when done
         self.cgroups = cgroups if cgroups is not None else Cgroups()
 
     # Lifecycle
@@ -122,20 +138,25 @@ class LocalDriver:
     def stop_sandbox(self, sandbox_id: str) -> None:
         """End every process of the sandbox; its files stay."""
         home = self._workspace(sandbox_id).parent
-        if not home.is_dir():
-            return
-        with _holder.locked(home):
-            self._processes.kill(sandbox_id)
-            self.cgroups.thaw(sandbox_id)  # frozen processes cannot die
-            _holder.stop(home)
-            self._reap(sandbox_id)  # bubblewrap, which started it, reaps it, then is reaped here
-            self.cgroups.remove(sandbox_id)  # every process of the sandbox, however far it forked
-            _runner.kill_under(home)
+        with contextlib.suppress(_holder.Gone), _holder.locked(home):
+            self._stop(sandbox_id, home)
+
+    def _stop(self, sandbox_id: str, home: Path) -> None:
+        """Under the sandbox's lock: no command can start meanwhile."""
+        _processes.mark_all_stopped(home)
+        self._processes.kill(sandbox_id)
+        self.cgroups.thaw(sandbox_id)  # frozen processes cannot die
+        _holder.stop(home)
+        self._reap(sandbox_id)  # bubblewrap, which started it, reaps it, then is reaped here
+        self.cgroups.remove(sandbox_id)  # every process of the sandbox, however far it forked
+        _runner.kill_under(home)
 
     def pause_sandbox(self, sandbox_id: str) -> None:
-        """Freeze every process of the sandbox where they are; `resume_sandbox` thaws them."""
+        """Freeze every process of the sandbox where they are; `resume_sandbox` thaws them.
+        Commands running through exec end first: frozen, they could not keep their timeout."""
         home = self._workspace(sandbox_id).parent
         with _holder.locked(home):
+            self._processes.kill(sandbox_id, wait=5)  # dead before the freeze, not frozen dying
             if not self.cgroups.freeze(sandbox_id):
                 raise errors.Conflict(
                     "This machine cannot pause sandboxes: no freezer cgroup is writable.",
@@ -147,15 +168,33 @@ class LocalDriver:
 
     def destroy_sandbox(self, sandbox_id: str) -> None:
         home = self._workspace(sandbox_id).parent
-        self._processes.kill(sandbox_id)
-        self.stop_sandbox(sandbox_id)
-        self.cgroups.remove(sandbox_id)
-        if not home.exists():
+        gone = self.root / f".destroyed-{sandbox_id}-{secrets.token_hex(4)}"
+        try:
+            with _holder.locked(home):  # waits for commands being started
+                # Moved aside first: from here on nothing can start in it, nor make it again.
+                os.rename(home, gone)
+                self._stop(sandbox_id, gone)
+        except _holder.Gone:
+            self.cgroups.remove(sandbox_id)  # nothing on disk; cgroups of a half-made one
             return
         # rmtree works through directory descriptors, so links inside are removed, not followed.
-        shutil.rmtree(home, ignore_errors=True)
-        if home.exists():
-            shutil.rmtree(home)  # report what is still in the way
+        shutil.rmtree(gone, ignore_errors=True)
+        if gone.exists():
+            shutil.rmtree(gone)  # report what is still in the way
+
+    def last_activity(self, sandbox_id: str) -> float | None:
+        """When a command, process or file operation last used the sandbox (POSIX seconds)."""
+        try:
+            return (self._workspace(sandbox_id).parent / _ACTIVITY_FILE).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def held_since(self, sandbox_id: str) -> float:
+        """When this machine made the sandbox (POSIX seconds; now if it holds nothing)."""
+        try:
+            return (self._workspace(sandbox_id).parent / _IDENTITY_FILE).stat().st_mtime
+        except FileNotFoundError:
+            return time.time()
 
     def sandbox_ids(self) -> list[str]:
         """Every sandbox that has files on this machine (for reconciling with the database)."""
@@ -169,7 +208,8 @@ class LocalDriver:
         """TCP ports something in the sandbox listens on."""
         runner = self._running_runner(sandbox_id)
         if isinstance(runner, _runner.BubblewrapRunner):
-            return _holder.listening_ports(self._holder(sandbox_id, runner))
+            holder = _holder.read(self._workspace(sandbox_id).parent)
+            return [] if holder is None else _holder.listening_ports(holder)
         return _runner.listening_ports(self.cgroups.pids_in(sandbox_id))
 
     def open_connection(self, sandbox_id: str, port: int, *, timeout: float = 5.0) -> socket.socket:
@@ -180,7 +220,10 @@ class LocalDriver:
         runner = self._running_runner(sandbox_id)
         try:
             if isinstance(runner, _runner.BubblewrapRunner):
-                return _holder.connect(self._holder(sandbox_id, runner), port, timeout)
+                holder = _holder.read(self._workspace(sandbox_id).parent)
+                if holder is None:
+                    raise ConnectionRefusedError("its processes are not running")
+                return _holder.connect(holder, port, timeout)
             return socket.create_connection(("127.0.0.1", port), timeout=timeout)
         except OSError as exc:
             raise errors.Unavailable(
@@ -200,16 +243,66 @@ class LocalDriver:
         env: Mapping[str, str] | None = None,
         timeout: float = 60.0,
     ) -> ExecResult:
-        _check_command(command, timeout)
-        launch = self._launch(sandbox_id, command, cwd, env)
+        checked = self._check(sandbox_id, command, timeout, cwd, env)
         with self._processes.track(sandbox_id) as tracker:
-            return _runner.run(launch, timeout, tracker)
+            return _runner.run(self._launching(checked), timeout, tracker)
 
-    def _launch(self, sandbox_id: str, command: str, cwd: str | None,
-                env: Mapping[str, str] | None) -> _runner.Launch:
-        """How to run `command` in the sandbox now: checked cwd and env, in its cgroups."""
+    def exec_stream(
+        self,
+        sandbox_id: str,
+        command: str,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> Generator[tuple[str, bytes], None, ExecResult]:
+        checked = self._check(sandbox_id, command, timeout, cwd, env)  # refusals come now
+        return self._stream(checked, timeout)
+
+    def _stream(self, checked: _Checked,
+                timeout: float) -> Generator[tuple[str, bytes], None, ExecResult]:
+        with self._processes.track(checked.sandbox_id) as tracker:
+            return (yield from _runner.stream(self._launching(checked), timeout, tracker))
+
+    # Background processes
+
+    def start_process(self, sandbox_id: str, command: str, *, cwd: str | None = None,
+                      env: Mapping[str, str] | None = None,
+                      timeout: float | None = None) -> ProcessInfo:
+        checked = self._check(sandbox_id, command, timeout or 1.0, cwd, env)
+        home = self._workspace(sandbox_id).parent
+        with self._launching(checked) as launch:
+            info, proc = _processes.start(home, launch, command, cwd or WORKSPACE, timeout)
+        with self._lock:
+            self._background.append(proc)
+            self._background = [p for p in self._background if p.poll() is None]  # reaped
+        return info
+
+    def list_processes(self, sandbox_id: str) -> list[ProcessInfo]:
+        self._running_runner(sandbox_id)
+        return _processes.list_all(self._workspace(sandbox_id).parent)
+
+    def get_process(self, sandbox_id: str, process_id: str) -> ProcessInfo:
+        self._running_runner(sandbox_id)
+        return _processes.get(self._workspace(sandbox_id).parent, process_id)
+
+    def stop_process(self, sandbox_id: str, process_id: str) -> ProcessInfo:
+        self._running_runner(sandbox_id)
+        return _processes.stop(self._workspace(sandbox_id).parent, process_id)
+
+    def read_output(self, sandbox_id: str, process_id: str, *, offset: int | None = None,
+                    tail: int | None = None) -> OutputChunk:
+        self._running_runner(sandbox_id)
+        return _processes.read_output(self._workspace(sandbox_id).parent, process_id,
+                                      offset=offset, tail=tail)
+
+    def _check(self, sandbox_id: str, command: str, timeout: float, cwd: str | None,
+               env: Mapping[str, str] | None) -> _Checked:
+        """The command, its working directory and environment, checked before anything runs."""
+        _check_command(command, timeout)
         workspace = self._workspace(sandbox_id)
         runner = self._running_runner(sandbox_id)
+        self._touch(sandbox_id)
         shown = cwd if cwd is not None else WORKSPACE
         with self._resolve(sandbox_id, shown, field="cwd") as found:
             if found.name is not None:
@@ -226,80 +319,36 @@ class LocalDriver:
                 **(env or {}),
             }
         )
-        if isinstance(runner, _runner.BubblewrapRunner):
-            holder = self._holder(sandbox_id, runner)
-            launch = runner.launch(holder, sandbox_id, cwd_parts, merged, command)
-        else:
-            launch = _runner.DirectRunner().launch(workspace, cwd_parts, merged, command)
-        procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
-        return dataclasses.replace(launch, prefix=tuple(join_command(procs)))
+        return _Checked(sandbox_id, runner, cwd_parts, merged, command)
 
-    # Files
-
-    def write_file(self, sandbox_id: str, path: str, data: bytes) -> FileEntry:
-        with self._resolve(sandbox_id, path, create_dirs=True) as found:
-            if found.name is None:
-                raise _paths.is_a_directory(path, "path")
-            info = _write_atomic(found.dir_fd, found.name, bytes(data), path)
-            return _paths.entry(found.parts, info)
-
-    def read_file(self, sandbox_id: str, path: str, *, max_bytes: int) -> bytes:
-        if max_bytes < 0:
-            raise errors.Invalid(
-                "max_bytes must not be negative.", field="max_bytes", rule="max_bytes >= 0",
-                fix="pass the largest size you are ready to receive",
-            )  # fmt: skip
-        with self._resolve(sandbox_id, path) as found:
-            if found.name is None:
-                raise _paths.is_a_directory(path, "path")
-            fd = _open_regular(found.dir_fd, found.name, path)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise errors.TooLarge(
-                f"{path!r} is larger than the {max_bytes} bytes asked for.",
-                code="FILE_TOO_LARGE",
-                field="path",
-                rule=f"files are read whole, up to max_bytes ({max_bytes})",
-                fix="raise max_bytes, or read a part of it with exec (e.g. head -c)",
-            )
-        return data
-
-    def list_files(self, sandbox_id: str, path: str, *, depth: int = 1) -> list[FileEntry]:
-        if depth < 1:
-            raise errors.Invalid(
-                "depth must be at least 1.", field="depth", rule="1 <= depth",
-                fix="pass depth=1 for the directory's own entries",
-            )  # fmt: skip
-        with self._resolve(sandbox_id, path) as found:
-            if found.name is None:
-                return _paths.walk_tree(
-                    found.dir_fd, (), min(depth, MAX_LIST_DEPTH), MAX_LIST_ENTRIES
-                )
-            info = _paths.lstat(found.dir_fd, found.name)
-            if info is None:
-                raise _paths.not_found(path, "path")
-            if not stat.S_ISDIR(info.st_mode):
-                raise _paths.not_a_directory(path, "path")
-            try:
-                fd = _paths.open_dir(found.dir_fd, found.name)
-            except FileNotFoundError:
-                raise _paths.not_found(path, "path") from None
-            except Exception:
-                raise _paths.outside(path, "path") from None  # swapped for a link meanwhile
-        try:
-            return _paths.walk_tree(fd, found.parts, min(depth, MAX_LIST_DEPTH), MAX_LIST_ENTRIES)
-        finally:
-            os.close(fd)
-
-    def stat(self, sandbox_id: str, path: str) -> FileEntry:
-        with self._resolve(sandbox_id, path) as found:
-            if found.name is None:
-                return _paths.entry((), os.fstat(found.dir_fd))
-            info = _paths.lstat(found.dir_fd, found.name)
-            if info is None:
-                raise _paths.not_found(path, "path")
-            return _paths.entry(found.parts, info)
+    @contextlib.contextmanager
+    def _launching(self, checked: _Checked) -> Iterator[_runner.Launch]:
+        """How to run the command in the sandbox now, in its cgroups. Holds the sandbox's lock
+        (shared) until the caller has started it: a stop or destroy waits for that, then ends
+        it with the rest."""
+        sandbox_id, runner = checked.sandbox_id, checked.runner
+        workspace = self._workspace(sandbox_id)
+        bubblewrap = isinstance(runner, _runner.BubblewrapRunner)
+        if bubblewrap:
+            self._holder(sandbox_id, runner)  # started if it is not running
+        with _holder.locked(workspace.parent, shared=True):
+            if self.cgroups.frozen(sandbox_id):
+                raise errors.Conflict(f"Sandbox {sandbox_id} is paused.", code="SANDBOX_PAUSED",
+                                      fix="Resume it (POST /sandboxes/{id}/resume).")
+            prefix = tuple(join_command(
+                self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))))
+            if isinstance(runner, _runner.DirectRunner):
+                launch = runner.launch(workspace, checked.cwd, checked.env, checked.command)
+                yield dataclasses.replace(launch, prefix=prefix)
+                return
+            holder = _holder.read(workspace.parent)
+            if holder is None:
+                raise not_running(sandbox_id, "its processes ended just now")
+            assert isinstance(runner, _runner.BubblewrapRunner)
+            with _holder.pin(holder) as pinned:
+                launch = runner.launch(pinned, sandbox_id, checked.cwd, checked.env,
+                                       checked.command)
+                yield dataclasses.replace(launch, prefix=prefix)
 
     # Helpers
 
@@ -313,9 +362,9 @@ class LocalDriver:
     def _running_runner(self, sandbox_id: str) -> _runner.Runner:
         runner, reason = self._runner()
         if runner is None:
-            raise _not_running(sandbox_id, reason or "")
+            raise not_running(sandbox_id, reason or "")
         if not self._workspace(sandbox_id).is_dir():
-            raise _not_running(sandbox_id, "it has no workspace on this machine")
+            raise not_running(sandbox_id, "it has no workspace on this machine")
         return runner
 
     def _holder(self, sandbox_id: str, runner: _runner.BubblewrapRunner) -> _holder.Holder:
@@ -328,13 +377,19 @@ class LocalDriver:
         with _holder.locked(home):
             found = _holder.read(home)
             if found is None:
+                if not workspace.is_dir():  # destroyed while we waited for the lock
+                    raise not_running(sandbox_id, "it was destroyed")
                 procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
                 found, proc = _holder.start(
                     home, runner.holder_argv(workspace, home / _IDENTITY_FILE),
-                    join_command(procs), {"PATH": _runner.BASE_PATH})
+                    join_command(procs), {"PATH": _runner.BASE_PATH}, user_ns=runner.user_ns)
                 with self._lock:
                     self._holders[sandbox_id] = proc
             return found
+
+    def _touch(self, sandbox_id: str) -> None:
+        with contextlib.suppress(OSError):  # a sandbox without a home fails just after
+            (self._workspace(sandbox_id).parent / _ACTIVITY_FILE).touch(mode=0o600)
 
     def _reap(self, sandbox_id: str) -> None:
         with self._lock:
@@ -358,41 +413,12 @@ class LocalDriver:
                 self._probed = _runner.probe(self.isolation, self.root)
             return self._probed
 
-    @contextlib.contextmanager
-    def _resolve(
-        self, sandbox_id: str, path: str, *, field: str = "path", create_dirs: bool = False
-    ) -> Iterator[_paths.Resolved]:
-        parts = _paths.parse(path, field)
-        workspace = self._workspace(sandbox_id)
-        try:
-            root_fd = os.open(workspace, _paths.DIR_FLAGS)
-        except OSError as exc:
-            reason = f"its workspace cannot be opened ({exc.strerror})"
-            raise _not_running(sandbox_id, reason) from None
-        host_roots = tuple({os.path.normpath(workspace), os.path.realpath(workspace)})
-        try:
-            with _paths.resolve(
-                root_fd, parts, host_roots=host_roots, shown=path, field=field,
-                create_dirs=create_dirs,
-            ) as found:  # fmt: skip
-                yield found
-        finally:
-            os.close(root_fd)
-
     def _spec_env(self, sandbox_id: str) -> dict[str, str]:
         try:
             text = (self._workspace(sandbox_id).parent / _ENV_FILE).read_text()
         except FileNotFoundError:
             return {}
         return dict(json.loads(text))
-
-
-def _not_running(sandbox_id: str, reason: str) -> errors.Conflict:
-    return errors.Conflict(
-        f"Sandbox {sandbox_id} is not running on this machine: {reason}.",
-        code="SANDBOX_NOT_RUNNING",
-        fix="check the sandbox's status and start it again",
-    )
 
 
 def _check_command(command: str, timeout: float) -> None:
@@ -413,14 +439,16 @@ def _check_command(command: str, timeout: float) -> None:
 def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
     checked = {str(key): str(value) for key, value in env.items()}
     sizes = [len(f"{k}={v}".encode(errors="surrogateescape")) for k, v in checked.items()]
-    bad = [k for k, v in checked.items() if not _runner.SHELL_NAME.fullmatch(k) or "\0" in v]
+    bad = [k for k, v in checked.items()
+           if not _runner.SHELL_NAME.fullmatch(k) or k in _SHELL_OWN or "\0" in v]
     if bad or any(size > _ARG_BYTES for size in sizes) or sum(sizes) > _ENV_BYTES:
         raise errors.Invalid(
             f"environment {'variable ' + repr(bad[0]) if bad else 'too large'}: "
             "it cannot be passed to a process.",
             field="env",
             rule="names are shell identifiers ([A-Za-z_][A-Za-z0-9_]*: commands run through "
-            "/bin/sh, which drops any other), values have no NUL, each entry is at "
+            f"/bin/sh, which drops any other) and not one the shell sets itself "
+            f"({', '.join(sorted(_SHELL_OWN))}), values have no NUL, each entry is at "
             f"most {_ARG_BYTES} bytes and all together at most {_ENV_BYTES}",
             fix="rename the variable (letters, digits and _), remove the NUL byte, or put large "
                 "values in a file",
@@ -435,62 +463,3 @@ def _write_private_json(path: Path, value: object) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump(value, handle)
     os.replace(temp, path)
-
-
-def _open_regular(dir_fd: int, name: str, shown: str) -> int:
-    # O_NONBLOCK: a FIFO made in the workspace must not hang the API; regular files ignore it.
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except FileNotFoundError:
-        raise _paths.not_found(shown, "path") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # swapped for a link since it was resolved
-            raise _paths.outside(shown, "path") from None
-        if exc.errno == errno.ENXIO:  # a socket
-            raise _not_regular(shown) from None
-        raise errors.Conflict(f"{shown!r} cannot be read: {exc.strerror}.", code="FILE_UNREADABLE",
-                              field="path", fix="Check the file's permissions.") from None
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode):
-        return fd
-    os.close(fd)
-    if stat.S_ISDIR(mode):
-        raise _paths.is_a_directory(shown, "path")
-    raise _not_regular(shown)
-
-
-def _not_regular(shown: str) -> errors.Invalid:
-    return errors.Invalid(
-        f"{shown!r} is not a regular file.",
-        code="NOT_A_REGULAR_FILE",
-        field="path",
-        rule="only regular files can be read",
-        fix="read a regular file",
-    )
-
-
-def _write_atomic(dir_fd: int, name: str, data: bytes, shown: str) -> os.stat_result:
-    existing = _paths.lstat(dir_fd, name)
-    if existing is not None and stat.S_ISDIR(existing.st_mode):
-        raise _paths.is_a_directory(shown, "path")
-    keep_mode = existing is not None and stat.S_ISREG(existing.st_mode)
-    mode = stat.S_IMODE(existing.st_mode) if keep_mode else 0o644  # type: ignore[union-attr]
-    # The leading dot and random suffix keep the temporary name off anything a user would pick.
-    temp = f".hostplane-{secrets.token_hex(8)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o600, dir_fd=dir_fd)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(handle.fileno(), mode)
-        # Atomic for readers; without fsync a crash may lose the write, which a sandbox can redo.
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp, dir_fd=dir_fd)
-        if isinstance(exc, IsADirectoryError):
-            raise _paths.is_a_directory(shown, "path") from None
-        raise
-    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    return info

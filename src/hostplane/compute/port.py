@@ -8,7 +8,8 @@ the sandbox sees them (absolute, under `/workspace`, or relative to it). Drivers
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import socket
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -54,6 +55,31 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class ProcessInfo:
+    """A background process of a sandbox."""
+
+    id: str
+    command: str
+    cwd: str
+    state: str  # running | exited | timed_out | stopped | lost (its sandbox crashed)
+    exit_code: int | None
+    started_at: float  # POSIX seconds
+    output_bytes: int
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class OutputChunk:
+    """A piece of a process's output: bytes [offset, next_offset)."""
+
+    data: bytes
+    offset: int
+    next_offset: int
+    done: bool  # the process has ended and everything it wrote has been read
+    truncated: bool  # it wrote more than is kept; the rest was dropped
+
+
+@dataclass(frozen=True)
 class FileEntry:
     name: str
     path: str  # as the sandbox sees it, e.g. /workspace/app/index.html
@@ -90,6 +116,59 @@ class ComputeDriver(Protocol):
     ) -> ExecResult:
         """Run `command` through a shell inside the sandbox and wait for it."""
         ...
+
+    def exec_stream(
+        self,
+        sandbox_id: str,
+        command: str,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> Generator[tuple[str, bytes], None, ExecResult]:
+        """Like exec, yielding ("stdout" | "stderr", bytes) as output comes; returns the result."""
+        ...
+
+    # Lifecycle of a created sandbox: its processes end on stop (files stay), freeze on pause.
+    def stop_sandbox(self, sandbox_id: str) -> None: ...
+
+    def start_sandbox(self, sandbox_id: str) -> DriverStatus: ...
+
+    def pause_sandbox(self, sandbox_id: str) -> None: ...
+
+    def resume_sandbox(self, sandbox_id: str) -> None: ...
+
+    def sandbox_ids(self) -> list[str]:
+        """Every sandbox the driver holds anything for (for reconciling with the database)."""
+        ...
+
+    def held_since(self, sandbox_id: str) -> float:
+        """When the driver made the sandbox (POSIX seconds)."""
+        ...
+
+    def last_activity(self, sandbox_id: str) -> float | None:
+        """When a command, process or file operation last used the sandbox (POSIX seconds)."""
+        ...
+
+    # Network: what the edge router needs.
+    def list_ports(self, sandbox_id: str) -> list[int]: ...
+
+    def open_connection(self, sandbox_id: str, port: int, *, timeout: float = 5.0) -> socket.socket:
+        ...
+
+    # Background processes.
+    def start_process(self, sandbox_id: str, command: str, *, cwd: str | None = None,
+                      env: Mapping[str, str] | None = None,
+                      timeout: float | None = None) -> ProcessInfo: ...
+
+    def list_processes(self, sandbox_id: str) -> list[ProcessInfo]: ...
+
+    def get_process(self, sandbox_id: str, process_id: str) -> ProcessInfo: ...
+
+    def stop_process(self, sandbox_id: str, process_id: str) -> ProcessInfo: ...
+
+    def read_output(self, sandbox_id: str, process_id: str, *, offset: int | None = None,
+                    tail: int | None = None) -> OutputChunk: ...
 
     def write_file(self, sandbox_id: str, path: str, data: bytes) -> FileEntry: ...
 

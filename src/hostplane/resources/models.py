@@ -68,6 +68,8 @@ class Sandbox(OwnedResource, Base):
     always_on: Mapped[bool] = mapped_column(Boolean, default=False)
     env: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[str]] = mapped_column(default=list)
+    # When the current run began: timeout_sec counts from it (started_at is the first start).
+    last_started_at: Mapped[datetime | None]
 
 
 class SandboxPreview(TenantOwned, Timestamped, Base):

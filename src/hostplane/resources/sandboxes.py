@@ -75,7 +75,7 @@ def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
     status = env.driver.create_sandbox(spec)
     sandbox.state = "running" if status.running else "error"
     sandbox.status_reason = status.reason
-    sandbox.started_at = env.now if status.running else None
+    sandbox.started_at = sandbox.last_started_at = env.now if status.running else None
 
 
 def get_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
@@ -114,10 +114,12 @@ def destroy_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
     return _view(sandbox, organization_domains(scope), env)
 
 
-def runnable_sandbox(scope: Scope, sandbox_id: str) -> Sandbox:
-    """The sandbox, if it can take commands now; else 409 saying why."""
+def runnable_sandbox(scope: Scope, sandbox_id: str,
+                     states: tuple[str, ...] = ("running",)) -> Sandbox:
+    """The sandbox, if it is in one of `states` (by default: it can take commands now); else 409
+    saying why."""
     sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
-    if sandbox.state != "running":
+    if sandbox.state not in states:
         raise errors.Conflict(
             f"Sandbox {sandbox_id!r} is {sandbox.state}, so it cannot take commands"
             + (f": {sandbox.status_reason}" if sandbox.status_reason else "."),
@@ -127,6 +129,14 @@ def runnable_sandbox(scope: Scope, sandbox_id: str) -> Sandbox:
             extra={"state": sandbox.state},
         )
     return sandbox
+
+
+def listening_ports(scope: Scope, sandbox_id: str, env: Env) -> list[tuple[int, str]]:
+    """The ports something in the sandbox listens on, each with its preview URL."""
+    sandbox = runnable_sandbox(scope, sandbox_id)
+    org = organization_domains(scope)
+    return [(port, sandbox_preview_url(env.platform, org, sandbox.slug, port))
+            for port in env.driver.list_ports(sandbox.id)]
 
 
 # The components the official client checks (contract §8.2). The local driver has no separate

@@ -12,6 +12,7 @@ from hostplane.api.container import Container
 from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
+from hostplane.resources.sandbox_lifecycle import enforce_timeouts, reconcile_sandboxes
 
 log = logging.getLogger("hostplane.worker")
 
@@ -24,6 +25,9 @@ def purge_idempotency_records(container: Container) -> int:
 
 
 JOBS: dict[str, Job] = {
+    # First: after a restart, records and this machine's sandboxes agree before anything else.
+    "reconcile_sandboxes": reconcile_sandboxes,
+    "enforce_sandbox_timeouts": enforce_timeouts,
     "purge_idempotency_records": purge_idempotency_records,
     "recheck_domains": recheck_domains,
     "fetch_wallpapers": fetch_wallpapers,
