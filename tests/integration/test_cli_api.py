@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from io import BytesIO
 
@@ -52,6 +53,34 @@ def test_org_workspaces_sandboxes_and_the_checklist(cli, org):
     assert {i["key"]: i["status"] for i in checklist["items"]}["workspaces"] == "done"
     people = cli("setup", as_json=False)
     assert "next:" in people.stdout and "✓ done" in people.stdout
+
+
+def test_sandbox_lifecycle_processes_and_ports(cli):
+    sandbox = cli("sandboxes", "create")
+    started = cli("sandboxes", "spawn", sandbox["id"], "--json", "--",
+                  "echo ready; exec python3 -m http.server 5173", as_json=False)
+    process = json.loads(started.stdout)
+    assert process["state"] == "running" and process["id"].startswith("proc_")
+    deadline = time.monotonic() + 10
+    while not cli("sandboxes", "ports", sandbox["id"])["ports"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    people = cli("sandboxes", "ports", sandbox["id"], as_json=False)
+    assert f"https://5173-{sandbox['slug']}.sandbox.miosa.ai" in people.stdout
+    assert cli("sandboxes", "logs", sandbox["id"], process["id"], as_json=False).stdout \
+        .startswith("ready\n")
+    listed = cli("sandboxes", "processes", sandbox["id"])
+    assert [p["id"] for p in listed] == [process["id"]]
+    assert cli("sandboxes", "kill", sandbox["id"], process["id"])["state"] == "stopped"
+    assert cli("sandboxes", "pause", sandbox["id"])["state"] == "paused"
+    assert cli("sandboxes", "resume", sandbox["id"])["state"] == "running"
+    stopped = cli("sandboxes", "stop", sandbox["id"], as_json=False)
+    assert stopped.stdout.strip() == f"sandbox {sandbox['id']} is stopped: stopped on request"
+    assert cli("sandboxes", "start", sandbox["id"])["state"] == "running"
+    short = cli("sandboxes", "spawn", sandbox["id"], "--", "echo one; sleep 0.5; echo two",
+                as_json=False).stdout.split()[-1]
+    followed = cli("sandboxes", "logs", sandbox["id"], short, "--follow", as_json=False)
+    assert followed.stdout == "one\ntwo\n"
 
 
 def test_domains_add_doctor_and_verify_wait(cli, zone):

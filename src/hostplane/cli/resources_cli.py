@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from typing import Annotated
 
 import typer
@@ -150,6 +151,103 @@ def sandboxes_delete(sandbox_id: str, as_json: JsonFlag = False) -> None:
     with client() as hp:
         result = hp.sandboxes.delete(sandbox_id)
     emit_json(result) if as_json else console.print(f"destroyed sandbox {sandbox_id}")
+
+
+def _change(sandbox_id: str, action: str, as_json: bool) -> None:
+    with client() as hp:
+        sandbox = hp.sandboxes.change(sandbox_id, action)
+    emit_json(sandbox) if as_json else console.print(
+        f"sandbox {sandbox.id} is {sandbox.state}"
+        + (f": {sandbox.status_reason}" if sandbox.status_reason else ""))
+
+
+@sandboxes.command("stop")
+@api_command
+def sandboxes_stop(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """End every process of a sandbox; its files stay (start brings it back)."""
+    _change(sandbox_id, "stop", as_json)
+
+
+@sandboxes.command("start")
+@api_command
+def sandboxes_start(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """Start a stopped sandbox again, with its files."""
+    _change(sandbox_id, "start", as_json)
+
+
+@sandboxes.command("pause")
+@api_command
+def sandboxes_pause(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """Freeze every process of a sandbox where it is."""
+    _change(sandbox_id, "pause", as_json)
+
+
+@sandboxes.command("resume")
+@api_command
+def sandboxes_resume(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """Let a paused sandbox's processes run on."""
+    _change(sandbox_id, "resume", as_json)
+
+
+@sandboxes.command("ports")
+@api_command
+def sandboxes_ports(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """The ports something in a sandbox listens on, with their preview URLs."""
+    with client() as hp:
+        found = hp.sandboxes.ports(sandbox_id)
+    emit_json(found) if as_json else table(found.ports, ("port", "protocol", "url"))
+
+
+@sandboxes.command("spawn")
+@api_command
+def sandboxes_spawn(sandbox_id: str,
+                    command: Annotated[list[str], typer.Argument(help="The command.")],
+                    timeout: Annotated[int | None, typer.Option(help="Seconds it may run.")]
+                    = None,
+                    as_json: JsonFlag = False) -> None:
+    """Start a command in the background (a dev server): `hostplane sandboxes spawn ID --
+    npm run dev`. Its output: `hostplane sandboxes logs ID PROCESS_ID`."""
+    line = command[0] if len(command) == 1 else shlex.join(command)
+    with client() as hp:
+        process = hp.sandboxes.start_process(sandbox_id, line, timeout=timeout)
+    emit_json(process) if as_json else console.print(f"started process {process.id}")
+
+
+@sandboxes.command("processes")
+@api_command
+def sandboxes_processes(sandbox_id: str, as_json: JsonFlag = False) -> None:
+    """A sandbox's background processes, running and ended."""
+    with client() as hp:
+        found = hp.sandboxes.processes(sandbox_id)
+    emit_json(found) if as_json else table(found, ("id", "state", "exit_code", "command"))
+
+
+@sandboxes.command("logs")
+@api_command
+def sandboxes_logs(sandbox_id: str, process_id: str,
+                   follow: Annotated[bool, typer.Option("--follow", "-f",
+                                                        help="Keep printing until it ends.")]
+                   = False) -> None:
+    """Print a background process's output (stdout and stderr together)."""
+    offset = 0
+    with client() as hp:
+        while True:
+            chunk = hp.sandboxes.logs(sandbox_id, process_id, offset=offset)
+            typer.echo(chunk.output, nl=False)
+            offset = chunk.next_offset
+            if chunk.done or not follow:
+                break
+            if not chunk.output:
+                time.sleep(0.5)
+
+
+@sandboxes.command("kill")
+@api_command
+def sandboxes_kill(sandbox_id: str, process_id: str, as_json: JsonFlag = False) -> None:
+    """Stop a background process and everything it started."""
+    with client() as hp:
+        process = hp.sandboxes.stop_process(sandbox_id, process_id)
+    emit_json(process) if as_json else console.print(f"process {process.id} is {process.state}")
 
 
 @deployments.command("create")

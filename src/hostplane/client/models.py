@@ -65,6 +65,27 @@ class ExecResult(Model):
     timed_out: bool = False
 
 
+class Process(Model):
+    id: str
+    command: str
+    state: str
+    exit_code: int | None = None
+    output_bytes: int = 0
+
+
+class Output(Model):
+    output: str
+    offset: int
+    next_offset: int
+    done: bool
+    truncated: bool = False
+
+
+class Ports(Model):
+    sandbox_id: str
+    ports: list[dict[str, Any]]
+
+
 class Preview(Model):
     id: str
     port: int

@@ -106,6 +106,34 @@ class Sandboxes(Resource):
     def delete(self, sandbox_id: str) -> Any:
         return self._run(Call("DELETE", f"/sandboxes/{sandbox_id}"))
 
+    def change(self, sandbox_id: str, action: str) -> Any:
+        """`stop`, `start`, `pause` or `resume` (each safe to repeat)."""
+        return self._run(Call("POST", f"/sandboxes/{sandbox_id}/{action}", retry=True,
+                              model=m.Sandbox))
+
+    def ports(self, sandbox_id: str) -> Any:
+        return self._run(Call("GET", f"/sandboxes/{sandbox_id}/ports", model=m.Ports))
+
+    def start_process(self, sandbox_id: str, command: str, *, cwd: str | None = None,
+                      env: dict[str, str] | None = None, timeout: int | None = None) -> Any:
+        """Start a background process (never retried: a retry could start it twice)."""
+        return self._run(Call("POST", f"/sandboxes/{sandbox_id}/processes", retry=False,
+                              model=m.Process, json={"command": command, "cwd": cwd,
+                                                     "env": env, "timeout": timeout}))
+
+    def processes(self, sandbox_id: str) -> Any:
+        return self._run(Call("GET", f"/sandboxes/{sandbox_id}/processes", model=m.Process,
+                              many=True))
+
+    def stop_process(self, sandbox_id: str, process_id: str) -> Any:
+        return self._run(Call("DELETE", f"/sandboxes/{sandbox_id}/processes/{process_id}",
+                              model=m.Process))
+
+    def logs(self, sandbox_id: str, process_id: str, *, offset: int | None = None,
+             tail: int | None = None) -> Any:
+        return self._run(Call("GET", f"/sandboxes/{sandbox_id}/processes/{process_id}/logs",
+                              params={"offset": offset, "tail": tail}, model=m.Output))
+
 
 class Deployments(Resource):
     def create(self, name: str, **fields: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import selectors
@@ -363,29 +364,24 @@ def kill_under(directory: Path) -> None:
 def run(preparing: AbstractContextManager[Launch], timeout: float,
         tracker: _Tracker | None = None) -> ExecResult:
     """Run to completion; on timeout or once the shell exits, its whole process group is killed.
-    `preparing` yields the launch, and is left once the process has started."""
-    started = time.monotonic()
-    with preparing as launch:
-        proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if tracker is not None:
-        tracker.started(proc.pid)
-    try:
-        stdout, stderr, truncated, timed_out = _collect(proc, started + timeout)
-    finally:
-        kill_group(proc.pid)
-        if tracker is not None:
-            tracker.release()
-        proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
-    return ExecResult(
-        stdout=stdout.decode("utf-8", errors="replace"),
-        stderr=stderr.decode("utf-8", errors="replace"),
-        exit_code=TIMEOUT_EXIT_CODE if timed_out else exit_code(proc.returncode),
-        duration_ms=int((time.monotonic() - started) * 1000),
-        timed_out=timed_out,
-        truncated=truncated,
-    )
+    `preparing` yields the launch, and is left once the process has started. Output is kept up
+    to OUTPUT_CAP bytes a stream."""
+    buffers = {"stdout": bytearray(), "stderr": bytearray()}
+    truncated = False
+    pieces = stream(preparing, timeout, tracker)
+    while True:
+        try:
+            kind, chunk = next(pieces)
+        except StopIteration as done:
+            result: ExecResult = done.value
+            break
+        buffer = buffers[kind]
+        room = OUTPUT_CAP - len(buffer)
+        truncated = truncated or len(chunk) > room
+        buffer += chunk[: max(room, 0)]
+    return dataclasses.replace(
+        result, stdout=buffers["stdout"].decode("utf-8", errors="replace"),
+        stderr=buffers["stderr"].decode("utf-8", errors="replace"), truncated=truncated)
 
 
 def exit_code(returncode: int) -> int:
@@ -444,28 +440,10 @@ def _exit_fd(pid: int) -> Iterator[int | None]:
         os.close(fd)
 
 
-def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes, bool, bool]:
-    """Read both pipes until the command has exited and closed them, or until the deadline."""
-    buffers = {"stdout": bytearray(), "stderr": bytearray()}
-    truncated = False
-    chunks = _chunks(proc, deadline)
-    while True:
-        try:
-            kind, chunk = next(chunks)
-        except StopIteration as done:
-            timed_out = bool(done.value)
-            break
-        buffer = buffers[kind]
-        room = OUTPUT_CAP - len(buffer)
-        truncated = truncated or len(chunk) > room
-        buffer += chunk[: max(room, 0)]
-    return bytes(buffers["stdout"]), bytes(buffers["stderr"]), truncated, timed_out
-
-
 def stream(preparing: AbstractContextManager[Launch], timeout: float,
            tracker: _Tracker | None = None) -> Generator[tuple[str, bytes], None, ExecResult]:
-    """Like `run`, but each piece of output is yielded as it comes ("stdout" or "stderr", bytes);
-    the result (its output fields empty) is the generator's return value."""
+    """Each piece of output as it comes ("stdout" or "stderr", bytes); the result (its output
+    fields empty) is the generator's return value."""
     started = time.monotonic()
     with preparing as launch:
         proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
