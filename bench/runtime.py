@@ -88,8 +88,8 @@ def api_figures(args: argparse.Namespace, root: Path) -> None:
     with hostplane_server(None, root) as (base, _pid, key), \
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
                          timeout=60) as http:
-        http.post("/api/v1/sandboxes", json={})  # warm: default workspace and project exist
-        created, ids = [], []
+        warm = http.post("/api/v1/sandboxes", json={})  # the default workspace and project exist
+        created, ids = [], [warm.json()["data"]["id"]]
         for _ in range(args.sandboxes):
             t = time.perf_counter()
             resp = http.post("/api/v1/sandboxes", json={})
@@ -100,11 +100,13 @@ def api_figures(args: argparse.Namespace, root: Path) -> None:
         execs = []
         for i in range(args.execs):
             t = time.perf_counter()
-            resp = http.post(f"/api/v1/sandboxes/{ids[i % len(ids)]}/exec",
+            resp = http.post(f"/api/v1/sandboxes/{ids[1 + i % (len(ids) - 1)]}/exec",
                              json={"command": "true"})
             execs.append(time.perf_counter() - t)
             assert resp.status_code == 200 and resp.json()["data"]["exit_code"] == 0
         print(line("API exec `true`", execs, 15))
+        for sandbox_id in ids:  # sandboxes outlive the server: end them with the benchmark
+            assert http.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 200
 
 
 def main() -> None:

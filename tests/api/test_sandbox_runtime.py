@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from hostplane import errors
 from hostplane.compute import _holder
 from hostplane.compute.port import SandboxSpec
 from hostplane.resources import sandbox_lifecycle
@@ -262,3 +263,38 @@ def _cmdline(pid: str) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def test_a_command_after_a_stop_does_not_start_the_sandbox_again(org, container):
+    sbx = create(org)
+    ok(org.post(f"{BASE}/{sbx['id']}/stop"))
+    # As a request that passed its check just before the stop would reach the driver:
+    with pytest.raises(errors.Conflict):
+        container.driver.exec(sbx["id"], "true")
+    with pytest.raises(errors.Conflict):
+        container.driver.start_process(sbx["id"], "sleep 300")
+    assert container.driver.sandbox_status(sbx["id"]).state == "stopped"
+
+
+def test_a_client_that_leaves_a_stream_ends_its_command(org, container):
+    sbx = create(org)
+    body = {"command": "echo begun; sleep 30; echo late"}
+    with org.client.stream("POST", f"{BASE}/{sbx['id']}/exec/stream", json=body) as resp:
+        for line in resp.iter_lines():
+            if "begun" in line:
+                break  # and leave
+    deadline = time.monotonic() + 5
+    while "sleep 30" in ok(org.post(f"{BASE}/{sbx['id']}/exec", {"command": "ps ax"}))["stdout"]:
+        assert time.monotonic() < deadline, "the command outlived its client"
+        time.sleep(0.1)
+    found = org.get("/api/v1/audit-log", params={"action": "sandbox.exec",
+                                                 "resource_id": sbx["id"]}).json()["data"]
+    assert any(e["route"].endswith("/exec/stream") for e in found)  # recorded though cut off
+
+
+def test_idle_timeout_spares_paused_sandboxes_and_counts_a_resume(org, container, clock):
+    paused = create(org, idle_timeout_sec=30)
+    ok(org.post(f"{BASE}/{paused['id']}/pause"))
+    clock.advance(31)
+    JOBS["enforce_sandbox_timeouts"](container)
+    assert ok(org.get(f"{BASE}/{paused['id']}"))["state"] == "paused"

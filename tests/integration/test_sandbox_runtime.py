@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hostplane import errors
-from hostplane.compute import _holder
+from hostplane.compute import _holder, _processes
 from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ExecResult, SandboxSpec
 
@@ -208,8 +208,8 @@ def test_a_restarted_hostplane_reattaches_and_a_crashed_sandbox_comes_back(drive
     again = LocalDriver(driver.root, isolation="bubblewrap")
     assert again.sandbox_status(sandbox_id).running
     assert _get(again, sandbox_id).endswith(b"survives")
-    # Its holder gone (killed, out of memory): it is not running, and the next command brings
-    # up a new one with the same files.
+    # Its holder gone (killed, out of memory): it is not running, no command brings it back
+    # behind anyone's back, and start does, with the same files.
     holder = _holder.read(driver.root / sandbox_id)
     assert holder is not None
     os.kill(holder.pid, 9)
@@ -217,6 +217,11 @@ def test_a_restarted_hostplane_reattaches_and_a_crashed_sandbox_comes_back(drive
     while again.sandbox_status(sandbox_id).running:
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    with pytest.raises(errors.Conflict) as stopped:
+        again.exec(sandbox_id, "true")
+    assert stopped.value.code == "SANDBOX_NOT_RUNNING"
+    assert again.sandbox_status(sandbox_id).state == "stopped"
+    assert again.start_sandbox(sandbox_id).running
     assert again.exec(sandbox_id, "cat index.html").stdout == "survives"
 
 
@@ -248,3 +253,57 @@ def test_destroy_leaves_no_process_mount_or_file(driver):
     assert sandbox_id not in ps
     with pytest.raises(errors.Conflict):
         driver.exec(sandbox_id, "true")
+
+
+def test_background_processes_leave_nothing_of_their_own(driver, monkeypatch):
+    sandbox_id = _sandbox(driver)
+    quick = driver.start_process(sandbox_id, "true", timeout=3333)
+    deadline = time.monotonic() + 10
+    while driver.get_process(sandbox_id, quick.id).state == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.2)
+    sleepers = [pid for pid in driver.cgroups.pids_in(sandbox_id)
+                if b"3333" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert sleepers == []  # the timeout's sleeper ended with the command
+    slow = driver.start_process(sandbox_id, "echo hi; sleep 60")
+    time.sleep(0.3)
+    assert driver.stop_process(sandbox_id, slow.id).state == "stopped"
+    assert driver.read_output(sandbox_id, slow.id).data == b"hi\n"  # no "Killed" of the shell
+    # Starts racing for the last places: never more than the cap, never an error but the cap's.
+    monkeypatch.setattr(_processes, "MAX_PROCESSES", 6)
+    for _ in range(3):
+        driver.start_process(sandbox_id, "sleep 60")
+    outcomes: list[str] = []
+
+    def start() -> None:
+        try:
+            driver.start_process(sandbox_id, "sleep 60")
+            outcomes.append("started")
+        except errors.Conflict as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(outcomes) <= {"started", "TOO_MANY_PROCESSES"}
+    running = [p for p in driver.list_processes(sandbox_id) if p.state == "running"]
+    assert len(driver.list_processes(sandbox_id)) <= 6 and len(running) <= 6
+    assert outcomes.count("started") == 6 - 3
+
+
+def test_a_stream_refuses_before_it_starts_and_ticks_while_quiet(driver):
+    sandbox_id = _sandbox(driver)
+    pieces = driver.exec_stream(sandbox_id, "sleep 0.7; echo done")
+    kinds = [kind for kind, _ in pieces]
+    assert kinds[0] == "started" and kinds.count("tick") >= 2 and "stdout" in kinds
+    if driver.cgroups._freezer(sandbox_id) is None:
+        return
+    driver.pause_sandbox(sandbox_id)
+    refused = driver.exec_stream(sandbox_id, "true")
+    with pytest.raises(errors.Conflict) as paused:
+        next(refused)
+    assert paused.value.code == "SANDBOX_PAUSED"
+    driver.resume_sandbox(sandbox_id)

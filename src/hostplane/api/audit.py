@@ -30,12 +30,16 @@ class AuditMiddleware:
             return
         status = 0
         captured = bytearray()
+        # A stream is recorded as it starts: a client that leaves half-way still ran the command.
+        streaming = scope["path"].endswith("/stream")
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body" and status < 400:
+                if streaming and status < 400:
+                    await run_in_threadpool(self._record, scope, method, status, b"")
+            elif message["type"] == "http.response.body" and status < 400 and not streaming:
                 if method == "POST" and len(captured) < MAX_CAPTURE:
                     captured.extend(message.get("body", b"")[:MAX_CAPTURE])
                 if not message.get("more_body", False):

@@ -20,29 +20,33 @@ def frame(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.25  # and producers of empty frames wait about as long (TICK_SECONDS)
 KEEPALIVE_POLLS = 60  # a comment every 15 s of silence keeps proxies from closing the stream
 
 
-def stream(frames: Iterator[bytes | None], run: Callable[..., Any]) -> StreamingResponse:
-    """Respond with `frames`, each produced in a worker thread by `run(fn)`. A None frame means
-    "nothing yet": the stream waits here, holding no thread, and asks again."""
+async def stream(frames: Iterator[bytes | None], run: Callable[..., Any]) -> StreamingResponse:
+    """Respond with `frames`, each produced in a worker thread by `run(fn)`. The first is asked
+    for before answering: a refusal it raises is an ordinary JSON error, not a broken stream.
+    An empty frame means "nothing yet, ask again" (its producer waited already); None means
+    "nothing yet": the stream waits here, holding no thread, and asks again. A client that
+    leaves is noticed at the next frame, and `frames` is closed."""
+    first = await run(next, frames, _END)
 
     async def body() -> AsyncIterator[bytes]:
         quiet = 0
+        piece = first
         try:
-            while True:
-                piece = await run(next, frames, _END)
-                if piece is _END:
-                    return
-                if piece is None:
+            while piece is not _END:
+                if piece:
+                    quiet = 0
+                    yield piece
+                else:
                     quiet += 1
                     if quiet % KEEPALIVE_POLLS == 0:
                         yield b": keepalive\n\n"
-                    await anyio.sleep(POLL_SECONDS)
-                    continue
-                quiet = 0
-                yield piece
+                    if piece is None:
+                        await anyio.sleep(POLL_SECONDS)
+                piece = await run(next, frames, _END)
         finally:
             with anyio.CancelScope(shield=True):  # the client left: end the command too
                 await run(_close, frames)

@@ -12,12 +12,16 @@ reads a process's state from its directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +35,13 @@ READ_MAX = 256 * 1024
 # The host-side shell: its time limit (a sleeper that kills the whole process group), the
 # command, its exit code, and at most `cap` bytes of output (the rest is read and dropped, so the
 # command never blocks on a full pipe). dd, not head: head holds output back in a stdio buffer.
+# The sleeper ends its own sleep when told to stop, so none outlives a command that ended in time.
 _WRAPPER = (
     'e=$1; c=$2; t=$3; shift 3; '
-    'if [ "$t" != 0 ]; then ( sleep "$t"; : > "$e.timeout"; kill -KILL 0 ) & w=$!; fi; '
-    '{ "$@"; echo $? > "$e"; } 2>&1 | { dd bs=65536 count="$c" iflag=count_bytes status=none; cat > /dev/null; }; '
+    'if [ "$t" != 0 ]; then ( trap \'kill $s 2>/dev/null; exit 0\' TERM; sleep "$t" & s=$!; '
+    'wait $s && { : > "$e.timeout"; kill -KILL 0; } ) & w=$!; fi; '
+    '{ "$@"; echo $? > "$e"; } 2>&1 | '
+    '{ dd bs=65536 count="$c" iflag=count_bytes status=none; cat > /dev/null; }; '
     '[ -z "$w" ] || kill "$w" 2>/dev/null'
 )
 
@@ -54,16 +61,18 @@ def start(home: Path, launch: _runner.Launch, command: str, cwd: str,
           timeout: float | None) -> tuple[ProcessInfo, subprocess.Popen[bytes]]:
     root = home / "processes"
     root.mkdir(mode=0o700, exist_ok=True)
-    _make_room(root)
     process_id = "proc_" + secrets.token_hex(8)
     folder = root / process_id
-    folder.mkdir(mode=0o700)
+    with _locked(root):  # one start at a time counts and makes room
+        _make_room(root)
+        folder.mkdir(mode=0o700)
     argv = ["/bin/sh", "-c", _WRAPPER, "process", str(folder / "exit"), str(OUTPUT_CAP),
             _seconds(timeout), *launch.argv]
     wrapped = dataclasses.replace(launch, argv=argv)
     out = os.open(folder / "output", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
-        proc = _runner.start(wrapped, stdout=out, stderr=out)
+        # The shell's own complaints ("Killed" when stopped) are not the command's output.
+        proc = _runner.start(wrapped, stdout=out, stderr=subprocess.DEVNULL)
     finally:
         os.close(out)
     meta = _Meta(process_id, command, cwd, time.time(), proc.pid,
@@ -184,23 +193,34 @@ def _folders(root: Path) -> list[Path]:
     try:
         return [p for p in root.iterdir() if p.name.startswith("proc_")]
     except FileNotFoundError:
-        return []
+        return []  # (a folder made room for meanwhile simply reads as no process)
 
 
 def _make_room(root: Path) -> None:
-    found = [(info, folder) for folder in _folders(root) if (info := _read(folder)) is not None]
-    if len(found) < MAX_PROCESSES:
+    """Under the lock: room for one more, made by removing the oldest ended processes. A folder
+    with no record yet is a process being started: it counts as running."""
+    folders = _folders(root)
+    if len(folders) < MAX_PROCESSES:
         return
-    ended = sorted((pair for pair in found if pair[0].state != "running"),
+    ended = sorted(((info, folder) for folder in folders
+                    if (info := _read(folder)) is not None and info.state != "running"),
                    key=lambda pair: pair[0].started_at)
-    if len(found) - len(ended) >= MAX_PROCESSES:
+    if len(folders) - len(ended) >= MAX_PROCESSES:
         raise errors.Conflict(
             f"The sandbox already runs {MAX_PROCESSES} background processes.",
             code="TOO_MANY_PROCESSES", fix="Stop one (DELETE /sandboxes/{id}/processes/{pid}).")
-    for _, folder in ended[: len(found) - MAX_PROCESSES + 1]:
-        for child in folder.iterdir():
-            child.unlink()
-        folder.rmdir()
+    for _, folder in ended[: len(folders) - MAX_PROCESSES + 1]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _seconds(timeout: float | None) -> str:

@@ -27,6 +27,7 @@ from hostplane.compute.port import WORKSPACE, ExecResult
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 OUTPUT_CAP = 1024 * 1024
+TICK_SECONDS = 0.25
 TIMEOUT_EXIT_CODE = 124
 # Output already written when the shell exits is in the pipe at once; this only bounds the wait
 # for a daemon that left the process group and still holds the pipe open.
@@ -362,7 +363,8 @@ def kill_under(directory: Path) -> None:
 
 
 def run(preparing: AbstractContextManager[Launch], timeout: float,
-        tracker: _Tracker | None = None) -> ExecResult:
+        tracker: _Tracker | None = None, on_tick: Callable[[], object] | None = None,
+        ) -> ExecResult:
     """Run to completion; on timeout or once the shell exits, its whole process group is killed.
     `preparing` yields the launch, and is left once the process has started. Output is kept up
     to OUTPUT_CAP bytes a stream."""
@@ -375,6 +377,10 @@ def run(preparing: AbstractContextManager[Launch], timeout: float,
         except StopIteration as done:
             result: ExecResult = done.value
             break
+        if kind not in buffers:  # started, tick
+            if kind == "tick" and on_tick is not None:
+                on_tick()
+            continue
         buffer = buffers[kind]
         room = OUTPUT_CAP - len(buffer)
         truncated = truncated or len(chunk) > room
@@ -442,15 +448,18 @@ def _exit_fd(pid: int) -> Iterator[int | None]:
 
 def stream(preparing: AbstractContextManager[Launch], timeout: float,
            tracker: _Tracker | None = None) -> Generator[tuple[str, bytes], None, ExecResult]:
-    """Each piece of output as it comes ("stdout" or "stderr", bytes); the result (its output
-    fields empty) is the generator's return value."""
+    """Each piece of output as it comes: ("stdout" | "stderr", bytes), ("started", b"") once the
+    command runs (refusals to launch it come before that, from the first next()), and
+    ("tick", b"") after every TICK_SECONDS of silence, so a consumer can give up on a quiet
+    command. The result (its output fields empty) is the generator's return value."""
     started = time.monotonic()
     with preparing as launch:
         proc = start(launch, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if tracker is not None:
-        tracker.started(proc.pid)
+        if tracker is not None:  # while launching still holds the sandbox's lock
+            tracker.started(proc.pid)
     timed_out = True
     try:
+        yield "started", b""
         timed_out = yield from _chunks(proc, started + timeout)
     finally:
         kill_group(proc.pid)
@@ -471,6 +480,7 @@ def _chunks(proc: subprocess.Popen[bytes],
     assert proc.stdout is not None and proc.stderr is not None
     kinds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
     exited = False
+    quiet_since = time.monotonic()
     with selectors.DefaultSelector() as selector, _exit_fd(proc.pid) as exit_fd:
         for fd in kinds:
             selector.register(fd, selectors.EVENT_READ)
@@ -490,12 +500,17 @@ def _chunks(proc: subprocess.Popen[bytes],
             if (exited and not pipes_open) or now >= deadline:
                 return not exited
             # Without a pidfd, an exit is only noticed by polling.
-            wait = deadline - now if exit_fd is not None else min(deadline - now, 0.05)
-            for key, _ in selector.select(wait):
+            wait = min(deadline - now, TICK_SECONDS if exit_fd is not None else 0.05)
+            ready = selector.select(wait)
+            if not ready and time.monotonic() - quiet_since >= TICK_SECONDS:
+                quiet_since = time.monotonic()
+                yield "tick", b""
+            for key, _ in ready:
                 if key.fd == exit_fd:
                     continue  # handled at the top of the loop
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fd)
                     continue
+                quiet_since = time.monotonic()
                 yield kinds[key.fd], chunk

@@ -120,6 +120,7 @@ class LocalDriver(SandboxFiles):
                 self._holder(sandbox_id, runner)
         except errors.HostplaneError as exc:
             return DriverStatus("error", reason=exc.message)
+        self._touch(sandbox_id)  # idle_timeout_sec counts from here
         return DriverStatus("running")
 
     def sandbox_status(self, sandbox_id: str) -> DriverStatus:
@@ -165,6 +166,7 @@ class LocalDriver(SandboxFiles):
     def resume_sandbox(self, sandbox_id: str) -> None:
         with _holder.locked(self._workspace(sandbox_id).parent):
             self.cgroups.thaw(sandbox_id)
+        self._touch(sandbox_id)
 
     def destroy_sandbox(self, sandbox_id: str) -> None:
         home = self._workspace(sandbox_id).parent
@@ -218,6 +220,7 @@ class LocalDriver(SandboxFiles):
             raise errors.Invalid(f"port {port} is not a TCP port.", field="port",
                                  rule="1 <= port <= 65535", fix="give the port the server uses")
         runner = self._running_runner(sandbox_id)
+        self._touch(sandbox_id)  # a visitor of its preview is activity
         try:
             if isinstance(runner, _runner.BubblewrapRunner):
                 holder = _holder.read(self._workspace(sandbox_id).parent)
@@ -245,7 +248,9 @@ class LocalDriver(SandboxFiles):
     ) -> ExecResult:
         checked = self._check(sandbox_id, command, timeout, cwd, env)
         with self._processes.track(sandbox_id) as tracker:
-            return _runner.run(self._launching(checked), timeout, tracker)
+            # A long command is activity: idle_timeout_sec does not stop the sandbox under it.
+            return _runner.run(self._launching(checked), timeout, tracker,
+                               on_tick=lambda: self._touch(sandbox_id))
 
     def exec_stream(
         self,
@@ -262,7 +267,15 @@ class LocalDriver(SandboxFiles):
     def _stream(self, checked: _Checked,
                 timeout: float) -> Generator[tuple[str, bytes], None, ExecResult]:
         with self._processes.track(checked.sandbox_id) as tracker:
-            return (yield from _runner.stream(self._launching(checked), timeout, tracker))
+            pieces = _runner.stream(self._launching(checked), timeout, tracker)
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                if piece[0] == "tick":
+                    self._touch(checked.sandbox_id)
+                yield piece
 
     # Background processes
 
@@ -328,9 +341,7 @@ class LocalDriver(SandboxFiles):
         it with the rest."""
         sandbox_id, runner = checked.sandbox_id, checked.runner
         workspace = self._workspace(sandbox_id)
-        bubblewrap = isinstance(runner, _runner.BubblewrapRunner)
-        if bubblewrap:
-            self._holder(sandbox_id, runner)  # started if it is not running
+        # Never started from here: a command that comes just after a stop must not undo it.
         with _holder.locked(workspace.parent, shared=True):
             if self.cgroups.frozen(sandbox_id):
                 raise errors.Conflict(f"Sandbox {sandbox_id} is paused.", code="SANDBOX_PAUSED",
@@ -343,7 +354,8 @@ class LocalDriver(SandboxFiles):
                 return
             holder = _holder.read(workspace.parent)
             if holder is None:
-                raise not_running(sandbox_id, "its processes ended just now")
+                raise not_running(sandbox_id, "its processes are not running (it was stopped, or "
+                                              "its machine restarted); start it again")
             assert isinstance(runner, _runner.BubblewrapRunner)
             with _holder.pin(holder) as pinned:
                 launch = runner.launch(pinned, sandbox_id, checked.cwd, checked.env,

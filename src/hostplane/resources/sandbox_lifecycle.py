@@ -9,9 +9,10 @@ a failed driver call leaves the record as it was.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -85,8 +86,8 @@ def resume_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
 
 
 def enforce_timeouts(container: Container) -> int:
-    """Stop running and paused sandboxes whose timeout_sec or idle_timeout_sec has run out;
-    answers how many were stopped."""
+    """Stop running and paused sandboxes whose timeout_sec, or running ones whose
+    idle_timeout_sec, has run out; answers how many were stopped."""
     now = container.clock.now()
     driver = container.driver
     assert driver is not None
@@ -94,44 +95,85 @@ def enforce_timeouts(container: Container) -> int:
         stmt = select(Sandbox).where(Sandbox.state.in_(STOPPABLE), Sandbox.destroyed_at.is_(None),
                                      (Sandbox.timeout_sec.is_not(None))
                                      | (Sandbox.idle_timeout_sec.is_not(None)))
-        due = [(s.id, reason) for s in session.scalars(stmt)
-               if (reason := _expired(s, now, driver.last_activity)) is not None]
-    for sandbox_id, reason in due:
-        _mark(container, sandbox_id, STOPPABLE, "stopped", reason,
-              lambda sid=sandbox_id: driver.stop_sandbox(sid))
-    return len(due)
+        due = [s.id for s in session.scalars(stmt)
+               if _expired(s, now, driver.last_activity) is not None]
+    stopped = 0
+    for sandbox_id in due:
+        with _row(container, sandbox_id) as sandbox:  # again, locked: a request may have won
+            if sandbox is None or sandbox.state not in STOPPABLE:
+                continue
+            reason = _expired(sandbox, container.clock.now(), driver.last_activity)
+            if reason is not None:
+                driver.stop_sandbox(sandbox_id)
+                _set(sandbox, "stopped", reason)
+                log.info("sandbox %s stopped: %s", sandbox_id, reason)
+                stopped += 1
+    return stopped
 
 
 def reconcile_sandboxes(container: Container) -> int:
     """Bring records and this machine into agreement; answers how many changed. A record that
     says running or paused with nothing behind it (the machine restarted, its processes died) is
-    marked stopped, or started again if `always_on`; a stopped record's processes are ended; a
-    sandbox this machine holds with no live record (destroyed, or never committed) is removed."""
+    marked stopped, or started again if it is running and `always_on`; a stopped record's
+    processes are ended; a sandbox this machine holds with no live record (destroyed, or never
+    committed) is removed."""
     driver = container.driver
     assert driver is not None
     with container.database.transaction() as session:
-        live = {s.id: (s.state, s.always_on) for s in session.scalars(
-            select(Sandbox).where(Sandbox.destroyed_at.is_(None)))}
+        live = {sandbox_id: state for sandbox_id, state in session.execute(
+            select(Sandbox.id, Sandbox.state).where(Sandbox.destroyed_at.is_(None)))}
     changed = 0
-    for sandbox_id in driver.sandbox_ids():
-        if sandbox_id not in live:
-            if driver.held_since(sandbox_id) < time.time() - ORPHAN_GRACE.total_seconds():
-                log.info("removing sandbox %s: it has no live record", sandbox_id)
-                driver.destroy_sandbox(sandbox_id)
-                changed += 1
-            continue
-        state, always_on = live[sandbox_id]
-        actual = driver.sandbox_status(sandbox_id).state
-        if state in STOPPABLE and actual == "stopped":
-            if always_on and driver.start_sandbox(sandbox_id).running:
-                continue
-            changed += _mark(container, sandbox_id, STOPPABLE, "stopped",
-                             "its processes ended (the machine or hostplane restarted, or its "
-                             "main process died); start it again", lambda: None)
-        elif state in ("stopped", "error") and actual in STOPPABLE:
-            driver.stop_sandbox(sandbox_id)
+    held = driver.sandbox_ids()
+    for sandbox_id in held:
+        if sandbox_id not in live and (
+                driver.held_since(sandbox_id) < time.time() - ORPHAN_GRACE.total_seconds()):
+            log.info("removing sandbox %s: it has no live record", sandbox_id)
+            driver.destroy_sandbox(sandbox_id)
             changed += 1
+    for sandbox_id, state in live.items():
+        if _disagree(state, driver.sandbox_status(sandbox_id).state):
+            changed += _reconcile(container, sandbox_id)
     return changed
+
+
+def _disagree(recorded: str, actual: str) -> bool:
+    return ((recorded in STOPPABLE and actual == "stopped")
+            or (recorded in ("stopped", "error") and actual in STOPPABLE))
+
+
+def _reconcile(container: Container, sandbox_id: str) -> int:
+    """One sandbox, with its row locked and both sides read again (a request may have started
+    or stopped it since the pass began)."""
+    driver = container.driver
+    assert driver is not None
+    with _row(container, sandbox_id) as sandbox:
+        if sandbox is None:
+            return 0
+        actual = driver.sandbox_status(sandbox_id).state
+        if not _disagree(sandbox.state, actual):
+            return 0
+        if sandbox.state in ("stopped", "error"):
+            driver.stop_sandbox(sandbox_id)
+            log.info("sandbox %s is %s: its processes were ended", sandbox_id, sandbox.state)
+            return 1
+        if sandbox.state == "running" and sandbox.always_on:
+            if driver.start_sandbox(sandbox_id).running:
+                sandbox.last_started_at = container.clock.now()
+                log.info("sandbox %s is always_on: started again", sandbox_id)
+                return 1
+        _set(sandbox, "stopped", "its processes ended (the machine or hostplane restarted, or "
+                                 "its main process died); start it again")
+        log.info("sandbox %s marked stopped: nothing runs behind it", sandbox_id)
+        return 1
+
+
+@contextlib.contextmanager
+def _row(container: Container, sandbox_id: str) -> Iterator[Sandbox | None]:
+    """A live sandbox's row, locked until the block ends (and its changes are committed)."""
+    with container.database.transaction() as session:
+        yield session.scalars(select(Sandbox).where(Sandbox.id == sandbox_id,
+                                                    Sandbox.destroyed_at.is_(None))
+                              .with_for_update()).first()
 
 
 def _expired(sandbox: Sandbox, now: datetime,
@@ -141,26 +183,12 @@ def _expired(sandbox: Sandbox, now: datetime,
         return None
     if sandbox.timeout_sec and now >= began + timedelta(seconds=sandbox.timeout_sec):
         return f"timeout_sec ({sandbox.timeout_sec} s) ran out"
-    if sandbox.idle_timeout_sec and not sandbox.always_on:
+    # A paused sandbox keeps its state: idling is what pausing is for.
+    if sandbox.idle_timeout_sec and not sandbox.always_on and sandbox.state == "running":
         active = max(began.timestamp(), last_activity(sandbox.id) or 0.0)
         if now.timestamp() >= active + sandbox.idle_timeout_sec:
             return f"idle_timeout_sec ({sandbox.idle_timeout_sec} s) ran out with no activity"
     return None
-
-
-def _mark(container: Container, sandbox_id: str, expected: tuple[str, ...], state: str,
-          reason: str, action: Callable[[], object]) -> int:
-    """Move one record to `state` if it is still in one of `expected` (locked while `action`
-    runs, so a request changing it meanwhile wins or waits)."""
-    with container.database.transaction() as session:
-        sandbox = session.scalars(select(Sandbox).where(Sandbox.id == sandbox_id)
-                                  .with_for_update()).first()
-        if sandbox is None or sandbox.state not in expected or sandbox.destroyed_at is not None:
-            return 0
-        action()
-        _set(sandbox, state, reason)
-    log.info("sandbox %s is now %s: %s", sandbox_id, state, reason)
-    return 1
 
 
 def _locked(scope: Scope, sandbox_id: str) -> Sandbox:

@@ -37,7 +37,7 @@ async def exec_stream(sandbox_id: str, body: ExecRequest, ctx: Exec) -> Streamin
     env = {**sandbox.env, **(body.env or {})}
     output = await ctx.call(ctx.env.driver.exec_stream, sandbox.id, body.command, cwd=cwd,
                             env=env, timeout=timeout)
-    return sse.stream(_exec_frames(output), ctx.call)
+    return await sse.stream(_exec_frames(output), ctx.call)
 
 
 def _exec_frames(output: Generator[tuple[str, bytes], None, ExecResult]) -> Iterator[bytes]:
@@ -49,7 +49,10 @@ def _exec_frames(output: Generator[tuple[str, bytes], None, ExecResult]) -> Iter
             except StopIteration as done:
                 result: ExecResult = done.value
                 break
-            yield from lines.feed(kind, chunk)
+            if kind in ("started", "tick"):
+                yield b""  # nothing to send; a client that left is noticed here
+            else:
+                yield from lines.feed(kind, chunk)
     finally:
         output.close()  # a client that left ends the command
     yield from lines.flush()
@@ -111,7 +114,8 @@ async def process_logs(
     driver = ctx.env.driver
     chunk = await ctx.call(driver.read_output, sandbox.id, process_id, offset=offset, tail=tail)
     if follow or sse.MEDIA_TYPE in request.headers.get("accept", ""):
-        return sse.stream(_follow(driver, sandbox.id, process_id, chunk.offset), ctx.call)
+        return await sse.stream(_follow(driver, sandbox.id, process_id, chunk.offset),
+                                ctx.call)
     return Data(data=OutputPublic.of(chunk))
 
 
