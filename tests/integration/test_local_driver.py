@@ -334,3 +334,16 @@ def test_bubblewrap_sandbox_has_no_way_to_the_host(driver: LocalDriver, sbx: str
 def test_the_sandboxes_tree_is_private(driver: LocalDriver, sbx: str) -> None:
     """Only hostplane's user may enter it: a setuid file made inside is unreachable to others."""
     assert driver.root.stat().st_mode & 0o777 == 0o700
+
+
+def test_stop_and_start_in_every_mode(driver: LocalDriver) -> None:
+    sandbox_id = _new_sandbox(driver)
+    driver.write_file(sandbox_id, "kept.txt", b"kept")
+    driver.stop_sandbox(sandbox_id)
+    assert driver.sandbox_status(sandbox_id).state == "stopped"
+    with pytest.raises(errors.Conflict) as stopped:
+        driver.exec(sandbox_id, "true")
+    assert stopped.value.code == "SANDBOX_NOT_RUNNING"
+    assert driver.start_sandbox(sandbox_id).running
+    assert driver.exec(sandbox_id, "cat kept.txt").stdout == "kept"
+    driver.destroy_sandbox(sandbox_id)

@@ -37,6 +37,7 @@ _ENV_FILE = "env.json"
 _LIMITS_FILE = "limits.json"
 _IDENTITY_FILE = "identity"
 _ACTIVITY_FILE = "activity"
+_STOPPED_FILE = "stopped"
 # Variables the shell sets itself, whatever the environment says (or refuses some values of).
 _SHELL_OWN = frozenset({"PWD", "OLDPWD", "PPID", "OPTIND", "OPTARG", "IFS", "PS1", "PS2", "PS4",
                         "LINENO", "ENV"})
@@ -118,6 +119,9 @@ class LocalDriver(SandboxFiles):
         try:
             if isinstance(runner, _runner.BubblewrapRunner):
                 self._holder(sandbox_id, runner)
+            else:
+                with _holder.locked(self._workspace(sandbox_id).parent):
+                    (self._workspace(sandbox_id).parent / _STOPPED_FILE).unlink(missing_ok=True)
         except errors.HostplaneError as exc:
             return DriverStatus("error", reason=exc.message)
         self._touch(sandbox_id)  # idle_timeout_sec counts from here
@@ -130,7 +134,7 @@ class LocalDriver(SandboxFiles):
         runner, reason = self._runner()
         if runner is None:
             return DriverStatus("error", reason=reason)
-        if isinstance(runner, _runner.BubblewrapRunner) and _holder.read(workspace.parent) is None:
+        if not self._up(runner, workspace.parent):
             return DriverStatus("stopped", reason="its processes are not running")
         if self.cgroups.frozen(sandbox_id):
             return DriverStatus("paused")
@@ -144,6 +148,7 @@ class LocalDriver(SandboxFiles):
 
     def _stop(self, sandbox_id: str, home: Path) -> None:
         """Under the sandbox's lock: no command can start meanwhile."""
+        (home / _STOPPED_FILE).touch()  # what says so where there is no holder (isolation none)
         _processes.mark_all_stopped(home)
         self._processes.kill(sandbox_id)
         self.cgroups.thaw(sandbox_id)  # frozen processes cannot die
@@ -348,14 +353,16 @@ class LocalDriver(SandboxFiles):
                                       fix="Resume it (POST /sandboxes/{id}/resume).")
             prefix = tuple(join_command(
                 self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))))
+            if not self._up(runner, workspace.parent):
+                raise not_running(sandbox_id, "its processes are not running (it was stopped, or "
+                                              "its machine restarted); start it again")
             if isinstance(runner, _runner.DirectRunner):
                 launch = runner.launch(workspace, checked.cwd, checked.env, checked.command)
                 yield dataclasses.replace(launch, prefix=prefix)
                 return
             holder = _holder.read(workspace.parent)
             if holder is None:
-                raise not_running(sandbox_id, "its processes are not running (it was stopped, or "
-                                              "its machine restarted); start it again")
+                raise not_running(sandbox_id, "its processes ended just now")
             assert isinstance(runner, _runner.BubblewrapRunner)
             with _holder.pin(holder) as pinned:
                 launch = runner.launch(pinned, sandbox_id, checked.cwd, checked.env,
@@ -398,6 +405,14 @@ class LocalDriver(SandboxFiles):
                 with self._lock:
                     self._holders[sandbox_id] = proc
             return found
+
+    @staticmethod
+    def _up(runner: _runner.Runner, home: Path) -> bool:
+        """Whether the sandbox's processes may run: its holder is there (bubblewrap), or it was
+        not stopped (isolation none, where nothing holds a sandbox)."""
+        if isinstance(runner, _runner.BubblewrapRunner):
+            return _holder.read(home) is not None
+        return not (home / _STOPPED_FILE).exists()
 
     def _touch(self, sandbox_id: str) -> None:
         with contextlib.suppress(OSError):  # a sandbox without a home fails just after
