@@ -89,10 +89,13 @@ class DirectRunner:
 # Run by every command entering a sandbox, before the user's command: it checks it is in the
 # sandbox it was sent to, takes its environment from standard input, then leaves only /dev/null
 # there, moves to the working directory and becomes the user's shell.
+# The user's command then runs in this same shell (one process fewer than `sh -c` again), with
+# no positional parameter and no variable of ours left (`set --` runs inside the eval, after the
+# command's text was taken from $1).
 _ENTER_SCRIPT = (
     f'read -r id < {_holder.IDENTITY}; [ "$id" = "$1" ] || exit 125; unset id; '
     '. /dev/stdin || exit 125; exec </dev/null; '
-    'cd -- "$2" || exit 125; unset OLDPWD; exec /bin/sh -c "$3"'
+    'cd -- "$2" || exit 125; unset OLDPWD; shift 2; eval "set --; $1"'
 )
 SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -146,8 +149,8 @@ class BubblewrapRunner:
 
     def launch(self, pinned: _holder.Pinned, sandbox_id: str, cwd: tuple[str, ...],
                env: Mapping[str, str], command: str) -> Launch:
-        argv = [*pinned.argv(self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sandbox",
-                sandbox_id, view(cwd), command]
+        argv = [*pinned.argv(self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sh", sandbox_id,
+                view(cwd), command]
         return Launch(argv, {"PATH": BASE_PATH}, None, stdin_data=exports(env),
                       pass_fds=tuple(pinned.fds.values()))
 
