@@ -273,14 +273,17 @@ class LocalDriver(SandboxFiles):
                 timeout: float) -> Generator[tuple[str, bytes], None, ExecResult]:
         with self._processes.track(checked.sandbox_id) as tracker:
             pieces = _runner.stream(self._launching(checked), timeout, tracker)
-            while True:
-                try:
-                    piece = next(pieces)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                if piece[0] == "tick":
-                    self._touch(checked.sandbox_id)
-                yield piece
+            try:
+                while True:
+                    try:
+                        piece = next(pieces)
+                    except StopIteration as done:
+                        return done.value  # type: ignore[no-any-return]
+                    if piece[0] == "tick":
+                        self._touch(checked.sandbox_id)
+                    yield piece
+            finally:
+                pieces.close()  # a consumer that stops listening ends the command
 
     # Background processes
 
@@ -290,7 +293,8 @@ class LocalDriver(SandboxFiles):
         checked = self._check(sandbox_id, command, timeout or 1.0, cwd, env)
         home = self._workspace(sandbox_id).parent
         with self._launching(checked) as launch:
-            info, proc = _processes.start(home, launch, command, cwd or WORKSPACE, timeout)
+            info, proc = _processes.start(home, launch, command, _paths.view(checked.cwd),
+                                          timeout)
         with self._lock:
             self._background.append(proc)
             self._background = [p for p in self._background if p.poll() is None]  # reaped
