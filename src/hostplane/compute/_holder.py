@@ -39,7 +39,6 @@ IDENTITY = "/run/sandbox/id"
 SETPRIV = "/usr/bin/setpriv"
 _START_TIMEOUT = 10.0
 _CLONE_NEWNET = 0x40000000
-_LISTEN = "0A"
 
 
 NAMESPACES = ("user", "mnt", "pid", "net", "ipc", "uts")
@@ -209,21 +208,6 @@ def stop(home: Path) -> None:
             time.sleep(0.005)
     with contextlib.suppress(FileNotFoundError):
         (home / STATE_FILE).unlink()
-
-
-def listening_ports(holder: Holder) -> list[int]:
-    """TCP ports something listens on inside the sandbox (its network namespace, any address)."""
-    ports: set[int] = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{holder.pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == _LISTEN:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return sorted(ports)
 
 
 def connect(holder: Holder, port: int, timeout: float) -> socket.socket:

@@ -331,8 +331,8 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def listening_ports(pids: list[int]) -> list[int]:
-    """TCP ports these host processes listen on (sandboxes without a network of their own)."""
+def socket_inodes(pids: list[int]) -> set[str]:
+    """The inodes of the sockets these processes hold open."""
     inodes: set[str] = set()
     for pid in pids:
         with contextlib.suppress(OSError):
@@ -341,12 +341,19 @@ def listening_ports(pids: list[int]) -> list[int]:
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
                     if target.startswith("socket:["):
                         inodes.add(target[8:-1])
+    return inodes
+
+
+def listening_ports(net: str, *, inodes: set[str] | None = None) -> list[int]:
+    """TCP ports listened on in the network namespace whose /proc `net` directory this is (any
+    address), or only by the sockets in `inodes`."""
     ports: set[int] = set()
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            for line in Path(f"{net}/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
-                if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
+                if (len(fields) > 9 and fields[3] == "0A"  # LISTEN
+                        and (inodes is None or fields[9] in inodes)):
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return sorted(ports)
 

@@ -216,8 +216,11 @@ class LocalDriver(SandboxFiles):
         runner = self._running_runner(sandbox_id)
         if isinstance(runner, _runner.BubblewrapRunner):
             holder = _holder.read(self._workspace(sandbox_id).parent)
-            return [] if holder is None else _holder.listening_ports(holder)
-        return _runner.listening_ports(self.cgroups.pids_in(sandbox_id))
+            # Its own network namespace: whatever listens there is the sandbox's.
+            return [] if holder is None else _runner.listening_ports(f"/proc/{holder.pid}/net")
+        # The host's network: only the sockets of the sandbox's own processes.
+        return _runner.listening_ports(
+            "/proc/net", inodes=_runner.socket_inodes(self.cgroups.pids_in(sandbox_id)))
 
     def open_connection(self, sandbox_id: str, port: int, *, timeout: float = 5.0) -> socket.socket:
         """A TCP connection to `port` inside the sandbox, as the edge router will make them."""
@@ -355,19 +358,19 @@ class LocalDriver(SandboxFiles):
             if self.cgroups.frozen(sandbox_id):
                 raise errors.Conflict(f"Sandbox {sandbox_id} is paused.", code="SANDBOX_PAUSED",
                                       fix="Resume it (POST /sandboxes/{id}/resume).")
-            prefix = tuple(join_command(
-                self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))))
-            if not self._up(runner, workspace.parent):
+            holder = None
+            if isinstance(runner, _runner.BubblewrapRunner):
+                holder = _holder.read(workspace.parent)
+            if not self._up(runner, workspace.parent, holder):
                 raise not_running(sandbox_id, "its processes are not running (it was stopped, or "
                                               "its machine restarted); start it again")
+            prefix = tuple(join_command(
+                self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))))
             if isinstance(runner, _runner.DirectRunner):
                 launch = runner.launch(workspace, checked.cwd, checked.env, checked.command)
                 yield dataclasses.replace(launch, prefix=prefix)
                 return
-            holder = _holder.read(workspace.parent)
-            if holder is None:
-                raise not_running(sandbox_id, "its processes ended just now")
-            assert isinstance(runner, _runner.BubblewrapRunner)
+            assert isinstance(runner, _runner.BubblewrapRunner) and holder is not None
             with _holder.pin(holder) as pinned:
                 launch = runner.launch(pinned, sandbox_id, checked.cwd, checked.env,
                                        checked.command)
@@ -411,11 +414,13 @@ class LocalDriver(SandboxFiles):
             return found
 
     @staticmethod
-    def _up(runner: _runner.Runner, home: Path) -> bool:
-        """Whether the sandbox's processes may run: its holder is there (bubblewrap), or it was
-        not stopped (isolation none, where nothing holds a sandbox)."""
+    def _up(runner: _runner.Runner, home: Path,
+            holder: _holder.Holder | None = None) -> bool:
+        """Whether the sandbox's processes may run: its holder is there (bubblewrap; pass it if
+        it was read already), or it was not stopped (isolation none, where nothing holds a
+        sandbox)."""
         if isinstance(runner, _runner.BubblewrapRunner):
-            return _holder.read(home) is not None
+            return (holder or _holder.read(home)) is not None
         return not (home / _STOPPED_FILE).exists()
 
     def _touch(self, sandbox_id: str) -> None:

@@ -26,6 +26,8 @@ from hostplane.resources.sandboxes import runnable_sandbox
 router = APIRouter(prefix="/sandboxes/{sandbox_id}", tags=["sandbox processes"])
 
 Exec = Annotated[RequestContext, needs("sandbox:exec")]
+# A process's record and output stay readable while its sandbox is paused or stopped.
+INSPECTABLE = ("running", "paused", "stopped")
 
 
 @router.post("/exec/stream", response_class=StreamingResponse, responses=sse.RESPONSES,
@@ -75,7 +77,7 @@ async def start_process(sandbox_id: str, body: ProcessCreate, ctx: Exec) -> Data
 @router.get("/processes", response_model=Data[list[ProcessPublic]],
             summary="The sandbox's background processes, running and ended, oldest first")
 async def list_processes(sandbox_id: str, ctx: Exec) -> Data[list[ProcessPublic]]:
-    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=("running", "paused", "stopped"))
+    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=INSPECTABLE)
     found = await ctx.call(ctx.env.driver.list_processes, sandbox.id)
     return Data(data=[ProcessPublic.of(info) for info in found])
 
@@ -83,7 +85,7 @@ async def list_processes(sandbox_id: str, ctx: Exec) -> Data[list[ProcessPublic]
 @router.get("/processes/{process_id}", response_model=Data[ProcessPublic],
             summary="One background process")
 async def get_process(sandbox_id: str, process_id: str, ctx: Exec) -> Data[ProcessPublic]:
-    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=("running", "paused", "stopped"))
+    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=INSPECTABLE)
     return Data(data=ProcessPublic.of(
         await ctx.call(ctx.env.driver.get_process, sandbox.id, process_id)))
 
@@ -110,7 +112,7 @@ async def process_logs(
     = False,
 ) -> Data[OutputPublic] | StreamingResponse:
     check_offsets(offset, tail)
-    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=("running", "paused", "stopped"))
+    sandbox = await ctx.run(runnable_sandbox, sandbox_id, states=INSPECTABLE)
     driver = ctx.env.driver
     chunk = await ctx.call(driver.read_output, sandbox.id, process_id, offset=offset, tail=tail)
     if follow or sse.MEDIA_TYPE in request.headers.get("accept", ""):
