@@ -198,6 +198,28 @@ def base_url(container: Container) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def edge_url(container: Container, base_url: str) -> Iterator[str]:
+    """The edge router, a real uvicorn server on loopback beside the API over the same container
+    (as `hostplane serve` runs them: route changes reach it in-process)."""
+    from hostplane.edge.app import create_edge
+    from hostplane.edge.serving import edge_config
+
+    port = _free_port()
+    server = uvicorn.Server(edge_config(create_edge(container), host="127.0.0.1", port=port,
+                                       log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("edge did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 @pytest.fixture
 def new_org(container: Container, base_url: str) -> Iterator[Callable[..., Org]]:
     made: list[Org] = []

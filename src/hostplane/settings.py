@@ -68,6 +68,21 @@ class Settings(BaseSettings):
     link-local addresses. Off: such URLs fail, so a URL can't make the server read its own
     network."""
 
+    # Edge router
+    edge_port: int = Field(8000, ge=1, le=65535)
+    """Where `hostplane serve` runs the edge router (the default public port of URLs)."""
+    edge_max_open_per_org: int = Field(1000, ge=1, le=1_000_000)
+    """Requests and WebSockets one organization may have open at once, per edge process (503
+    above)."""
+    edge_requests_per_second_per_org: float = Field(2000, gt=0, le=1_000_000)
+    """Requests per second one organization may send, per edge process (429 above; bursts of
+    twice that)."""
+    edge_trusted_proxies: str = ""
+    """Comma list of peer addresses (e.g. Caddy's, 127.0.0.1) whose X-Forwarded-For the edge
+    believes; from anyone else the client's address is the peer's."""
+    tls_ask_allow: str = "127.0.0.1/32,::1/128"
+    """Networks that may ask GET /internal/tls/ask (Caddy's on-demand TLS check)."""
+
     # Request handling
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     """Largest request body the API accepts (413 above)."""
@@ -102,6 +117,10 @@ class Settings(BaseSettings):
                     return "postgresql+psycopg://" + url[len(prefix):]
             return url
         return f"sqlite:///{(self.data_dir / 'hostplane.db').resolve()}"
+
+    @property
+    def edge_trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.edge_trusted_proxies.split(",") if part.strip()]
 
     @property
     def nameservers(self) -> list[str]:

@@ -17,6 +17,8 @@ from hostplane.settings import Settings
 
 MAX_LABEL = 63
 MAX_HOSTNAME = 253
+PREVIEW_LABEL = "sandbox"  # previews live under sandbox.{preview domain}
+DESKTOP_PATH = "/desktop/index.html"
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,12 @@ def sandbox_preview_url(
             fix="Expose the port your app listens on, e.g. 5173.",
         )
     domain = org.active_preview_domain or platform.preview_domain
-    return platform.url(f"{port}-{sandbox_slug}.sandbox.{domain}")
+    return platform.url(preview_host(domain, sandbox_slug, port))
+
+
+def preview_host(preview_domain: str, sandbox_slug: str, port: int) -> str:
+    """`{port}-{sandbox}.sandbox.{preview domain}`: the shape read back by `read_host`."""
+    return f"{port}-{sandbox_slug}.{PREVIEW_LABEL}.{preview_domain}"
 
 
 def deployment_urls(
@@ -128,7 +135,7 @@ def deployment_urls(
     """Every layer of a deployment and the winner. `custom_domains` are its own verified exact
     domains; `project_domains`, its project's, route to it only when it is the project's
     production deployment. The first exact domain wins (its own before its project's)."""
-    fallback = platform.url(f"{deployment_slug}.{org.slug}.{platform.managed_domain}")
+    fallback = platform.url(fallback_host(platform, org.slug, deployment_slug))
     domain = org.active_deployment_domain
     branded = platform.url(f"{deployment_slug}.{domain}") if domain else None
     exact = [*custom_domains, *(project_domains if is_production else ())]
@@ -148,9 +155,57 @@ def computer_urls(
 ) -> ComputerUrls:
     """The desktop (`{computer}.{computer domain}/desktop/index.html`, or the first verified exact
     domain when one is attached) and the computer's HTTP preview base (`sandbox_url`)."""
-    desktop_path = "/desktop/index.html"
-    host_url = platform.url(f"{computer_slug}.{platform.computer_domain}", desktop_path)
-    custom = tuple(platform.url(host, desktop_path) for host in custom_domains)
+    host_url = platform.url(f"{computer_slug}.{platform.computer_domain}", DESKTOP_PATH)
+    custom = tuple(platform.url(host, DESKTOP_PATH) for host in custom_domains)
     preview_domain = org.active_preview_domain or platform.preview_domain
-    sandbox_url = platform.url(f"{computer_slug}.sandbox.{preview_domain}")
+    sandbox_url = platform.url(f"{computer_slug}.{PREVIEW_LABEL}.{preview_domain}")
     return ComputerUrls(custom[0] if custom else host_url, sandbox_url, host_url, custom)
+
+
+def fallback_host(platform: Platform, org_slug: str, deployment_slug: str) -> str:
+    """`{deployment}.{organization}.{managed domain}`: always served, whatever else is set."""
+    return f"{deployment_slug}.{org_slug}.{platform.managed_domain}"
+
+
+# Reading hosts back: what the edge router does with a request's Host. The builders above and
+# read_host below are the one definition of every shape.
+
+@dataclass(frozen=True)
+class HostReading:
+    """One way a host can be read. `layer` says which URL layer it would be:
+    - "preview": `{port}-{slug}.sandbox.{base}`, base the platform's or an organization's
+      preview domain;
+    - "deployment": `{slug}.{base}`, base an organization's deployment domain (checked by the
+      caller), or `{slug}.{org_slug}.{managed domain}` when `org_slug` is set;
+    - "desktop": `{slug}.{computer domain}`."""
+
+    layer: str
+    slug: str
+    base: str
+    port: int | None = None
+    org_slug: str | None = None
+
+
+def read_host(platform: Platform, host: str) -> list[HostReading]:
+    """Every reading of a canonical host (lower-case A-labels, no port, no trailing dot), in the
+    order the spec's precedence tries them after exact domains: an organization's deployment
+    domain, a preview, the managed fallback, a desktop. The caller keeps the first whose
+    records exist."""
+    first, _, base = host.partition(".")
+    if not first or not base:
+        return []
+    readings = [HostReading("deployment", first, base)]
+    port_text, dash, slug = first.partition("-")
+    second, _, preview_base = base.partition(".")
+    if dash and slug and port_text.isdigit() and len(port_text) <= 5 and \
+            second == PREVIEW_LABEL and preview_base and 1 <= int(port_text) <= 65535 \
+            and port_text[0] != "0":
+        readings.append(HostReading("preview", slug, preview_base, port=int(port_text)))
+    managed = "." + platform.managed_domain
+    if base.endswith(managed):
+        org_slug = base[: -len(managed)]
+        if org_slug and "." not in org_slug:
+            readings.append(HostReading("deployment", first, base, org_slug=org_slug))
+    if base == platform.computer_domain:
+        readings.append(HostReading("desktop", first, base))
+    return readings

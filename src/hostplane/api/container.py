@@ -16,10 +16,13 @@ from hostplane.compute.local import LocalDriver
 from hostplane.compute.port import ComputeDriver
 from hostplane.compute.releases import ReleaseStore
 from hostplane.db.engine import Database
+from hostplane.db.notify import ChangeListener
 from hostplane.domains.resolver import DnsResolver, Resolver
 from hostplane.keys.auth import KeyAuthenticator
+from hostplane.edge import changes
+from hostplane.edge.cache import RouteCache
+from hostplane.keys import cache as keys_cache
 from hostplane.keys.cache import KeyCache
-from hostplane.keys.listener import KeyChangeListener
 from hostplane.settings import Settings
 from hostplane.tokens.auth import TokenAuthenticator
 from hostplane.tokens.signing import KeyRing
@@ -43,14 +46,21 @@ class Container:
     databases: DatabaseHost = field(init=False)
     releases: ReleaseStore = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
-    _listener: KeyChangeListener | None = field(init=False, default=None)
+    routes: RouteCache = field(init=False)
+    _listener: ChangeListener | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         every = timedelta(seconds=self.settings.key_last_used_resolution_seconds)
         self.key_cache = KeyCache(self.clock, ttl=every)
         self.authenticator = KeyAuthenticator(self.database, self.key_cache, self.clock,
                                               last_used_every=every)
-        self.database.key_change_listeners.append(self.key_cache.invalidate)
+        self.database.on_change(keys_cache.CHANNEL, self.key_cache.invalidate)
+        # On PostgreSQL other processes' changes arrive by NOTIFY within a second; SQLite has no
+        # such channel, so entries there live at most a second.
+        self.routes = RouteCache(ttl=1.0 if self.database.is_sqlite else 5.0)
+        for factory in self.database.session_factories:
+            changes.install(factory)
+        self.database.on_change(changes.CHANNEL, self.routes.invalidate)
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)
         self.releases = ReleaseStore(self.settings.data_dir / "releases")
@@ -86,9 +96,10 @@ class Container:
 
     def start(self) -> None:
         """Start what a serving process needs beside requests: on PostgreSQL, the listener that
-        hears key changes made by other processes. Safe to call more than once."""
+        hears key and route changes made by other processes. Safe to call more than once."""
         if self._listener is None and not self.database.is_sqlite:
-            self._listener = KeyChangeListener(self.database.url, self.key_cache)
+            self._listener = ChangeListener(self.database.url, {
+                keys_cache.CHANNEL: self.key_cache, changes.CHANNEL: self.routes})
             self._listener.start()
 
     def stop(self) -> None:

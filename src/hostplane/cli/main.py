@@ -85,19 +85,41 @@ def _fail(exc: errors.HostplaneError) -> None:
     raise typer.Exit(1)
 
 
-def _serve(host: str, port: int, *, worker: bool, log_level: str, access_log: bool) -> None:
+def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
+           access_log: bool) -> None:
+    import asyncio
+
     import uvicorn
 
     from hostplane.api.app import create_app
+    from hostplane.edge.app import create_edge
+    from hostplane.edge.serving import CompanionServer, edge_config
     from hostplane.worker.runner import Worker
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    container = Container.build(get_settings())
+    settings = get_settings()
+    container = Container.build(settings)
     api = create_app(container=container)
     if worker:
         Worker(container).start_in_thread()
-    uvicorn.run(api, host=host, port=port, log_level=log_level, proxy_headers=True,
-                access_log=access_log)
+    api_server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level=log_level,
+                                               proxy_headers=True, access_log=access_log))
+    if not edge:
+        api_server.run()
+        return
+    edge_server = CompanionServer(edge_config(create_edge(container), host=host,
+                                         port=settings.edge_port, log_level=log_level,
+                                         access_log=access_log))
+
+    async def both() -> None:
+        # The edge ends with the API (which owns the process's signals); if the edge can't
+        # start (its port taken), the process exits with uvicorn's error.
+        edge_task = asyncio.ensure_future(edge_server.serve())
+        await api_server.serve()
+        edge_server.should_exit = True
+        await edge_task
+
+    asyncio.run(both())
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -109,15 +131,46 @@ AccessLog = Annotated[bool, typer.Option(help="Log one line per request.")]
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
           access_log: AccessLog = True) -> None:
-    """Run everything in one process: the API and the background worker (SQLite by default)."""
-    _serve(host, port, worker=True, log_level=log_level, access_log=access_log)
+    """Run everything in one process: the API, the background worker and the edge router (on
+    HOSTPLANE_EDGE_PORT, default 8000, where the URLs the API returns point). SQLite by
+    default."""
+    _serve(host, port, worker=True, edge=True, log_level=log_level, access_log=access_log)
 
 
 @app.command("api")
 def api_command(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
                 access_log: AccessLog = True) -> None:
     """Run only the JSON API (stateless; run several behind a load balancer)."""
-    _serve(host, port, worker=False, log_level=log_level, access_log=access_log)
+    _serve(host, port, worker=False, edge=False, log_level=log_level, access_log=access_log)
+
+
+@app.command("edge")
+def edge_command(
+    host: Host = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default "
+                                             "HOSTPLANE_EDGE_PORT, 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the port.")] = 1,
+    log_level: LogLevel = "info",
+    access_log: AccessLog = False,
+) -> None:
+    """Run only the edge router: it serves every URL the API hands out (previews, deployments,
+    desktops, exact domains). Stateless over the same database; put Caddy in front for TLS
+    (`hostplane caddyfile`)."""
+    import uvicorn
+
+    from hostplane.edge.serving import edge_config
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    upgrade(Container.build(settings).database)  # once, before the workers start
+    config = edge_config("hostplane.edge.app:from_environment", host=host,
+                         port=port or settings.edge_port, log_level=log_level,
+                         access_log=access_log, workers=workers)
+    if workers > 1:
+        sock = config.bind_socket()
+        uvicorn.Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
 
 
 @app.command()

@@ -235,6 +235,11 @@ class LocalDriver(SandboxFiles):
                 if holder is None:
                     raise ConnectionRefusedError("its processes are not running")
                 return _holder.connect(holder, port, timeout)
+            # The host's network: reach only a port the sandbox's own processes listen on, never
+            # another service of this machine (its database, the API) through a preview URL.
+            home = self._workspace(sandbox_id).parent
+            if not self._up(runner, home) or port not in self.list_ports(sandbox_id):
+                raise ConnectionRefusedError("no process of the sandbox listens there")
             return socket.create_connection(("127.0.0.1", port), timeout=timeout)
         except OSError as exc:
             raise errors.Unavailable(
@@ -422,6 +427,10 @@ class LocalDriver(SandboxFiles):
         if isinstance(runner, _runner.BubblewrapRunner):
             return (holder or _holder.read(home)) is not None
         return not (home / _STOPPED_FILE).exists()
+
+    def touch(self, sandbox_id: str) -> None:
+        """Count now as activity of the sandbox (its preview had a visitor)."""
+        self._touch(sandbox_id)
 
     def _touch(self, sandbox_id: str) -> None:
         with contextlib.suppress(OSError):  # a sandbox without a home fails just after

@@ -156,6 +156,10 @@ class ComputeDriver(Protocol):
     def open_connection(self, sandbox_id: str, port: int, *, timeout: float = 5.0) -> socket.socket:
         ...
 
+    def touch(self, sandbox_id: str) -> None:
+        """Count now as activity (for idle_timeout_sec): the edge calls it as traffic passes."""
+        ...
+
     # Background processes.
     def start_process(self, sandbox_id: str, command: str, *, cwd: str | None = None,
                       env: Mapping[str, str] | None = None,

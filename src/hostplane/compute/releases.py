@@ -84,12 +84,12 @@ class ReleaseStore:
                           "index.html"):
             entry = manifest.get(candidate)
             if entry is not None:
-                return self._blob(entry["sha256"]), entry["content_type"]
+                return self.blob(entry["sha256"]), entry["content_type"]
         return None
 
     def _put(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
-        blob = self._blob(sha)
+        blob = self.blob(sha)
         if not blob.exists():
             blob.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=blob.parent, prefix=".blob-")
@@ -98,7 +98,8 @@ class ReleaseStore:
             os.replace(temp, blob)  # whole or not at all; the same bytes, whoever wins
         return sha
 
-    def _blob(self, sha: str) -> Path:
+    def blob(self, sha: str) -> Path:
+        """Where the file with this SHA-256 is kept."""
         return self.root / "blobs" / sha[:2] / sha
 
 

@@ -37,12 +37,18 @@ class Database:
             reader_bind = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reads = sessionmaker(reader_bind, expire_on_commit=False)
         self._writes = sessionmaker(writer_bind, expire_on_commit=False)
-        # Called with a key hash (or "*") after a transaction that changed API keys commits.
-        self.key_change_listeners: list[Callable[[str], None]] = []
+        # Called, per channel, with each payload announced (db/notify.announce) by a transaction
+        # that committed: a key hash on the keys channel, "*" on the routes channel, ...
+        self.change_listeners: dict[str, list[Callable[[str], None]]] = {}
         for factory in (self._reads, self._writes):
             install_tenant_guard(factory)
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_soft_rollback", _forget_changes)
+
+    @property
+    def session_factories(self) -> tuple[sessionmaker[Session], ...]:
+        """The reader and writer session factories, for installing session events."""
+        return (self._reads, self._writes)
 
     def session(self, *, write: bool = True) -> Session:
         """A new session; `write=False` gives an autocommitting reader."""
@@ -64,15 +70,20 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def on_change(self, channel: str, listener: Callable[[str], None]) -> None:
+        """Call `listener(payload)` for each change announced on `channel`, once it commits."""
+        self.change_listeners.setdefault(channel, []).append(listener)
+
     def _after_commit(self, session: Session) -> None:
-        for key_hash in session.info.pop("changed_keys", ()):
-            for listener in self.key_change_listeners:
-                listener(key_hash)
+        for channel, payloads in session.info.pop("changes", {}).items():
+            for payload in payloads:
+                for listener in self.change_listeners.get(channel, ()):
+                    listener(payload)
 
 
 def _forget_changes(session: Session, previous: Any) -> None:
     if not previous.nested:  # a savepoint rolled back; the transaction's changes still stand
-        session.info.pop("changed_keys", None)
+        session.info.pop("changes", None)
 
 
 def _make_engine(url: str, *, pool_size: int, echo: bool, sqlite: bool) -> Engine:

@@ -67,6 +67,11 @@ def unicode_name(name: str) -> str:
         return name
 
 
+def is_dns_name(host: str) -> bool:
+    """`host` is lower-case A-labels of letters, digits and inner hyphens, 253 characters at most."""
+    return len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
+
+
 def is_within(host: str, domain: str) -> bool:
     """`host` is `domain` itself or a name under it."""
     return host == domain or host.endswith("." + domain)

@@ -2,7 +2,7 @@
 
 Every request authenticates, so a hit must cost no database round trip. A change to a key (revoke,
 rotate, rescope) is announced when its transaction commits: in this process directly, and to every
-other process through PostgreSQL NOTIFY (keys/listener.py). A generation counter stops a lookup that
+other process through PostgreSQL NOTIFY (db/notify.py). A generation counter stops a lookup that
 raced with a change from caching what it read before the change. Entries also age out after
 `ttl` (which is also how often last_used_at is written), and when the NOTIFY listener is down the
 cache is switched off, so a lost message can never keep a revoked key alive.
@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hostplane.clock import Clock
+from hostplane.db.notify import announce
 
 CHANNEL = "hostplane_keys"
 ALL = "*"  # announced when every key must be forgotten
@@ -78,8 +78,4 @@ class KeyCache:
 def key_changed(session: Session, key_hash: str = ALL) -> None:
     """Announce, when this transaction commits, that the key with this hash (or every key,
     with ALL: the organization's identity changed) changed."""
-    session.info.setdefault("changed_keys", set()).add(key_hash)
-    if session.get_bind().dialect.name == "postgresql":
-        # Delivered to every listening process at commit, and never if the transaction rolls back.
-        session.execute(text("SELECT pg_notify(:channel, :hash)"),
-                        {"channel": CHANNEL, "hash": key_hash})
+    announce(session, CHANNEL, key_hash)

@@ -133,6 +133,14 @@ class KeyRing:
         kid, key = signer
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid}), kid
 
+    def signed_here(self, token: str) -> bool:
+        """Whether `token` names one of this platform's signing keys (without verifying it)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return False
+        return isinstance(kid, str) and kid in self.keys().public
+
     def verify(self, token: str, *, issuer: str, now: datetime,
                leeway: float = 60) -> tuple[dict[str, Any], str]:
         """The claims of a token this platform signed, and the kid that signed it, or 401. `alg` is pinned (never `none` or

@@ -1,0 +1,128 @@
+"""Relaying one HTTP request to a port in a sandbox, streaming both ways: the upload as it
+arrives (a slow sandbox slows the client, nothing piles up in memory), the response as the
+sandbox writes it (server-sent events arrive event by event)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from hostplane.edge.upstream import Pool, PoolKey, UpstreamError, exchange
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+HEAD_TIMEOUT = 300.0  # seconds a sandbox may take to start answering
+
+
+def request_head(scope: dict[str, Any], headers: list[tuple[bytes, bytes]],
+                 framing: bytes | None) -> bytes:
+    target = scope.get("raw_path") or scope["path"].encode()
+    if scope.get("query_string"):
+        target += b"?" + scope["query_string"]
+    lines = [b"%s %s HTTP/1.1" % (scope["method"].encode(), target)]
+    lines += [name + b": " + value for name, value in headers]
+    if framing is not None:
+        lines.append(framing)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool, key: PoolKey,
+                headers: list[tuple[bytes, bytes]], response_filter: Callable[[Any], Any]) -> None:
+    """Send the request to the sandbox and its response to the client. Raises UpstreamError (or
+    the driver's refusal) only before anything was sent to the client."""
+    sent = {k for k, _ in scope["headers"]}
+    content_length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    if content_length is not None:
+        framing: bytes | None = b"content-length: " + content_length
+        chunked = False
+    elif b"transfer-encoding" in sent:
+        framing, chunked = b"transfer-encoding: chunked", True
+    else:
+        framing, chunked = None, False
+    has_body = framing is not None and content_length != b"0"
+    head = request_head(scope, headers, framing)
+    body_done = asyncio.Event()
+    first: dict[str, Any] | None = None
+    if has_body:
+        # Nothing reaches the sandbox before the body's first piece has been parsed: a request
+        # whose framing is broken from the start (a bad chunk size) never leaves the edge.
+        first = await receive()
+        if first["type"] == "http.disconnect":
+            return
+    else:
+        body_done.set()
+    is_head = scope["method"] == "HEAD"
+
+    for attempt in (1, 2):
+        conn = await pool.get(key)
+        try:
+            response, body = await exchange(
+                conn, head, _request_body(first, receive, body_done) if first else None,
+                chunked=chunked, bodyless_response=is_head, head_timeout=HEAD_TIMEOUT)
+            break
+        except UpstreamError as exc:
+            conn.close()
+            if attempt == 1 and exc.retryable:
+                continue  # the pooled connection had been closed while idle
+            raise
+        except BaseException:
+            conn.close()
+            raise
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": response_filter(response.headers)})
+    watcher = asyncio.ensure_future(_disconnected(receive, body_done))
+    try:
+        async for piece in _racing(body, watcher):
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except UpstreamError:
+        response.keep_alive = False  # headers are out: end the response without its end
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(BaseException):
+            await body.aclose()  # type: ignore[attr-defined]
+        if response.keep_alive and response._done:
+            pool.put(conn)
+        else:
+            conn.close()
+
+
+async def _request_body(first: dict[str, Any], receive: Receive, done: asyncio.Event
+                        ) -> AsyncIterator[bytes]:
+    message = first
+    while True:
+        if message["type"] == "http.disconnect":
+            raise UpstreamError("the client went away during the upload")
+        yield message.get("body", b"")
+        if not message.get("more_body"):
+            done.set()
+            return
+        message = await receive()
+
+
+async def _disconnected(receive: Receive, body_done: asyncio.Event) -> None:
+    """Returns when the client disconnects (after its body was read)."""
+    await body_done.wait()
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _racing(body: AsyncIterator[bytes], watcher: asyncio.Future[None]
+                  ) -> AsyncIterator[bytes]:
+    """The body's pieces until it ends or the client disconnects (a stream that never ends,
+    such as server-sent events, stops with its reader)."""
+    iterator = body.__aiter__()
+    while True:
+        step = asyncio.ensure_future(iterator.__anext__())
+        await asyncio.wait({step, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if not step.done():
+            step.cancel()
+            with contextlib.suppress(BaseException):
+                await step
+            raise UpstreamError("the client went away")
+        try:
+            yield step.result()
+        except StopAsyncIteration:
+            return

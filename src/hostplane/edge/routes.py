@@ -1,0 +1,188 @@
+"""Host → target: what the edge serves for a request's Host, read from the database.
+
+The URL engine's `read_host` says which layers a host could be; this module asks the database
+which one exists, in the spec's precedence: a verified exact domain, then an organization's
+verified deployment domain, a sandbox preview (the platform's or the organization's verified
+preview domain), the managed fallback, a computer's desktop. Only verified domains route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import idna
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hostplane.domains.hostnames import is_dns_name
+from hostplane.domains.models import DEPLOYMENT, PREVIEW, CustomDomain, TenantDomain
+from hostplane.resources.models import Computer, Deployment, Sandbox, SandboxPreview
+from hostplane.tenancy.models import Project, Tenant
+from hostplane.urls import HostReading, Platform, read_host
+
+VERIFIED = "verified"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxTarget:
+    """A port inside a sandbox. `lifecycle` changes each time the sandbox starts, so pooled
+    connections of an earlier run are never reused."""
+
+    tenant_id: str
+    sandbox_id: str
+    workspace_id: str
+    project_id: str
+    port: int
+    state: str
+    lifecycle: str
+    visibility: str  # public | private
+    mask_host: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTarget:
+    tenant_id: str
+    deployment_id: str
+    version_id: str | None  # None: nothing published (or promoted) yet
+    spa_fallback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DesktopTarget:
+    tenant_id: str
+    computer_id: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoTarget:
+    """Nothing to serve. `tenant_id` is set when the host is an organization's (its error page
+    is branded); `reason` is "unknown" or "removed"."""
+
+    tenant_id: str | None
+    reason: str
+
+
+Target = SandboxTarget | DeploymentTarget | DesktopTarget | NoTarget
+UNKNOWN = NoTarget(None, "unknown")
+
+
+def canonical_host(raw: str) -> str | None:
+    """The Host header as a name to look up: lower case, no port, no trailing dot, IDN as
+    A-labels; None for anything that is not a DNS name."""
+    host = raw.strip()
+    if host.startswith("["):  # an IPv6 literal never names a tenant's host
+        return None
+    host = host.rsplit(":", 1)[0] if ":" in host else host
+    host = host[:-1] if host.endswith(".") else host
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode()
+        except idna.IDNAError:
+            return None
+    host = host.lower()
+    return host if is_dns_name(host) else None
+
+
+def resolve(session: Session, platform: Platform, host: str) -> Target:
+    """The target of a canonical host."""
+    exact = session.execute(
+        select(CustomDomain.tenant_id, CustomDomain.target_type, CustomDomain.target_id)
+        .where(CustomDomain.domain == host, CustomDomain.status == VERIFIED)
+    ).first()
+    if exact is not None:
+        return _exact(session, *exact)
+    branded: NoTarget | None = None  # an organization's host whose resource is gone
+    for reading in read_host(platform, host):
+        target = _READERS[reading.layer](session, platform, reading)
+        if isinstance(target, NoTarget):
+            branded = branded or target
+            continue
+        if target is not None:
+            return target
+    return branded or UNKNOWN
+
+
+def _exact(session: Session, tenant_id: str, target_type: str, target_id: str) -> Target:
+    if target_type == "project":
+        target_id = session.scalar(select(Project.production_deployment_id).where(
+            Project.id == target_id, Project.tenant_id == tenant_id)) or ""
+        target_type = "deployment"
+    if target_type == "deployment":
+        row = session.get(Deployment, target_id)
+        return _deployment(row) if row and row.tenant_id == tenant_id else NoTarget(
+            tenant_id, "removed")
+    if target_type == "computer":
+        computer = session.get(Computer, target_id)
+        if computer is None or computer.tenant_id != tenant_id or computer.destroyed_at:
+            return NoTarget(tenant_id, "removed")
+        return DesktopTarget(tenant_id, computer.id, computer.state)
+    return NoTarget(tenant_id, "removed")
+
+
+def _deployment(row: Deployment) -> Target:
+    if row.destroyed_at is not None:
+        return NoTarget(row.tenant_id, "removed")
+    return DeploymentTarget(row.tenant_id, row.id, row.active_version_id,
+                            bool((row.meta or {}).get("spa_fallback")))
+
+
+def _read_deployment(session: Session, platform: Platform, r: HostReading) -> Target | None:
+    if r.org_slug is not None:
+        tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == r.org_slug))
+    else:
+        tenant_id = session.scalar(select(TenantDomain.tenant_id).where(
+            TenantDomain.kind == DEPLOYMENT, TenantDomain.domain == r.base,
+            TenantDomain.status == VERIFIED))
+    if tenant_id is None:
+        return None
+    row = session.scalars(select(Deployment).where(
+        Deployment.tenant_id == tenant_id, Deployment.slug == r.slug,
+        Deployment.destroyed_at.is_(None))).first()
+    return _deployment(row) if row is not None else NoTarget(tenant_id, "unknown")
+
+
+def _read_preview(session: Session, platform: Platform, r: HostReading) -> Target | None:
+    sandbox = session.scalars(select(Sandbox).where(Sandbox.slug == r.slug)).first()
+    if sandbox is None or not _preview_base_of(session, platform, sandbox.tenant_id, r.base):
+        return None
+    if sandbox.destroyed_at is not None:
+        return NoTarget(sandbox.tenant_id, "removed")
+    assert r.port is not None
+    port_visibility = session.scalar(select(SandboxPreview.visibility).where(
+        SandboxPreview.sandbox_id == sandbox.id, SandboxPreview.port == r.port))
+    meta: dict[str, Any] = sandbox.meta or {}
+    visibility = "private" if "private" in (port_visibility, _visibility(sandbox)) else "public"
+    started = sandbox.last_started_at or sandbox.started_at
+    return SandboxTarget(
+        sandbox.tenant_id, sandbox.id, sandbox.workspace_id, sandbox.project_id, r.port,
+        sandbox.state,
+        lifecycle=started.isoformat() if started else "", visibility=visibility,
+        mask_host=meta.get("mask_host", True) is not False)
+
+
+def _visibility(sandbox: Sandbox) -> str:
+    return getattr(sandbox, "visibility", None) or "public"
+
+
+def _preview_base_of(session: Session, platform: Platform, tenant_id: str, base: str) -> bool:
+    """Previews answer on the platform's preview domain and on the organization's own verified
+    one (never on another organization's)."""
+    if base == platform.preview_domain:
+        return True
+    return session.scalar(select(TenantDomain.id).where(
+        TenantDomain.tenant_id == tenant_id, TenantDomain.kind == PREVIEW,
+        TenantDomain.domain == base, TenantDomain.status == VERIFIED)) is not None
+
+
+def _read_desktop(session: Session, platform: Platform, r: HostReading) -> Target | None:
+    computer = session.scalars(select(Computer).where(Computer.slug == r.slug)).first()
+    if computer is None:
+        return None
+    if computer.destroyed_at is not None:
+        return NoTarget(computer.tenant_id, "removed")
+    return DesktopTarget(computer.tenant_id, computer.id, computer.state)
+
+
+_READERS = {"deployment": _read_deployment, "preview": _read_preview, "desktop": _read_desktop}

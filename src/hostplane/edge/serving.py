@@ -1,0 +1,32 @@
+"""Running the edge under uvicorn: its settings, and a server that runs beside the API's."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from hostplane.edge.websocket import MAX_MESSAGE
+
+
+def edge_config(app: Any, *, host: str, port: int, log_level: str, access_log: bool,
+                workers: int = 1) -> uvicorn.Config:
+    """llhttp for requests, no Server header (end users never learn what serves them), our own
+    X-Forwarded-* handling, WebSockets through `websockets`. The Date header is the app's own on
+    relayed responses and the edge's on its pages and files (uvicorn's would be a second one)."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=access_log,
+        http="httptools", ws="websockets-sansio", server_header=False, date_header=False,
+        proxy_headers=False,
+        lifespan="on", factory=isinstance(app, str), workers=workers,
+        ws_max_size=MAX_MESSAGE, ws_ping_interval=None, timeout_keep_alive=30)
+
+
+class CompanionServer(uvicorn.Server):
+    """A server that leaves signals to the one it runs beside (`hostplane serve`)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

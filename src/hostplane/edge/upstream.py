@@ -1,0 +1,227 @@
+"""HTTP/1.1 to a port inside a sandbox: pooled keep-alive connections, a response parser, and
+framing that never lets one request's bytes be read as another's.
+
+Connections come from the compute driver's `open_connection` (the sandbox's own network) and are
+pooled per (sandbox, lifecycle, port): a sandbox that stopped and started again has a new
+lifecycle, so a connection of its earlier run is never reused. Responses are parsed with
+httptools (llhttp, as uvicorn uses), which refuses malformed framing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import httptools
+
+from hostplane import errors
+
+READ_SIZE = 64 * 1024
+MAX_IDLE_PER_PORT = 32
+MAX_HEAD_BYTES = 64 * 1024  # response status line and headers
+
+
+class UpstreamError(Exception):
+    """The sandbox's server broke the exchange. `retryable`: nothing of a response arrived on a
+    reused connection (it had been closed while idle), so a request without a body may be sent
+    again on a fresh one."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+PoolKey = tuple[str, str, int]  # sandbox id, lifecycle, port
+
+
+@dataclass(eq=False)
+class Connection:
+    key: PoolKey
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    reused: bool = False
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    @property
+    def usable(self) -> bool:
+        return not self.reader.at_eof() and not self.writer.is_closing()
+
+
+class Pool:
+    """Idle connections per (sandbox, lifecycle, port)."""
+
+    def __init__(self, connect: Callable[[str, int], object]) -> None:
+        self._connect = connect  # driver.open_connection, run in a thread
+        self._idle: dict[PoolKey, list[Connection]] = {}
+
+    async def get(self, key: PoolKey) -> Connection:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.usable:
+                conn.reused = True
+                return conn
+            conn.close()
+        self._forget_other_lifecycles(key)
+        sock = await asyncio.to_thread(self._connect, key[0], key[2])
+        reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
+        return Connection(key, reader, writer)
+
+    def put(self, conn: Connection) -> None:
+        idle = self._idle.setdefault(conn.key, [])
+        if len(idle) >= MAX_IDLE_PER_PORT or not conn.usable:
+            conn.close()
+        else:
+            idle.append(conn)
+
+    def forget(self, sandbox_id: str | None = None) -> None:
+        """Close idle connections (of one sandbox, or all)."""
+        for key in [k for k in self._idle if sandbox_id is None or k[0] == sandbox_id]:
+            for conn in self._idle.pop(key):
+                conn.close()
+
+    def _forget_other_lifecycles(self, key: PoolKey) -> None:
+        for other in [k for k in self._idle if k[0] == key[0] and k[1] != key[1]]:
+            for conn in self._idle.pop(other):
+                conn.close()
+
+    def close(self) -> None:
+        self.forget()
+
+
+@dataclass
+class Response:
+    """A response being read: the head first, then the body in pieces."""
+
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    keep_alive: bool = False
+    _head_done: bool = False
+    _done: bool = False
+    _chunks: list[bytes] = field(default_factory=list)
+    _head_bytes: int = 0
+    _parser: httptools.HttpResponseParser | None = None
+    _close_delimited: bool = False
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise UpstreamError("the response headers are too large")
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        assert self._parser is not None
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # informational: the real one follows
+            self.headers = []
+            return
+        self.status = status
+        self._head_done = True
+        self.keep_alive = self._parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._head_done:
+            self._done = True
+
+
+async def exchange(conn: Connection, head: bytes, body: AsyncIterator[bytes] | None, *,
+                   chunked: bool, bodyless_response: bool,
+                   head_timeout: float) -> tuple[Response, AsyncIterator[bytes]]:
+    """Send a request (head bytes, then the body framed as the head says) and read the response
+    head. Returns the response and an iterator over its body; once that is exhausted,
+    `response.keep_alive` says whether the connection may be reused."""
+    response = Response()
+    parser = httptools.HttpResponseParser(response)
+    response._parser = parser
+    conn.writer.write(head)
+    sender = asyncio.ensure_future(_send_body(conn, body, chunked)) if body is not None else None
+    received = 0
+    try:
+        async with asyncio.timeout(head_timeout):
+            while not response._head_done:
+                data = await conn.reader.read(READ_SIZE)
+                if not data:
+                    raise UpstreamError("the connection closed before a response",
+                                        retryable=conn.reused and received == 0 and body is None)
+                received += len(data)
+                _feed(parser, data)
+    except BaseException:
+        if sender is not None:
+            sender.cancel()
+        raise
+    if sender is None:
+        await conn.writer.drain()
+    framing = {k for k, _ in response.headers} & {b"content-length", b"transfer-encoding"}
+    response._close_delimited = not framing and not bodyless_response \
+        and response.status not in (204, 304)
+    if bodyless_response:  # HEAD: whatever the headers say, no body follows
+        response._done, response.keep_alive = True, False
+        response._chunks.clear()
+    return response, _body(conn, response, parser, sender)
+
+
+def _feed(parser: httptools.HttpResponseParser, data: bytes) -> None:
+    try:
+        parser.feed_data(data)
+    except httptools.HttpParserUpgrade:
+        raise UpstreamError("the server switched protocols on a plain request") from None
+    except httptools.HttpParserError as exc:
+        raise UpstreamError(f"the response is not valid HTTP/1.1 ({exc})") from None
+
+
+async def _body(conn: Connection, response: Response, parser: httptools.HttpResponseParser,
+                sender: asyncio.Future[None] | None) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            if response._chunks:
+                chunks, response._chunks = response._chunks, []
+                yield b"".join(chunks)
+            if response._done:
+                break
+            data = await conn.reader.read(READ_SIZE)
+            if not data:
+                if response._close_delimited:
+                    response.keep_alive = False
+                    break
+                raise UpstreamError("the connection closed in the middle of the response")
+            _feed(parser, data)
+        if sender is not None:
+            if not sender.done():  # answered before reading the whole request: can't reuse
+                sender.cancel()
+                response.keep_alive = False
+            elif sender.exception() is not None:
+                response.keep_alive = False
+    except BaseException:
+        response.keep_alive = False
+        if sender is not None:
+            sender.cancel()
+        raise
+
+
+async def _send_body(conn: Connection, body: AsyncIterator[bytes], chunked: bool) -> None:
+    writer = conn.writer
+    async for piece in body:
+        if not piece:
+            continue
+        if chunked:
+            writer.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        else:
+            writer.write(piece)
+        await writer.drain()  # a slow sandbox slows the upload, never fills our memory
+    if chunked:
+        writer.write(b"0\r\n\r\n")
+    await writer.drain()
+
+
+def connection_error(exc: BaseException) -> errors.HostplaneError | None:
+    """The driver's refusal to connect, if that is what `exc` is."""
+    return exc if isinstance(exc, errors.HostplaneError) else None
