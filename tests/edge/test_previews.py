@@ -200,3 +200,11 @@ def test_json_or_html_by_accept(org, edge_url):
     assert "Powered by" not in resp.text  # no organization: nothing of anyone
     body = json.loads(via_edge(edge_url, "nothing.example.org").text)
     assert body["error"]["code"] == "HOST_NOT_FOUND"
+
+
+def test_edge_traffic_counts_as_sandbox_activity(org, container, edge_url):
+    sandbox = sandbox_app(org, "busy")
+    before = container.driver.last_activity(sandbox["id"])
+    time.sleep(0.05)
+    assert via_edge(edge_url, preview_host(sandbox)).status_code == 200
+    assert container.driver.last_activity(sandbox["id"]) > before

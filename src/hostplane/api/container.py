@@ -56,8 +56,9 @@ class Container:
                                               last_used_every=every)
         self.database.on_change(keys_cache.CHANNEL, self.key_cache.invalidate)
         # On PostgreSQL other processes' changes arrive by NOTIFY within a second; SQLite has no
-        # such channel, so entries there live at most a second.
-        self.routes = RouteCache(ttl=1.0 if self.database.is_sqlite else 5.0)
+        # such channel, so entries there live half a second (a second process converges within
+        # a second).
+        self.routes = RouteCache(ttl=0.5 if self.database.is_sqlite else 5.0)
         for factory in self.database.session_factories:
             changes.install(factory)
         self.database.on_change(changes.CHANNEL, self.routes.invalidate)

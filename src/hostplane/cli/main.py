@@ -157,6 +157,7 @@ def edge_command(
     desktops, exact domains). Stateless over the same database; put Caddy in front for TLS
     (`hostplane caddyfile`)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from hostplane.edge.serving import edge_config
 
@@ -168,7 +169,7 @@ def edge_command(
                          access_log=access_log, workers=workers)
     if workers > 1:
         sock = config.bind_socket()
-        uvicorn.Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run()
 

@@ -28,12 +28,13 @@ from hostplane.domains.models import CustomDomain
 from hostplane.domains.tenant_domains import check_not_platform
 from hostplane.domains.verification import Expected, Outcome, after_check, exact_records
 from hostplane.resources.common import get_resource
-from hostplane.resources.models import Computer, Deployment
+from hostplane.resources.models import Computer, Deployment, Sandbox
+from hostplane.resources.sandbox_schemas import DEFAULT_PREVIEW_PORT
 from hostplane.tenancy.organizations import require_setup
 from hostplane.tenancy.projects import get_project
 from hostplane.urls import Platform
 
-TARGETS = ("deployment", "computer", "project")
+TARGETS = ("deployment", "computer", "project", "sandbox")
 REMOVED = "removed"
 
 
@@ -45,6 +46,7 @@ class DomainRequest:
     external_workspace_id: str | None = None
     external_project_id: str | None = None
     external_user_id: str | None = None
+    port: int | None = None  # a sandbox's preview port (default 5173); no other target has one
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ class DomainPlan:
 
 
 def target_of(scope: Scope, target_type: str, target_id: str) -> Any:
-    """The deployment, computer or project a domain is attached to (404 if not this org's)."""
+    """The deployment, computer, project or sandbox a domain is attached to (404 if not this
+    org's)."""
+    if target_type == "sandbox":
+        return get_resource(scope, Sandbox, target_id, "sandbox")
     if target_type == "deployment":
         return get_resource(scope, Deployment, target_id, "deployment")
     if target_type == "computer":
@@ -69,6 +74,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     the existing record (reused). A name held elsewhere is 409 DOMAIN_CLAIMED."""
     require_setup(scope.tenant())
     target = target_of(scope, target_type, target_id)
+    port = _port(target_type, request.port)
     name = canonical_domain(request.domain, field=request.field)
     if len(name) + 21 > 253:  # the ownership record `_hostplane-challenge.{name}` must fit too
         raise errors.Invalid(f"{name!r} is too long to verify.", code="HOSTNAME_TOO_LONG",
@@ -81,7 +87,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
         return _same_target(mine, target_type, target.id, request.field), True
     record = CustomDomain(
         tenant_id=scope.tenant_id, domain=name, target_type=target_type, target_id=target.id,
-        status="pending", redirect_policy=request.redirect_policy, created_at=now,
+        status="pending", redirect_policy=request.redirect_policy, created_at=now, port=port,
         external_workspace_id=request.external_workspace_id
         or getattr(target, "external_workspace_id", None),
         external_project_id=request.external_project_id
@@ -95,6 +101,16 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     if again is not None:  # this organization, concurrently
         return _same_target(again, target_type, target.id, request.field), True
     raise taken(name, request.field)
+
+
+def _port(target_type: str, port: int | None) -> int | None:
+    if target_type == "sandbox":
+        return port or DEFAULT_PREVIEW_PORT
+    if port is not None:
+        raise errors.Invalid(f"A {target_type}'s domain has no port.", field="port",
+                             rule="port is only for a sandbox's domains (its preview port)",
+                             fix="Leave port out.")
+    return None
 
 
 def _same_target(record: CustomDomain, target_type: str, target_id: str,

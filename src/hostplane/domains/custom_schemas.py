@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hostplane import errors
 from hostplane.domains.custom_domains import DomainRequest
@@ -34,6 +34,8 @@ class DomainAdd(BaseModel):
     domain: DomainText | None = None
     fqdn: DomainText | None = None
     redirect_policy: Redirect = "none"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="A sandbox's domain: the preview port it serves (default 5173)")
     external_workspace_id: Text(1, 200) | None = None  # type: ignore[valid-type]
     external_project_id: Text(1, 200) | None = None  # type: ignore[valid-type]
     external_user_id: Text(1, 200) | None = None  # type: ignore[valid-type]
@@ -45,15 +47,15 @@ class DomainAdd(BaseModel):
             raise errors.Invalid("No domain given.", field="domain", rule="send domain (or fqdn)",
                                  fix='Send {"domain": "program.example.com"}.')
         return DomainRequest(value, field, self.redirect_policy, self.external_workspace_id,
-                             self.external_project_id, self.external_user_id)
+                             self.external_project_id, self.external_user_id, self.port)
 
 
 class FlatDomainAdd(DomainAdd):
     """POST /custom-domains: TypeScript's resource_type/resource_id or Go's target_type/target_id."""
 
-    resource_type: Literal["deployment", "computer", "project"] | None = None
+    resource_type: Literal["deployment", "computer", "project", "sandbox"] | None = None
     resource_id: Text(1, 64) | None = None  # type: ignore[valid-type]
-    target_type: Literal["deployment", "computer", "project"] | None = None
+    target_type: Literal["deployment", "computer", "project", "sandbox"] | None = None
     target_id: Text(1, 64) | None = None  # type: ignore[valid-type]
 
     def target(self) -> tuple[str, str]:
@@ -83,6 +85,8 @@ class CustomDomainPublic(BaseModel):
     deployment_id: str | None
     computer_id: str | None
     project_id: str | None
+    sandbox_id: str | None
+    port: int | None
     redirect_policy: str
     verification_target: str
     verification_token: str
@@ -109,13 +113,13 @@ class CustomDomainPublic(BaseModel):
         problems = problems if d.last_checked_at and d.status != "verified" else []
         token = next(e.value for e in expected if e.purpose == "ownership")
         ids = {f"{t}_id": d.target_id if d.target_type == t else None
-               for t in ("deployment", "computer", "project")}
+               for t in ("deployment", "computer", "project", "sandbox")}
         return cls(
             id=d.id, tenant_id=d.tenant_id, domain=d.domain, fqdn=d.domain,
             domain_unicode=unicode_name(d.domain), status=PUBLIC_STATUS.get(d.status, "pending"),
             state=d.status, verified=d.status == "verified", target_type=d.target_type,
             target_id=d.target_id, resource_type=d.target_type, resource_id=d.target_id, **ids,
-            redirect_policy=d.redirect_policy, verification_target=settings.proxy_target,
+            port=d.port, redirect_policy=d.redirect_policy, verification_target=settings.proxy_target,
             verification_token=token,
             instructions="; ".join(
                 f"Add {c.type} {c.name} → {c.value}" + (" (ALIAS/ANAME, or the A records of "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlalchemy import Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db.base import Base, JSONType, TenantOwned, Timestamped, new_id
@@ -66,8 +66,9 @@ class CustomDomain(TenantOwned, Timestamped, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     domain: Mapped[str] = mapped_column(String(253))
-    target_type: Mapped[str] = mapped_column(String(16))  # deployment | computer | project
+    target_type: Mapped[str] = mapped_column(String(16))  # deployment | computer | project | sandbox
     target_id: Mapped[str] = mapped_column(String(36))
+    port: Mapped[int | None] = mapped_column(Integer)  # a sandbox's: the preview port it serves
     status: Mapped[str] = mapped_column(String(16), default="pending")
     redirect_policy: Mapped[str] = mapped_column(String(16), default="none")
     external_workspace_id: Mapped[str | None] = mapped_column(String(200))

@@ -62,13 +62,13 @@ def allows(principal: Principal, target: SandboxTarget) -> bool:
             and (limit.ports is None or target.port in limit.ports))
 
 
-def same_origin(origin: bytes | None, host: bytes) -> bool:
-    """Whether a cookie-carrying unsafe request or WebSocket comes from the preview itself."""
+def same_origin(origin: bytes | None, host: str) -> bool:
+    """Whether a cookie-carrying unsafe request or WebSocket comes from the preview itself (its
+    own host name; the port is the edge's, or Caddy's, not the app's)."""
     if not origin:
         return False
     parts = urlsplit(origin.decode("latin-1"))
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == \
-        host.decode("latin-1").lower()
+    return parts.scheme in ("http", "https") and (parts.hostname or "") == host
 
 
 def without_token(path: str, query: bytes) -> str:

@@ -61,7 +61,6 @@ class Edge:
                                 per_second=settings.edge_requests_per_second_per_org)
         self.trusted_proxies = frozenset(settings.edge_trusted_proxy_list)
         self._touched: dict[str, float] = {}
-        container.routes.subscribers.append(self.pool.forget)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -91,7 +90,7 @@ class Edge:
             return
         try:
             if isinstance(target, SandboxTarget):
-                await self._sandbox(scope, receive, reply, hosts[0], target)
+                await self._sandbox(scope, receive, reply, hosts[0], host, target)
             elif isinstance(target, DeploymentTarget):
                 await self._deployment(scope, reply, target)
             else:
@@ -103,14 +102,14 @@ class Edge:
     # Sandboxes
 
     async def _sandbox(self, scope: dict[str, Any], receive: Any, reply: _Reply, raw_host: bytes,
-                       target: SandboxTarget) -> None:
+                       host: str, target: SandboxTarget) -> None:
         look = await self.router.look(target.tenant_id)
         if target.state != "running":
             await reply.page(_STATES.get(target.state, "SANDBOX_UNAVAILABLE"), look)
             return
         token = None
         if target.visibility == "private":
-            token = await self._private(scope, reply, raw_host, target, look)
+            token = await self._private(scope, reply, host, target, look)
             if token is None:
                 return
         self._touch(target.sandbox_id)
@@ -155,7 +154,7 @@ class Edge:
         reply.started = True
         await websocket.relay(upstream, receive, reply.send, revoked)
 
-    async def _private(self, scope: dict[str, Any], reply: _Reply, raw_host: bytes,
+    async def _private(self, scope: dict[str, Any], reply: _Reply, host: str,
                        target: SandboxTarget, look: pages.Look) -> str | None:
         """The token that opens this private preview, or None once a refusal or the
         token-for-cookie redirect has been answered."""
@@ -168,7 +167,7 @@ class Edge:
             location = without_token(scope.get("raw_path", b"/").decode("latin-1"),
                                      scope.get("query_string", b""))
             await reply.redirect(location, self.access.cookie(
-                offered, max(int(expires - time.time()), 1)))
+                offered, max(int(expires - self.container.clock.now().timestamp()), 1)))
             return None
         auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         scheme, _, bearer = auth.decode("latin-1").partition(" ")
@@ -185,7 +184,7 @@ class Edge:
         # An ambient cookie: other sites must not drive unsafe requests or sockets with it.
         unsafe = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
         origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        if unsafe and not same_origin(origin, raw_host):
+        if unsafe and not same_origin(origin, host):
             await reply.page("PREVIEW_FORBIDDEN", look)
             return None
         return cookie

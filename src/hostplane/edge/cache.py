@@ -22,7 +22,6 @@ class RouteCache:
         self._entries: dict[Any, tuple[float, Any]] = {}
         self._generation = 0
         self._lock = threading.Lock()
-        self.subscribers: list[Callable[[], None]] = []
 
     @property
     def generation(self) -> int:
@@ -50,8 +49,6 @@ class RouteCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
-        for subscriber in list(self.subscribers):
-            subscriber()
 
     def __len__(self) -> int:
         return len(self._entries)

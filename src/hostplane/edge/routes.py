@@ -9,8 +9,6 @@ preview domain), the managed fallback, a computer's desktop. Only verified domai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import idna
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,7 +86,8 @@ def canonical_host(raw: str) -> str | None:
 def resolve(session: Session, platform: Platform, host: str) -> Target:
     """The target of a canonical host."""
     exact = session.execute(
-        select(CustomDomain.tenant_id, CustomDomain.target_type, CustomDomain.target_id)
+        select(CustomDomain.tenant_id, CustomDomain.target_type, CustomDomain.target_id,
+               CustomDomain.port)
         .where(CustomDomain.domain == host, CustomDomain.status == VERIFIED)
     ).first()
     if exact is not None:
@@ -104,7 +103,13 @@ def resolve(session: Session, platform: Platform, host: str) -> Target:
     return branded or UNKNOWN
 
 
-def _exact(session: Session, tenant_id: str, target_type: str, target_id: str) -> Target:
+def _exact(session: Session, tenant_id: str, target_type: str, target_id: str,
+           port: int | None) -> Target:
+    if target_type == "sandbox":
+        sandbox = session.get(Sandbox, target_id)
+        if sandbox is None or sandbox.tenant_id != tenant_id or sandbox.destroyed_at or not port:
+            return NoTarget(tenant_id, "removed")
+        return _sandbox(session, sandbox, port)
     if target_type == "project":
         target_id = session.scalar(select(Project.production_deployment_id).where(
             Project.id == target_id, Project.tenant_id == tenant_id)) or ""
@@ -150,20 +155,19 @@ def _read_preview(session: Session, platform: Platform, r: HostReading) -> Targe
     if sandbox.destroyed_at is not None:
         return NoTarget(sandbox.tenant_id, "removed")
     assert r.port is not None
+    return _sandbox(session, sandbox, r.port)
+
+
+def _sandbox(session: Session, sandbox: Sandbox, port: int) -> SandboxTarget:
+    # A port's own visibility only narrows the sandbox's ("tenant" previews need a token too).
     port_visibility = session.scalar(select(SandboxPreview.visibility).where(
-        SandboxPreview.sandbox_id == sandbox.id, SandboxPreview.port == r.port))
-    meta: dict[str, Any] = sandbox.meta or {}
-    visibility = "private" if "private" in (port_visibility, _visibility(sandbox)) else "public"
+        SandboxPreview.sandbox_id == sandbox.id, SandboxPreview.port == port))
+    private = sandbox.visibility != "public" or port_visibility not in (None, "public")
     started = sandbox.last_started_at or sandbox.started_at
     return SandboxTarget(
-        sandbox.tenant_id, sandbox.id, sandbox.workspace_id, sandbox.project_id, r.port,
-        sandbox.state,
-        lifecycle=started.isoformat() if started else "", visibility=visibility,
-        mask_host=meta.get("mask_host", True) is not False)
-
-
-def _visibility(sandbox: Sandbox) -> str:
-    return getattr(sandbox, "visibility", None) or "public"
+        sandbox.tenant_id, sandbox.id, sandbox.workspace_id, sandbox.project_id, port,
+        sandbox.state, lifecycle=started.isoformat() if started else "",
+        visibility="private" if private else "public", mask_host=sandbox.mask_request_host)
 
 
 def _preview_base_of(session: Session, platform: Platform, tenant_id: str, base: str) -> bool:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import httptools
 
-from hostplane import errors
-
 READ_SIZE = 64 * 1024
 MAX_IDLE_PER_PORT = 32
+IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
 MAX_HEAD_BYTES = 64 * 1024  # response status line and headers
 
 
@@ -42,6 +42,7 @@ class Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     reused: bool = False
+    idle_since: float = 0.0
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -55,15 +56,19 @@ class Connection:
 class Pool:
     """Idle connections per (sandbox, lifecycle, port)."""
 
-    def __init__(self, connect: Callable[[str, int], object]) -> None:
+    def __init__(self, connect: Callable[[str, int], object],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._connect = connect  # driver.open_connection, run in a thread
+        self._clock = clock
         self._idle: dict[PoolKey, list[Connection]] = {}
+        self._next_sweep = 0.0
 
     async def get(self, key: PoolKey) -> Connection:
         idle = self._idle.get(key)
+        fresh_since = self._clock() - IDLE_SECONDS
         while idle:
             conn = idle.pop()
-            if conn.usable:
+            if conn.usable and conn.idle_since >= fresh_since:
                 conn.reused = True
                 return conn
             conn.close()
@@ -73,17 +78,30 @@ class Pool:
         return Connection(key, reader, writer)
 
     def put(self, conn: Connection) -> None:
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now - IDLE_SECONDS)
+            self._next_sweep = now + IDLE_SECONDS
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= MAX_IDLE_PER_PORT or not conn.usable:
             conn.close()
         else:
+            conn.idle_since = now
             idle.append(conn)
 
-    def forget(self, sandbox_id: str | None = None) -> None:
-        """Close idle connections (of one sandbox, or all)."""
-        for key in [k for k in self._idle if sandbox_id is None or k[0] == sandbox_id]:
-            for conn in self._idle.pop(key):
-                conn.close()
+    def _sweep(self, fresh_since: float) -> None:
+        """Close connections idle too long (of sandboxes that stopped, or just quiet)."""
+        for key in list(self._idle):
+            kept = []
+            for conn in self._idle[key]:
+                if conn.usable and conn.idle_since >= fresh_since:
+                    kept.append(conn)
+                else:
+                    conn.close()
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
 
     def _forget_other_lifecycles(self, key: PoolKey) -> None:
         for other in [k for k in self._idle if k[0] == key[0] and k[1] != key[1]]:
@@ -91,7 +109,10 @@ class Pool:
                 conn.close()
 
     def close(self) -> None:
-        self.forget()
+        """Close every idle connection (the edge is shutting down)."""
+        for key in list(self._idle):
+            for conn in self._idle.pop(key):
+                conn.close()
 
 
 @dataclass
@@ -221,7 +242,3 @@ async def _send_body(conn: Connection, body: AsyncIterator[bytes], chunked: bool
         writer.write(b"0\r\n\r\n")
     await writer.drain()
 
-
-def connection_error(exc: BaseException) -> errors.HostplaneError | None:
-    """The driver's refusal to connect, if that is what `exc` is."""
-    return exc if isinstance(exc, errors.HostplaneError) else None

@@ -70,6 +70,12 @@ class Sandbox(OwnedResource, Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     # When the current run began: timeout_sec counts from it (started_at is the first start).
     last_started_at: Mapped[datetime | None]
+    # Who may open its previews through the edge: anyone (public), or a browser token holding
+    # preview:read for it (private). A port's own visibility (SandboxPreview) can only narrow it.
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    # The edge sends `Host: localhost:{port}` (the original in X-Forwarded-Host), so dev servers'
+    # host checks pass; off, the sandbox sees the public host.
+    mask_request_host: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class SandboxPreview(TenantOwned, Timestamped, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from hostplane.inputs import Text
 from hostplane.resources.inputs import Env, Metadata, Name, OwnershipInput, SlugText, owned_fields
@@ -35,6 +35,11 @@ class SandboxCreate(OwnershipInput):
     idle_timeout_sec: Seconds | None = None
     persistent: StrictBool = False
     always_on: StrictBool = False
+    visibility: Literal["public", "private"] = Field(
+        "public", description="private: its previews open only with a browser token holding "
+                              "preview:read for it")
+    mask_request_host: StrictBool = Field(
+        True, description="The app sees Host: localhost:{port} (dev servers' host checks pass)")
     env: Env | None = None
     metadata: Metadata | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
@@ -50,6 +55,16 @@ class SandboxCreate(OwnershipInput):
         size = self.size or (None if self.cpu_count or self.memory_mb else DEFAULT_SIZE)
         return (size, self.cpu_count or cpu, self.memory_mb or memory,
                 self.disk_mb or self.disk_size_mb or DEFAULT_DISK_MB)
+
+
+class SandboxUpdate(BaseModel):
+    """PATCH /sandboxes/{id}: what may change on a running sandbox."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Name | None = None
+    visibility: Literal["public", "private"] | None = None
+    mask_request_host: StrictBool | None = None
 
 
 class SandboxPublic(BaseModel):
@@ -77,6 +92,8 @@ class SandboxPublic(BaseModel):
     idle_timeout_sec: int | None
     persistent: bool
     always_on: bool
+    visibility: str
+    mask_request_host: bool
     metadata: dict[str, Any]
     tags: list[str]
     preview_url: str
@@ -104,7 +121,8 @@ class SandboxPublic(BaseModel):
             template_id=s.template_id, image_id=s.template_id, size=s.size, cpu_count=s.cpu_count, memory_mb=s.memory_mb, disk_mb=s.disk_mb,
             disk_size_mb=s.disk_mb, timeout_sec=s.timeout_sec,
             idle_timeout_sec=s.idle_timeout_sec, persistent=s.persistent,
-            always_on=s.always_on, metadata=s.meta or {}, tags=s.tags or [],
+            always_on=s.always_on, visibility=s.visibility,
+            mask_request_host=s.mask_request_host, metadata=s.meta or {}, tags=s.tags or [],
             preview_url=view.preview_url, preview_domain=view.preview_domain,
             url_info={"url": view.preview_url, "port": view.preview_port,
                       "host_pattern": f"{{port}}-{s.slug}.sandbox.{view.preview_domain}",

@@ -22,7 +22,11 @@ from hostplane.resources.common import (
 )
 from hostplane.resources.env import Env
 from hostplane.resources.models import Sandbox
-from hostplane.resources.sandbox_schemas import DEFAULT_PREVIEW_PORT, SandboxCreate
+from hostplane.resources.sandbox_schemas import (
+    DEFAULT_PREVIEW_PORT,
+    SandboxCreate,
+    SandboxUpdate,
+)
 from hostplane.tenancy import slugs
 from hostplane.urls import OrganizationDomains, sandbox_preview_url
 
@@ -51,7 +55,8 @@ def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
         **columns, id=new_id(), name=body.name, template_id=body.template_id, size=size,
         cpu_count=cpu, memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
         idle_timeout_sec=body.idle_timeout_sec, persistent=body.persistent,
-        always_on=body.always_on, env=dict(body.env or {}), meta=body.metadata or {},
+        always_on=body.always_on, visibility=body.visibility,
+        mask_request_host=body.mask_request_host, env=dict(body.env or {}), meta=body.metadata or {},
         tags=list(body.tags or []), state="creating",
     )
     sandbox.tenant_id = scope.tenant_id  # added by try_insert, after the slug is chosen
@@ -80,6 +85,15 @@ def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
 
 def get_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
     sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT, include_destroyed=True)
+    return _view(sandbox, organization_domains(scope), env)
+
+
+def update_sandbox(scope: Scope, sandbox_id: str, body: SandboxUpdate, env: Env) -> SandboxView:
+    """Rename it, or change who may open its previews and what Host its app sees (the edge
+    serves the change within a second)."""
+    sandbox = get_resource(scope, Sandbox, sandbox_id, WHAT)
+    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(sandbox, key, value)
     return _view(sandbox, organization_domains(scope), env)
 
 

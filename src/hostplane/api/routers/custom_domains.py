@@ -1,5 +1,5 @@
-"""Exact custom domains (spec §6; contract §10.2, §11.2, §12): on a deployment, computer or
-project, and the flat /custom-domains list. Every response is `{"data": …}`.
+"""Exact custom domains (spec §6; contract §10.2, §11.2, §12): on a deployment, computer,
+project or a sandbox's preview port, and the flat /custom-domains list. Every response is `{"data": …}`.
 
 No `from __future__ import annotations` here: the per-resource routes are built in a function, and
 FastAPI must see their path-parameter types as objects, not as names it cannot resolve.
@@ -75,7 +75,7 @@ def _resource_routes(target_type: str, plural: str) -> None:
 
 
 for _type, _plural in (("deployment", "deployments"), ("computer", "computers"),
-                       ("project", "projects")):
+                       ("project", "projects"), ("sandbox", "sandboxes")):
     _resource_routes(_type, _plural)
 
 

@@ -11,7 +11,7 @@ from hostplane.api.deps import RequestContext, needs
 from hostplane.api.envelopes import Data, DataList, Paging
 from hostplane.api.filters import Filters
 from hostplane.resources import sandboxes
-from hostplane.resources.sandbox_schemas import SandboxCreate, SandboxPublic
+from hostplane.resources.sandbox_schemas import SandboxCreate, SandboxPublic, SandboxUpdate
 
 router = APIRouter(prefix="/sandboxes", tags=["sandboxes"])
 
@@ -54,6 +54,13 @@ async def get_sandbox_by_name(name: str, ctx: Reader) -> Data[SandboxPublic]:
 @router.get("/{sandbox_id}", response_model=Data[SandboxPublic], summary="One sandbox")
 async def get_sandbox(sandbox_id: str, ctx: Reader) -> Data[SandboxPublic]:
     return Data(data=SandboxPublic.of(await ctx.run(sandboxes.get_sandbox, sandbox_id, ctx.env)))
+
+
+@router.patch("/{sandbox_id}", response_model=Data[SandboxPublic],
+              summary="Change a sandbox's name, preview visibility or host masking")
+async def update_sandbox(sandbox_id: str, body: SandboxUpdate, ctx: Writer) -> Data[SandboxPublic]:
+    return Data(data=SandboxPublic.of(await ctx.run(sandboxes.update_sandbox, sandbox_id, body,
+                                                    ctx.env)))
 
 
 @router.get("/{sandbox_id}/readiness", response_model=Data[dict[str, Any]],

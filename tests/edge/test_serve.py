@@ -1,0 +1,126 @@
+"""The edge in the processes operators run (issue "The edge", done-when): a real `hostplane
+serve` answers the preview URL its own API returns (with the README's defaults: *.localhost on
+port HOSTPLANE_EDGE_PORT), a published deployment, a WebSocket and an SSE stream; a second,
+separate `hostplane edge` process over the same database serves the same hosts and sees a
+sandbox stop within a second. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.api.test_publish import archive
+from tests.conftest import _free_port
+from tests.edge.helpers import APP, via_edge, wait_for, ws_via_edge
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hostplane.cli", *argv], env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with_group = os.getpgid(proc.pid)
+    os.killpg(with_group, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(with_group, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(database_url: str, settings, tmp_path_factory) -> Iterator[dict[str, object]]:
+    """`hostplane serve` and a separate `hostplane edge`, with the product's default naming."""
+    data = tmp_path_factory.mktemp("served")
+    api_port, edge_port, second_port = _free_port(), _free_port(), _free_port()
+    env = {**os.environ, "HOSTPLANE_DATA_DIR": str(data), "HOSTPLANE_DATABASE_URL": database_url,
+           "HOSTPLANE_EDGE_PORT": str(edge_port), "HOSTPLANE_PUBLIC_PORT": str(edge_port),
+           "HOSTPLANE_SANDBOX_ISOLATION": settings.sandbox_isolation,
+           "HOSTPLANE_API_URL": f"http://127.0.0.1:{api_port}"}
+    for name in ("HOSTPLANE_MANAGED_DOMAIN", "HOSTPLANE_PREVIEW_DOMAIN", "HOSTPLANE_PUBLIC_SCHEME"):
+        env.pop(name, None)
+    serve = _start(["serve", "--port", str(api_port), "--no-access-log"], env, data / "serve.log")
+    edge = None
+    try:
+        wait_for(lambda: _up(f"http://127.0.0.1:{api_port}/healthz"), 60)
+        edge = _start(["edge", "--port", str(second_port)], env, data / "edge.log")
+        wait_for(lambda: _up(f"http://127.0.0.1:{second_port}/", any_status=True), 60)
+        made = subprocess.run([sys.executable, "-m", "hostplane.cli", "accounts", "create",
+                               "--name", f"Served {api_port}", "--json"], env=env,
+                              capture_output=True, check=True)
+        account = json.loads(made.stdout)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/api/v1", timeout=30,
+                              headers={"Authorization": f"Bearer {account['api_key']}"})
+        yield {"api": client, "edge": f"http://127.0.0.1:{edge_port}",
+               "second": f"http://127.0.0.1:{second_port}", "edge_port": edge_port,
+               "slug": account["slug"]}
+        client.close()
+    finally:
+        for proc in (edge, serve):
+            if proc is not None:
+                _stop(proc)
+
+
+def _up(url: str, any_status: bool = False) -> bool:
+    try:
+        return any_status or httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_preview_url_the_api_returns_opens_as_it_is(served):
+    api = served["api"]
+    sandbox = api.post("/sandboxes", json={}).json()["data"]
+    url = urlsplit(sandbox["preview_url"])
+    assert url.scheme == "http" and url.port == served["edge_port"]
+    assert url.hostname.endswith(".sandbox.localhost")  # Chromium resolves it to loopback
+    api.post(f"/sandboxes/{sandbox['id']}/fs/write", json={"path": "app.py", "content": APP})
+    api.post(f"/sandboxes/{sandbox['id']}/processes", json={"command": "python3 app.py 5173 dev"})
+    wait_for(lambda: api.get(f"/sandboxes/{sandbox['id']}/ports").json()["data"]["ports"])
+    for edge in (served["edge"], served["second"]):
+        resp = via_edge(edge, url.netloc, "/")
+        assert (resp.status_code, resp.text) == (200, "dev /")
+
+    async def talk() -> str:
+        async with ws_via_edge(served["edge"], url.hostname, "/ws") as ws:
+            await ws.send("served")
+            return await ws.recv()
+
+    assert asyncio.run(talk()) == "echo: served"
+    with httpx.stream("GET", served["edge"] + "/sse", headers={"Host": url.netloc},
+                      timeout=30) as resp:
+        events = [line for line in resp.iter_lines() if line.startswith("data: ")]
+    assert len(events) == 3
+
+    # Two edge processes converge on a change within a second.
+    assert api.post(f"/sandboxes/{sandbox['id']}/stop").status_code == 200
+    stopped_at = time.monotonic()
+    for edge in (served["edge"], served["second"]):
+        wait_for(lambda edge=edge: via_edge(edge, url.netloc).status_code == 503, 5)
+    assert time.monotonic() - stopped_at < 1.0
+
+
+def test_a_published_deployment_is_served_at_its_fallback(served):
+    api = served["api"]
+    dep = api.post("/deployments", json={"name": "Lead Magnet"}).json()["data"]
+    resp = api.post(f"/deployments/{dep['id']}/versions", params={"promote": "true"},
+                    content=archive(("index.html", b"<h1>live</h1>")),
+                    headers={"Content-Type": "application/gzip"})
+    assert resp.status_code == 201, resp.text
+    url = urlsplit(api.get(f"/deployments/{dep['id']}").json()["data"]["public_url"])
+    assert url.hostname == f"lead-magnet.{served['slug']}.localhost"
+    for edge in (served["edge"], served["second"]):
+        assert via_edge(edge, url.netloc, "/").text == "<h1>live</h1>"
