@@ -98,6 +98,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/sandboxes/by-name/{name}"): Case(),
     ("GET", "/sandboxes/{sandbox_id}"): Case(),
     ("DELETE", "/sandboxes/{sandbox_id}"): Case(),
+    ("PATCH", "/sandboxes/{sandbox_id}"): Case(body={"visibility": "private"}),
     ("GET", "/sandboxes/{sandbox_id}/readiness"): Case(),
     ("POST", "/sandboxes/{sandbox_id}/exec"): Case(body={"command": "echo hi"}),
     ("POST", "/sandboxes/{sandbox_id}/fs/write"): Case(body={"path": "a.txt", "content": "x"}),
@@ -157,6 +158,13 @@ CASES: dict[tuple[str, str], Case] = {
         path_ids={"domain_id": "computer_domain_id"}),
     ("DELETE", "/computers/{computer_id}/domains/{domain_id}"): Case(
         path_ids={"domain_id": "computer_domain_id"}),
+    ("POST", "/sandboxes/{sandbox_id}/domains"): Case(
+        body=lambda w: {**_domain(w), "port": 3000}, owner=201),
+    ("GET", "/sandboxes/{sandbox_id}/domains"): Case(),
+    ("POST", "/sandboxes/{sandbox_id}/domains/{domain_id}/verify"): Case(
+        path_ids={"domain_id": "sandbox_domain_id"}),
+    ("DELETE", "/sandboxes/{sandbox_id}/domains/{domain_id}"): Case(
+        path_ids={"domain_id": "sandbox_domain_id"}),
     ("POST", "/projects/{project_id}/domains"): Case(body=_domain, owner=201),
     ("GET", "/projects/{project_id}/domains"): Case(),
     ("POST", "/projects/{project_id}/domains/{domain_id}/verify"): Case(
@@ -261,6 +269,7 @@ def _world(org: Org) -> dict[str, Any]:
     domain = _made(org.post(f"/api/v1/deployments/{deployment['id']}/domains", _domain({})))
     computer_domain = _made(org.post(f"/api/v1/computers/{computer['id']}/domains", _fqdn({})))
     project_domain = _made(org.post(f"/api/v1/projects/{project['id']}/domains", _domain({})))
+    sandbox_domain = _made(org.post(f"/api/v1/sandboxes/{sandbox['id']}/domains", _domain({})))
     version = _made(org.client.post(f"/api/v1/deployments/{deployment['id']}/versions",
                                     content=_site(), params={"promote": "true"}))["version"]
     token = _made(org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"],
@@ -273,6 +282,7 @@ def _world(org: Org) -> dict[str, Any]:
             "deployment_id": deployment["id"], "computer_id": computer["id"],
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
             "project_domain_id": project_domain["id"], "token_id": token["id"],
+            "sandbox_domain_id": sandbox_domain["id"],
             "version_id": version["id"]}
 
 

@@ -73,8 +73,12 @@ def test_serve_answers_healthz_and_the_api(env):
         port = sock.getsockname()[1]
     account = json.loads(run(env, "accounts", "create", "--name", f"Serve {time.time_ns()}",
                              "--json").stdout)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        edge_port = sock.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "hostplane.cli", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env={**env, "HOSTPLANE_EDGE_PORT": str(edge_port)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

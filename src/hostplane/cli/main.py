@@ -67,6 +67,7 @@ app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
 app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
+app.command("caddyfile")(__import__("hostplane.cli.caddy_cli", fromlist=["caddyfile"]).caddyfile)
 
 console = Console()
 err_console = Console(stderr=True)
