@@ -72,15 +72,19 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
             raise
     await send({"type": "http.response.start", "status": response.status,
                 "headers": response_filter(response.headers)})
-    watcher = asyncio.ensure_future(_disconnected(receive, body_done))
+    # A body of known length ends by itself; one without (chunked, server-sent events) may never
+    # end, so it is read only while the client is still there.
+    sized = any(name == b"content-length" for name, _ in response.headers)
+    watcher = None if sized else asyncio.ensure_future(_disconnected(receive, body_done))
     try:
-        async for piece in _racing(body, watcher):
+        async for piece in (body if watcher is None else _racing(body, watcher)):
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except UpstreamError:
         response.keep_alive = False  # headers are out: end the response without its end
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
         with contextlib.suppress(BaseException):
             await body.aclose()  # type: ignore[attr-defined]
         if response.keep_alive and response._done:
