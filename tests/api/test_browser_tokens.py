@@ -241,10 +241,18 @@ def test_an_api_key_sent_by_a_browser_is_refused(org, browser_sign):
     assert error["code"] == "API_KEY_IN_BROWSER" and "browser token" in error["details"]["fix"]
 
 
-def test_browser_tokens_work_from_the_organizations_origins_only(org, base_url):
+def test_browser_tokens_work_from_any_page_until_the_organization_lists_origins(org, base_url):
     ws = org.workspace()
     token = mint(org, workspace_id=ws["id"], permissions=["sandbox:read"])["token"]
     site = "https://app.cliniciq.example"
+    with as_token(base_url, token, Origin="https://anywhere.example") as page:
+        first = page.get("/api/v1/sandboxes")
+        assert first.status_code == 200, first.text  # the spec's flow, with no origins set
+        assert first.headers["access-control-allow-origin"] == "https://anywhere.example"
+    assert org.put("/api/v1/tenant/browser-origins",
+                   {"origins": ["https://other.cliniciq.example"]}).status_code == 200
+    items = {i["key"]: i for i in org.get("/api/v1/tenant/setup").json()["data"]["items"]}
+    assert items["browser_origins"]["status"] == "done"
     with as_token(base_url, token, Origin=site) as browser:
         refused = browser.get("/api/v1/sandboxes")
         assert refused.status_code == 403

@@ -28,7 +28,8 @@ def test_the_checklist_follows_what_the_organization_does(org, zone):
         "organization_name": "done", "permanent_slug": "done", "workspaces": "todo",
         "projects": "todo", "store_ids": "todo", "fallback_urls": "todo",
         "preview_domain": "optional", "deployment_domain": "optional",
-        "custom_domains": "optional", "branding": "todo", "browser_tokens": "todo"}
+        "custom_domains": "optional", "branding": "todo", "browser_tokens": "todo",
+        "browser_origins": "optional"}
     assert data["next"].startswith("POST /api/v1/workspaces")
 
     ws = org.workspace(external_workspace_id="clinic_123")
@@ -48,4 +49,4 @@ def test_the_checklist_follows_what_the_organization_does(org, zone):
     found, data = statuses(org)
     assert found["preview_domain"] == found["branding"] == found["browser_tokens"] == "done"
     assert data["complete"] is True and data["next"] is None
-    assert data["todo"] == 0 and data["optional"] == 2  # deployment and custom domains
+    assert data["todo"] == 0 and data["optional"] == 3  # deployment and custom domains, origins

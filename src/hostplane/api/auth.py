@@ -69,13 +69,15 @@ class AuthenticationMiddleware:
         if looks_like_token(secret):
             principal = await run_in_threadpool(self.container.token_authenticator.authenticate,
                                                 secret, tenant)
-            if origin is not None and origin not in principal.origins:
+            # A browser token is already a bearer limited by scope and lifetime, so any page may
+            # use it; an organization that lists origins keeps its tokens to those pages.
+            if origin is not None and principal.origins and origin not in principal.origins:
                 raise errors.Forbidden(
                     f"Browser tokens of this organization are not accepted from {origin!r}.",
                     code="ORIGIN_NOT_ALLOWED", field="Origin",
-                    rule="browser tokens work only from the organization's allowed origins",
+                    rule="this organization lists the origins its browser tokens work from",
                     fix="Add the origin with PUT /api/v1/tenant/browser-origins (with an API "
-                        "key, on your backend).")
+                        "key, on your backend), or clear the list to allow any origin.")
             return principal
         if origin is not None or _from_a_page(headers):
             raise errors.Unauthenticated(

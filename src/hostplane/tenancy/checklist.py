@@ -42,6 +42,7 @@ def checklist(scope: Scope) -> dict[str, Any]:
     verified = count(CustomDomain, CustomDomain.status == "verified")
     claimed = count(CustomDomain, CustomDomain.status != "removed")
     tokens = count(BrowserToken)
+    origins = (tenant.settings or {}).get("browser_origins") or []
     named = not state.required
     items = [
         Item("organization_name", "Set up the organization (its name)",
@@ -95,6 +96,13 @@ def checklist(scope: Scope) -> dict[str, Any]:
              f"{tokens} browser token(s) issued." if tokens
              else "No browser token issued yet: pages must never hold an msk_ key.",
              None if tokens else "POST /api/v1/browser-tokens from your backend"),
+        Item("browser_origins", "Optionally, keep browser tokens to your own pages",
+             DONE if origins else OPTIONAL,
+             f"Browser tokens work from {len(origins)} origin(s) only." if origins
+             else "Browser tokens work from any page (each is limited by its scope and "
+                  "lifetime).",
+             None if origins else "PUT /api/v1/tenant/browser-origins {\"origins\": "
+                                  "[\"https://app.example.com\"]}"),
     ]
     todo = [i for i in items if i.status == TODO]
     return {"items": [asdict(i) for i in items],
