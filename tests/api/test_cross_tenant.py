@@ -108,7 +108,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/sandboxes/{sandbox_id}/fs/stat"): Case(body={"path": "hello.txt"}),
     ("POST", "/sandboxes/{sandbox_id}/files/stat"): Case(body={"path": "hello.txt"}),
     ("GET", "/sandboxes/{sandbox_id}/files/{file_path}"): Case(),
-    ("POST", "/sandboxes/{sandbox_id}/expose"): Case(body={"port": 3000}),
+    ("POST", "/sandboxes/{sandbox_id}/expose"): Case(body={"port": 3000}, owner=201),
     ("POST", "/sandboxes/{sandbox_id}/exec/stream"): Case(body={"command": "echo hi"}),
     ("POST", "/sandboxes/{sandbox_id}/stop"): Case(),
     ("POST", "/sandboxes/{sandbox_id}/start"): Case(),

@@ -17,13 +17,16 @@ Reader = Annotated[RequestContext, needs("sandbox:read")]
 Writer = Annotated[RequestContext, needs("sandbox:write")]
 
 
-@router.post("/expose", response_model=Data[PreviewPublic],
-             summary="The preview URL of a port (created on first use)")
-async def expose(sandbox_id: str, ctx: Writer,
+@router.post("/expose", response_model=Data[PreviewPublic], status_code=status.HTTP_201_CREATED,
+             summary="The preview URL of a port (201 when created, 200 when it existed)",
+             responses={200: {"model": Data[PreviewPublic], "description": "Already exposed"}})
+async def expose(sandbox_id: str, ctx: Writer, response: Response,
                  body: Annotated[ExposeRequest | None, Body()] = None) -> Data[PreviewPublic]:
     port = (body or ExposeRequest()).port
-    return Data(data=PreviewPublic.of(await ctx.run(previews.expose_port, sandbox_id, port,
-                                                    ctx.env)))
+    view = await ctx.run(previews.expose_port, sandbox_id, port, ctx.env)
+    if view.reused:
+        response.status_code = status.HTTP_200_OK
+    return Data(data=PreviewPublic.of(view))
 
 
 @router.post("/previews", response_model=Data[PreviewPublic], status_code=status.HTTP_201_CREATED,
