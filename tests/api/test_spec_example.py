@@ -74,8 +74,12 @@ def test_cliniciq_example(new_org, container, zone):
     pd = org.put("/api/v1/tenant/preview-domain", {"preview_domain": "cliniciq.dev"})
     assert pd.status_code == 200, pd.text
     assert pd.json()["status"] == "pending" and pd.json()["verified"] is False
-    routing = {(r["name"], r["value"]) for r in pd.json()["records"] if r["type"] == "CNAME"}
-    assert routing == {("*", "proxy.miosa.ai"), ("*.sandbox", "proxy.miosa.ai")}
+    # §4's two CNAMEs; `*` is only recommended (no company can point `*` of its main domain at
+    # the platform), so `records`, the short list of what to create, has `*.sandbox` alone.
+    routing = {(r["host"], r["value"], r["required"]) for r in pd.json()["dns_records"]
+               if r["purpose"] == "routing"}
+    assert routing == {("*", "proxy.miosa.ai", False), ("*.sandbox", "proxy.miosa.ai", True)}
+    assert [r["name"] for r in pd.json()["records"] if r["type"] == "CNAME"] == ["*.sandbox"]
     again = org.get(f"/api/v1/sandboxes/{sandbox['id']}").json()["data"]
     assert again["preview_url"] == f"https://5173-{slug}.sandbox.miosa.ai"
     # The user creates exactly the DNS records the API listed; a real DNS check verifies them.

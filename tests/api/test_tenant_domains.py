@@ -11,7 +11,8 @@ from tests.api.test_spec_example import verify
 PREVIEW = "/api/v1/tenant/preview-domain"
 DEPLOYMENT = "/api/v1/tenant/deployment-domain"
 KINDS = [
-    pytest.param(PREVIEW, "preview_domain", "preview", {"*", "*.sandbox"}, id="preview"),
+    # The routing records a domain needs (a preview domain's `*` is recommended, not needed).
+    pytest.param(PREVIEW, "preview_domain", "preview", {"*.sandbox"}, id="preview"),
     pytest.param(DEPLOYMENT, "deployment_domain", "deployment", {"*"}, id="deployment"),
 ]
 
@@ -207,3 +208,18 @@ def test_a_verified_domain_belongs_to_one_organization(dom, org, other_org, cont
     assert other_org.get(PREVIEW).json()["status"] == "pending"
     # The owner itself may use the name for its other layer.
     assert put(org, DEPLOYMENT, {"deployment_domain": f"apps.{dom}.dev"})["status"] == "pending"
+
+
+def test_a_preview_domain_needs_only_its_sandbox_wildcard(dom, org, zone):
+    """No company can point `*` of its main domain at the platform: `*.sandbox` (and the
+    ownership TXT) verify a preview domain; `*` is listed as recommended, not required."""
+    from tests.api.test_spec_example import create_dns
+
+    record = put(org, PREVIEW, {"preview_domain": f"{dom}.com"})
+    required = {(r["host"], r["required"]) for r in record["dns_records"]
+                if r["purpose"] == "routing"}
+    assert required == {("*", False), ("*.sandbox", True)}
+    create_dns(zone, record["dns_records"])  # the required records only
+    zone.remove(f"*.{dom}.com")
+    checked = org.post(f"{PREVIEW}/verify").json()
+    assert checked["verified"] is True and checked["status"] == "verified", checked

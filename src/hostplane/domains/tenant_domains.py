@@ -96,10 +96,14 @@ class VerificationPlan:
 
 def expected_records(kind: str, record: TenantDomain, proxy: str,
                      challenge_label: str) -> list[Expected]:
-    """Spec §4: a preview domain routes `*` and `*.sandbox`; §5: a deployment domain `*`. Both
-    also prove ownership with a TXT record."""
-    suffixes = ["*", "*.sandbox"] if kind == PREVIEW else ["*"]
-    return wildcard_records(record.tenant_id, record.domain, suffixes, proxy=proxy,
+    """A preview domain needs `*.sandbox` (every preview is under it); the spec's `*` is listed
+    as recommended only, since no company can point `*` of its main domain at us. A deployment
+    domain needs `*`. Both also prove ownership with a TXT record."""
+    if kind == PREVIEW:
+        return wildcard_records(record.tenant_id, record.domain, ["*", "*.sandbox"],
+                                proxy=proxy, challenge_label=challenge_label,
+                                optional=frozenset({"*"}))
+    return wildcard_records(record.tenant_id, record.domain, ["*"], proxy=proxy,
                             challenge_label=challenge_label)
 
 

@@ -111,14 +111,17 @@ def relative(name: str) -> str:
 
 
 def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy: str,
-                     challenge_label: str) -> list[Expected]:
-    """A preview domain (suffixes `*` and `*.sandbox`) or a deployment domain (`*`)."""
+                     challenge_label: str, optional: frozenset[str] = frozenset()
+                     ) -> list[Expected]:
+    """A preview domain (suffixes `*.sandbox`, and `*` recommended only) or a deployment domain
+    (`*`). Suffixes in `optional` are listed but not needed to verify."""
     records = [Expected(OWNERSHIP, "TXT", f"{challenge_label}.{domain}",
                         relative(f"{challenge_label}.{domain}"),
                         ownership_token(tenant_id, domain))]
     for suffix in suffixes:
         name = f"{suffix}.{domain}"
-        records.append(Expected(ROUTING, "CNAME", name, relative(name), proxy))
+        records.append(Expected(ROUTING, "CNAME", name, relative(name), proxy,
+                                required=suffix not in optional))
     for suffix in suffixes:
         base = name_under(suffix, domain)
         acme = f"_acme-challenge.{base}"
