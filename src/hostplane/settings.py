@@ -74,9 +74,12 @@ class Settings(BaseSettings):
     edge_max_open_per_org: int = Field(1000, ge=1, le=1_000_000)
     """Requests and WebSockets one organization may have open at once, per edge process (503
     above)."""
-    edge_requests_per_second_per_org: float = Field(2000, gt=0, le=1_000_000)
+    edge_requests_per_second_per_org: float = Field(10_000, gt=0, le=1_000_000)
     """Requests per second one organization may send, per edge process (429 above; bursts of
     twice that)."""
+    edge_max_open_per_client: int = Field(256, ge=1, le=1_000_000)
+    """Requests and WebSockets one client address may have open at once, per edge process (503
+    above), so no stranger can use up an organization's share."""
     edge_trusted_proxies: str = ""
     """Comma list of peer addresses (e.g. Caddy's, 127.0.0.1) whose X-Forwarded-For the edge
     believes; from anyone else the client's address is the peer's."""

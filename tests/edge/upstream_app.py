@@ -5,6 +5,8 @@ system's Python, not the test's virtualenv). HTTP/1.1 with keep-alive:
 - /sse: three server-sent events, 0.3 s apart, each written as it happens;
 - /count: how many requests this server has seen;
 - /ws: a WebSocket that echoes each text message back;
+- /bighdr, /double, /setcookie: misbehaviours (a 2 MB header, a second response nobody asked
+  for, cookies for the edge's name and for every preview);
 - anything else: NAME (argv[2]) and the path.
 """
 
@@ -68,6 +70,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
+        if self.path == "/bighdr":  # a head no proxy should hold in memory
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 2_000_000 +
+                             b"\r\nContent-Length: 2\r\n\r\nok")
+            return
+        if self.path == "/double":  # a second, unasked-for response after the first
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            self.wfile.flush()
+            time.sleep(0.2)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\npoisoned")
+            return
+        if self.path == "/setcookie":
+            self.send_response(200)
+            self.send_header("Set-Cookie", "__Host-preview_token=attacker; Path=/")
+            self.send_header("Set-Cookie", "wide=1; Domain=sandbox.miosa.ai")
+            self.send_header("Set-Cookie", "own=1; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.reply(f"{NAME} {self.path}".encode())
 
     def do_POST(self):

@@ -307,3 +307,37 @@ def test_a_stream_refuses_before_it_starts_and_ticks_while_quiet(driver):
         next(refused)
     assert paused.value.code == "SANDBOX_PAUSED"
     driver.resume_sandbox(sandbox_id)
+
+
+def test_without_isolation_a_preview_reaches_only_the_sandboxs_own_socket(tmp_path):
+    """Isolation none shares the host's network: a preview must still reach only the socket the
+    sandbox's own process listens on, at its very address, never a host service on the same
+    port (the API, PostgreSQL) or one on a port the sandbox does not listen on."""
+    import socket
+
+    plain = LocalDriver(tmp_path / "plain", isolation="none")
+    sandbox_id = uuid.uuid4().hex
+    assert plain.create_sandbox(SandboxSpec(id=sandbox_id, slug="s")).running
+    host_service = socket.socket()
+    host_service.bind(("127.0.0.1", 0))
+    host_service.listen()
+    port = host_service.getsockname()[1]
+    try:
+        with pytest.raises(errors.Unavailable):  # the sandbox listens on nothing
+            plain.open_connection(sandbox_id, port)
+        script = ("import socket; s = socket.socket(); s.bind(('127.0.0.2', %d)); s.listen(); "
+                  "c, _ = s.accept(); c.sendall(b'sandbox'); c.close()" % port)
+        thread = threading.Thread(target=plain.exec, args=(sandbox_id, f'python3 -c "{script}"'),
+                                  kwargs={"timeout": 30}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while port not in plain.list_ports(sandbox_id):
+            assert time.monotonic() < deadline, "the sandbox's server did not start"
+            time.sleep(0.05)
+        with plain.open_connection(sandbox_id, port) as sock:
+            assert sock.getpeername()[0] == "127.0.0.2"
+            assert sock.recv(100) == b"sandbox"
+        thread.join(timeout=10)
+    finally:
+        host_service.close()
+        plain.destroy_sandbox(sandbox_id)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hostplane.edge.forwarding import response_headers, upstream_headers, without_preview_cookies
+from hostplane.edge.access import local_location, same_origin
 from hostplane.edge.routes import canonical_host
 from hostplane.edge.static import byte_range
 from hostplane.urls import (
@@ -62,6 +63,8 @@ def test_what_is_not_a_preview(host):
     ("Bücher.example", "xn--bcher-kva.example"),
     ("5173-sbx.sandbox.localhost:8000", "5173-sbx.sandbox.localhost"),
     ("[::1]:8000", None), ("a..b", None), ("-a.com", None), ("a_b.com", None),
+    ("app.example.com:1,for=10.0.0.1;host=bank.example", None), ("app.example.com:", None),
+    ("app.example.com:x", None), ("app.example.com:123456", None), ("a b.com:80", None),
     ("x" * 64 + ".com", None), ("", None), ("a b.com", None),
 ])
 def test_canonical_hosts(raw, expected):
@@ -93,5 +96,41 @@ def test_forwarded_headers_replace_the_clients_and_drop_hop_by_hop():
         assert gone not in names
     assert without_preview_cookies(b"__Host-preview_token=x") is None
     assert response_headers([(b"server", b"Werkzeug"), (b"x-powered-by", b"Express"),
-                             (b"content-type", b"text/html"), (b"transfer-encoding", b"chunked")]
-                            ) == [(b"content-type", b"text/html")]
+                             (b"content-type", b"text/html"), (b"transfer-encoding", b"chunked")],
+                            "app.example.com") == [(b"content-type", b"text/html")]
+
+
+@pytest.mark.parametrize(("cookie", "kept"), [
+    (b"session=1; Path=/; HttpOnly", True),
+    (b"session=1; Domain=app.example.com", True),
+    (b"session=1; domain=.APP.example.com", True),
+    (b"session=1; Domain=example.com", False),  # every host under it would get it
+    (b"__Host-preview_token=attacker; Path=/", False),  # the edge's own
+    (b"preview_token=attacker", False),
+])
+def test_apps_set_only_their_own_host_cookies(cookie, kept):
+    out = response_headers([(b"set-cookie", cookie)], "app.example.com")
+    assert (out == [(b"set-cookie", cookie)]) is kept
+
+
+@pytest.mark.parametrize(("origin", "public", "same"), [
+    (b"https://a.example.com", "https://a.example.com", True),
+    (b"https://A.example.com:443", "https://a.example.com", True),
+    (b"http://a.example.com", "https://a.example.com", False),
+    (b"https://a.example.com:9999", "https://a.example.com", False),
+    (b"https://b.example.com", "https://a.example.com", False),
+    (b"http://a.localhost:8000", "http://a.localhost:8000", True),
+    (b"http://a.localhost", "http://a.localhost:8000", False),
+    (b"null", "https://a.example.com", False), (None, "https://a.example.com", False),
+    (b"https://a.example.com:99999", "https://a.example.com", False),
+])
+def test_same_origin_is_scheme_host_and_port(origin, public, same):
+    assert same_origin(origin, public) is same
+
+
+@pytest.mark.parametrize(("path", "location"), [
+    ("/page", "/page"), ("//evil.example/x", "/evil.example/x"),
+    ("/\\evil.example", "/evil.example"), ("/\\/evil", "/evil"), ("", "/"),
+])
+def test_the_token_redirect_stays_on_the_host(path, location):
+    assert local_location(path, b"") == location

@@ -108,9 +108,11 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
     if not edge:
         api_server.run()
         return
+    # No access log for the edge: its lines would be end users' visits, not the operator's
+    # API calls.
     edge_server = CompanionServer(edge_config(create_edge(container), host=host,
-                                         port=settings.edge_port, log_level=log_level,
-                                         access_log=access_log))
+                                              port=settings.edge_port, log_level=log_level,
+                                              access_log=False))
 
     async def both() -> None:
         # The edge ends with the API (which owns the process's signals); if the edge can't
@@ -120,7 +122,10 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
         edge_server.should_exit = True
         await edge_task
 
-    asyncio.run(both())
+    import uvloop  # what uvicorn runs a server on by itself; asyncio.run would not
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(both())
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import dataclasses
 import os
 import re
@@ -347,15 +348,28 @@ def socket_inodes(pids: list[int]) -> set[str]:
 def listening_ports(net: str, *, inodes: set[str] | None = None) -> list[int]:
     """TCP ports listened on in the network namespace whose /proc `net` directory this is (any
     address), or only by the sockets in `inodes`."""
-    ports: set[int] = set()
+    return sorted({port for _address, port in listening_sockets(net, inodes=inodes)})
+
+
+def listening_sockets(net: str, *, inodes: set[str] | None = None) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket there (or of the sockets in `inodes`)."""
+    found: list[tuple[str, int]] = []
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(f"{net}/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
                 if (len(fields) > 9 and fields[3] == "0A"  # LISTEN
                         and (inodes is None or fields[9] in inodes)):
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return sorted(ports)
+                    address, port = fields[1].rsplit(":", 1)
+                    found.append((_address(address), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net/tcp's address: 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
 
 
 def kill_under(directory: Path) -> None:

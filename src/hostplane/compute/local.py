@@ -235,18 +235,29 @@ class LocalDriver(SandboxFiles):
                 if holder is None:
                     raise ConnectionRefusedError("its processes are not running")
                 return _holder.connect(holder, port, timeout)
-            # The host's network: reach only a port the sandbox's own processes listen on, never
-            # another service of this machine (its database, the API) through a preview URL.
+            # The host's network: reach only a socket the sandbox's own processes listen on, at
+            # the very address it is bound to, never another service of this machine (its
+            # database, the API) through a preview URL.
             home = self._workspace(sandbox_id).parent
-            if not self._up(runner, home) or port not in self.list_ports(sandbox_id):
+            address = self._own_address(sandbox_id, port) if self._up(runner, home) else None
+            if address is None:
                 raise ConnectionRefusedError("no process of the sandbox listens there")
-            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            return socket.create_connection((address, port), timeout=timeout)
         except OSError as exc:
             raise errors.Unavailable(
                 f"Nothing in sandbox {sandbox_id} accepts connections on port {port} "
                 f"({exc.strerror or exc}).", code="PORT_NOT_LISTENING",
                 fix="Start a server on that port in the sandbox (it may listen on any address).",
             ) from None
+
+    def _own_address(self, sandbox_id: str, port: int) -> str | None:
+        """Where to reach the sandbox's own listening socket on `port` (isolation none)."""
+        own = _runner.listening_sockets(
+            "/proc/net", inodes=_runner.socket_inodes(self.cgroups.pids_in(sandbox_id)))
+        for address, found in own:
+            if found == port:
+                return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
+        return None
 
     # Commands
 

@@ -5,12 +5,11 @@ checks the token again (signature, then one query), so a revocation counts from 
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from hostplane import errors
 from hostplane.edge.forwarding import PREVIEW_COOKIE_PLAIN, PREVIEW_COOKIE_SECURE, TOKEN_PARAM
+from hostplane.edge.offload import Offload
 from hostplane.edge.routes import SandboxTarget
 from hostplane.tenancy.principal import Principal
 from hostplane.tokens.auth import TokenAuthenticator, looks_like_token
@@ -18,16 +17,10 @@ from hostplane.tokens.auth import TokenAuthenticator, looks_like_token
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    token: str
-    principal: Principal
-    by_cookie: bool
-
-
 class PreviewAccess:
-    def __init__(self, authenticator: TokenAuthenticator, *, secure: bool) -> None:
-        self.authenticator = authenticator
+    def __init__(self, authenticator: TokenAuthenticator, offload: Offload, *,
+                 secure: bool) -> None:
+        self.authenticator, self.offload = authenticator, offload
         self.secure = secure
         self.cookie_name = PREVIEW_COOKIE_SECURE if secure else PREVIEW_COOKIE_PLAIN
 
@@ -36,7 +29,8 @@ class PreviewAccess:
         if not looks_like_token(token):
             return None
         try:
-            principal = await asyncio.to_thread(self.authenticator.authenticate, token, None)
+            principal = await self.offload.run(self.offload.lookups,
+                                               self.authenticator.authenticate, token, None)
         except errors.HostplaneError:
             return None
         return principal if allows(principal, target) else None
@@ -62,20 +56,34 @@ def allows(principal: Principal, target: SandboxTarget) -> bool:
             and (limit.ports is None or target.port in limit.ports))
 
 
-def same_origin(origin: bytes | None, host: str) -> bool:
-    """Whether a cookie-carrying unsafe request or WebSocket comes from the preview itself (its
-    own host name; the port is the edge's, or Caddy's, not the app's)."""
+def same_origin(origin: bytes | None, public_origin: str) -> bool:
+    """Whether a cookie-carrying unsafe request or WebSocket comes from the preview itself:
+    its Origin is the preview's public origin (scheme, host and port)."""
     if not origin:
         return False
-    parts = urlsplit(origin.decode("latin-1"))
-    return parts.scheme in ("http", "https") and (parts.hostname or "") == host
+    parts = urlsplit(origin.decode("latin-1").lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    expected = urlsplit(public_origin)
+    return (parts.scheme, parts.hostname, port or default) == (
+        expected.scheme, expected.hostname, expected.port or default)
 
 
-def without_token(path: str, query: bytes) -> str:
-    """The URL to redirect to once the token has become a cookie."""
+def without_token(path: str, query: bytes) -> bytes:
+    """The query without the edge's own parameter (what the app sees, what logs show)."""
     kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if k != TOKEN_PARAM]
-    return path + ("?" + urlencode(kept) if kept else "")
+    return urlencode(kept).encode("latin-1")
+
+
+def local_location(path: str, query: bytes) -> str:
+    """Where the token-for-cookie redirect goes: this host's own path (never `//elsewhere` or
+    `/\\elsewhere`, which browsers read as another site)."""
+    path = "/" + path.lstrip("/\\")
+    return path + ("?" + query.decode("latin-1") if query else "")
 
 
 def token_param(query: bytes) -> str | None:

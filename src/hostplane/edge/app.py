@@ -21,19 +21,22 @@ from hostplane.edge import pages, proxy, static, websocket
 from hostplane.edge.access import (
     SAFE_METHODS,
     PreviewAccess,
+    local_location,
     same_origin,
     token_param,
     without_token,
 )
 from hostplane.edge.forwarding import preview_cookie, response_headers, upstream_headers
-from hostplane.edge.limits import OrgLimits
+from hostplane.edge.limits import ClientLimits, OrgLimits
+from hostplane.edge.offload import Offload
+from hostplane.edge.proxy import RequestTimeout
 from hostplane.edge.router import Router
 from hostplane.edge.routes import (
     DeploymentTarget,
     DesktopTarget,
     NoTarget,
     SandboxTarget,
-    canonical_host,
+    parse_host,
 )
 from hostplane.edge.upstream import Pool, UpstreamError
 
@@ -50,88 +53,116 @@ class Edge:
     def __init__(self, container: Container) -> None:
         settings = container.settings
         self.container = container
-        self.router = Router(container.database, container.platform, cache=container.routes)
+        self.offload = Offload()
+        self.router = Router(container.database, container.platform, cache=container.routes,
+                             offload=self.offload)
         assert container.driver is not None
         self.driver = container.driver
-        self.pool = Pool(self.driver.open_connection)
-        self.scheme = settings.public_scheme
-        self.access = PreviewAccess(container.token_authenticator,
+        self.pool = Pool(self._connect)
+        self.scheme, self.public_port = settings.public_scheme, settings.public_port
+        self.access = PreviewAccess(container.token_authenticator, self.offload,
                                     secure=settings.public_scheme == "https")
         self.limits = OrgLimits(max_open=settings.edge_max_open_per_org,
                                 per_second=settings.edge_requests_per_second_per_org)
+        self.clients = ClientLimits(max_open=settings.edge_max_open_per_client)
         self.trusted_proxies = frozenset(settings.edge_trusted_proxy_list)
         self._touched: dict[str, float] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
+        if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        reply = _Reply(scope, send)
+        reply = _Reply(scope, send, self.router)
+        client = self._client_ip(scope)
+        if not self.clients.admit(client):
+            await reply.page("TOO_MANY_CONNECTIONS")
+            return
         try:
-            await self._serve(scope, receive, reply)
+            await self._serve(scope, receive, reply, client)
+        except RequestTimeout:
+            await reply.page("REQUEST_TIMEOUT")
         except Exception:
             log.exception("edge request failed")
             await reply.page("INTERNAL")  # unless the response had begun
+        finally:
+            self.clients.done(client)
 
-    async def _serve(self, scope: dict[str, Any], receive: Any, reply: _Reply) -> None:
+    async def _serve(self, scope: dict[str, Any], receive: Any, reply: _Reply,
+                     client: str) -> None:
         hosts = [v for k, v in scope["headers"] if k == b"host"]
-        host = canonical_host(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
-        if host is None:
-            await reply.page("BAD_REQUEST" if len(hosts) != 1 else "HOST_NOT_FOUND")
+        parsed = parse_host(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+        if parsed is None:
+            await reply.page("BAD_REQUEST")
             return
+        host, port = parsed
+        # The edge's own query parameter never reaches an app (nor the access log, which reads
+        # the same scope).
+        offered = token_param(scope.get("query_string", b""))
+        if offered is not None:
+            scope["query_string"] = without_token(scope["path"], scope["query_string"])
         target = await self.router.target(host)
+        reply.tenant_id = getattr(target, "tenant_id", None)
         if isinstance(target, NoTarget):
-            await reply.page(_NO_TARGET[target.reason], await self.router.look(target.tenant_id))
-            return
-        refusal = self.limits.admit(target.tenant_id)
+            await reply.page(_NO_TARGET[target.reason])
+        elif isinstance(target, SandboxTarget):
+            await self._sandbox(scope, receive, reply, host, port, target, offered, client)
+        elif isinstance(target, DeploymentTarget):
+            await self._admitted(target.tenant_id, reply, self._deployment(scope, reply, target))
+        else:
+            await reply.page("DESKTOP_NOT_AVAILABLE")
+
+    async def _admitted(self, tenant_id: str, reply: _Reply, work: Any) -> None:
+        """Run `work` within the organization's share of this edge."""
+        refusal = self.limits.admit(tenant_id)
         if refusal is not None:
-            await reply.page(refusal, await self.router.look(target.tenant_id))
+            work.close()
+            await reply.page(refusal)
             return
         try:
-            if isinstance(target, SandboxTarget):
-                await self._sandbox(scope, receive, reply, hosts[0], host, target)
-            elif isinstance(target, DeploymentTarget):
-                await self._deployment(scope, reply, target)
-            else:
-                assert isinstance(target, DesktopTarget)
-                await reply.page("DESKTOP_NOT_AVAILABLE", await self.router.look(target.tenant_id))
+            await work
         finally:
-            self.limits.done(target.tenant_id)
+            self.limits.done(tenant_id)
 
     # Sandboxes
 
-    async def _sandbox(self, scope: dict[str, Any], receive: Any, reply: _Reply, raw_host: bytes,
-                       host: str, target: SandboxTarget) -> None:
-        look = await self.router.look(target.tenant_id)
+    async def _sandbox(self, scope: dict[str, Any], receive: Any, reply: _Reply, host: str,
+                       port: str, target: SandboxTarget, offered: str | None,
+                       client: str) -> None:
         if target.state != "running":
-            await reply.page(_STATES.get(target.state, "SANDBOX_UNAVAILABLE"), look)
+            await reply.page(_STATES.get(target.state, "SANDBOX_UNAVAILABLE"))
             return
         token = None
         if target.visibility == "private":
-            token = await self._private(scope, reply, host, target, look)
+            token = await self._private(scope, reply, host, target, offered)
             if token is None:
                 return
+        await self._admitted(target.tenant_id, reply, self._relay(
+            scope, receive, reply, host, port, target, token, client))
+
+    async def _relay(self, scope: dict[str, Any], receive: Any, reply: _Reply, host: str,
+                     port: str, target: SandboxTarget, token: str | None,
+                     client: str) -> None:
         self._touch(target.sandbox_id)
+        public_host = (f"{host}:{port}" if port else host).encode()
         headers = upstream_headers(
-            scope["headers"], host=raw_host, port=target.port, mask_host=target.mask_host,
-            client_ip=self._client_ip(scope), scheme=self.scheme, is_ours=self._signed_here)
+            scope["headers"], host=public_host, port=target.port, mask_host=target.mask_host,
+            client_ip=client, scheme=self.scheme, is_ours=self._signed_here)
         key = (target.sandbox_id, target.lifecycle, target.port)
         try:
             if scope["type"] == "websocket":
                 await self._websocket(scope, receive, reply, key, headers, target, token)
             else:
                 await proxy.relay(scope, receive, reply.send, self.pool, key, headers,
-                                  response_headers)
+                                  lambda sent: response_headers(sent, host))
         except errors.HostplaneError as exc:
-            code = "PORT_NOT_LISTENING" if exc.code == "PORT_NOT_LISTENING" \
+            code = exc.code if exc.code in ("PORT_NOT_LISTENING", "TOO_MANY_CONNECTIONS") \
                 else "SANDBOX_UNAVAILABLE"
-            await reply.page(code, look)
+            await reply.page(code)
         except UpstreamError as exc:
             log.info("upstream error for a preview: %s", exc)
-            await reply.page("BAD_GATEWAY", look)
+            await reply.page("BAD_GATEWAY")
         except TimeoutError:
-            await reply.page("GATEWAY_TIMEOUT", look)
+            await reply.page("GATEWAY_TIMEOUT")
 
     async def _websocket(self, scope: dict[str, Any], receive: Any, reply: _Reply,
                          key: tuple[str, str, int], headers: list[tuple[bytes, bytes]],
@@ -139,12 +170,12 @@ class Edge:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        sock = await asyncio.to_thread(self.driver.open_connection, key[0], key[2])
+        sock = await self._connect(key[0], key[2])
         try:
             upstream = await websocket.open_upstream(sock, scope, headers)
         except websocket.Refused:
             sock.close()
-            await reply.page("BAD_GATEWAY", await self.router.look(target.tenant_id))
+            await reply.page("BAD_GATEWAY")
             return
         revoked = None
         if token is not None:
@@ -155,17 +186,16 @@ class Edge:
         await websocket.relay(upstream, receive, reply.send, revoked)
 
     async def _private(self, scope: dict[str, Any], reply: _Reply, host: str,
-                       target: SandboxTarget, look: pages.Look) -> str | None:
+                       target: SandboxTarget, offered: str | None) -> str | None:
         """The token that opens this private preview, or None once a refusal or the
         token-for-cookie redirect has been answered."""
-        offered = token_param(scope.get("query_string", b""))
         if offered is not None:
             if await self.access.check(offered, target) is None:
-                await reply.page("PREVIEW_PRIVATE", look)
+                await reply.page("PREVIEW_PRIVATE")
                 return None
             expires = jwt.decode(offered, options={"verify_signature": False})["exp"]
-            location = without_token(scope.get("raw_path", b"/").decode("latin-1"),
-                                     scope.get("query_string", b""))
+            location = local_location(scope.get("raw_path", b"/").decode("latin-1"),
+                                      scope.get("query_string", b""))
             await reply.redirect(location, self.access.cookie(
                 offered, max(int(expires - self.container.clock.now().timestamp()), 1)))
             return None
@@ -175,17 +205,14 @@ class Edge:
             if await self.access.check(bearer.strip(), target) is not None:
                 return bearer.strip()
         cookie = preview_cookie([v for k, v in scope["headers"] if k == b"cookie"])
-        if cookie is None:
-            await reply.page("PREVIEW_PRIVATE", look)
-            return None
-        if await self.access.check(cookie, target) is None:
-            await reply.page("PREVIEW_PRIVATE", look)
+        if cookie is None or await self.access.check(cookie, target) is None:
+            await reply.page("PREVIEW_PRIVATE")
             return None
         # An ambient cookie: other sites must not drive unsafe requests or sockets with it.
         unsafe = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
         origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        if unsafe and not same_origin(origin, host):
-            await reply.page("PREVIEW_FORBIDDEN", look)
+        if unsafe and not same_origin(origin, self._public_origin(host)):
+            await reply.page("PREVIEW_FORBIDDEN")
             return None
         return cookie
 
@@ -194,21 +221,26 @@ class Edge:
     async def _deployment(self, scope: dict[str, Any], reply: _Reply,
                           target: DeploymentTarget) -> None:
         if target.version_id is None:
-            await reply.page("NOT_PUBLISHED", await self.router.look(target.tenant_id))
+            await reply.page("NOT_PUBLISHED")
             return
         if scope["type"] == "websocket" or scope["method"] not in ("GET", "HEAD"):
-            await reply.page("METHOD_NOT_ALLOWED", await self.router.look(target.tenant_id),
-                             [(b"allow", b"GET, HEAD")])
+            await reply.page("METHOD_NOT_ALLOWED", [(b"allow", b"GET, HEAD")])
             return
         manifest = await self.router.manifest(target.version_id)
         found = static.find(self.container.releases, manifest, scope["path"],
                             spa_fallback=target.spa_fallback)
         if found is None:
-            await reply.page("NOT_FOUND", await self.router.look(target.tenant_id))
+            await reply.page("NOT_FOUND")
             return
-        await reply.file(found)
+        await reply.file(found, self.offload)
 
     # Helpers
+
+    async def _connect(self, sandbox_id: str, port: int) -> Any:
+        return await self.offload.connect(self.driver.open_connection, sandbox_id, port)
+
+    def _public_origin(self, host: str) -> str:
+        return f"{self.scheme}://{host}" + (f":{self.public_port}" if self.public_port else "")
 
     def _client_ip(self, scope: dict[str, Any]) -> str:
         peer = (scope.get("client") or ("", 0))[0]
@@ -238,6 +270,7 @@ class Edge:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.pool.close()
+                self.offload.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -245,22 +278,23 @@ class Edge:
 class _Reply:
     """Answers of the edge itself (pages, files, redirects) for HTTP and WebSocket scopes."""
 
-    def __init__(self, scope: dict[str, Any], send: Any) -> None:
-        self.scope, self.send, self.started = scope, send, False
-        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
-        self.html = pages.wants_html(accept.decode("latin-1"))
+    def __init__(self, scope: dict[str, Any], send: Any, router: Router) -> None:
+        self.scope, self.send, self.router, self.started = scope, send, router, False
+        self.tenant_id: str | None = None  # whose branding pages wear, once routed
 
-    async def page(self, code: str, look: pages.Look = pages.NEUTRAL,
-                   extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def page(self, code: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         if self.started:
             return
-        status, headers, body = pages.render(code, look, html_page=self.html,
-                                             extra_headers=extra)
+        accept = next((v for k, v in self.scope["headers"] if k == b"accept"), b"")
+        look = await self.router.look(self.tenant_id)  # read only when a page is sent
+        status, headers, body = pages.render(code, look, extra_headers=extra,
+                                             html_page=pages.wants_html(accept.decode("latin-1")))
         await self._answer(status, headers, body)
 
     async def redirect(self, location: str, cookie: bytes) -> None:
         await self._answer(303, [(b"location", location.encode("latin-1")),
                                  (b"set-cookie", cookie), (b"cache-control", b"no-store"),
+                                 (b"referrer-policy", b"no-referrer"),
                                  (b"content-length", b"0"), pages.date_header()], b"")
 
     async def _answer(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -277,7 +311,7 @@ class _Reply:
         await self.send({"type": "http.response.body",
                          "body": b"" if self.scope["method"] == "HEAD" else body})
 
-    async def file(self, found: static.File) -> None:
+    async def file(self, found: static.File, offload: Offload) -> None:
         request = dict(self.scope["headers"])
         headers = [(b"content-type", found.content_type.encode()),
                    (b"etag", found.etag.encode()), (b"accept-ranges", b"bytes"),
@@ -305,7 +339,7 @@ class _Reply:
         elif static.compressible(found):
             headers.append((b"vary", b"accept-encoding"))
             if b"gzip" in request.get(b"accept-encoding", b""):
-                path = await static.gzipped(found)
+                path = await static.gzipped(found, offload)
                 size = path.stat().st_size
                 headers += [(b"content-encoding", b"gzip")]
                 headers[1] = (b"etag", gzip_tag)

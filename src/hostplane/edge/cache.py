@@ -20,6 +20,8 @@ class RouteCache:
         self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         self.enabled = True
         self._entries: dict[Any, tuple[float, Any]] = {}
+        self._negative: dict[Any, tuple[float, Any]] = {}
+        self.max_negative = max(max_entries // 10, 1)
         self._generation = 0
         self._lock = threading.Lock()
 
@@ -28,27 +30,43 @@ class RouteCache:
         return self._generation
 
     def get(self, key: Any) -> tuple[bool, Any]:
-        entry = self._entries.get(key)
+        entry = self._entries.get(key) or self._negative.get(key)
         if entry is None or not self.enabled:
             return False, None
         if self.clock() >= entry[0]:
             self._entries.pop(key, None)
+            self._negative.pop(key, None)
             return False, None
         return True, entry[1]
 
-    def put(self, key: Any, value: Any, *, generation: int) -> None:
+    def put(self, key: Any, value: Any, *, generation: int, negative: bool = False) -> None:
+        """Cache `value` unless a change was announced since `generation`. Negative answers
+        (hosts nobody serves: anyone can make up new ones) have a small budget of their own, so
+        a flood of them never pushes out the routes in use."""
         with self._lock:
             if not self.enabled or generation != self._generation:
                 return
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (self.clock() + self.ttl, value)
+            entries = self._negative if negative else self._entries
+            limit = self.max_negative if negative else self.max_entries
+            if len(entries) >= limit:
+                self._evict(entries, limit)
+            entries[key] = (self.clock() + self.ttl, value)
+
+    def _evict(self, entries: dict[Any, tuple[float, Any]], limit: int) -> None:
+        """Drop the expired entries, and the oldest half if that is not enough."""
+        now = self.clock()
+        for key in [k for k, (expires, _v) in entries.items() if expires <= now]:
+            del entries[key]
+        if len(entries) >= limit:
+            for key in list(entries)[: len(entries) // 2]:
+                del entries[key]
 
     def invalidate(self, payload: str | None = None) -> None:
         """Forget everything (any route change may touch any host)."""
         with self._lock:
             self._generation += 1
             self._entries.clear()
+            self._negative.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -84,11 +84,26 @@ def upstream_headers(headers: list[tuple[bytes, bytes]], *, host: bytes, port: i
     return out
 
 
-def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The sandbox's response headers for the client: no hop-by-hop fields, and no server or
-    framework banner (the end user never learns what runs behind the address)."""
+def response_headers(headers: list[tuple[bytes, bytes]], host: str) -> list[tuple[bytes, bytes]]:
+    """The sandbox's response headers for the client: no hop-by-hop fields, no server or
+    framework banner (the end user never learns what runs behind the address), and no cookie
+    the app may not set: the edge's own, or one for a wider domain than the preview's host
+    (which every other preview under it would receive)."""
     connection_named = {name.strip().lower() for value in
                         (v for k, v in headers if k == b"connection") for name in value.split(b",")}
     return [(k, v) for k, v in headers
             if k not in HOP_BY_HOP and k not in connection_named
-            and k not in (b"server", b"x-powered-by", b"via")]
+            and k not in (b"server", b"x-powered-by", b"via")
+            and not (k == b"set-cookie" and not _own_cookie(v, host))]
+
+
+def _own_cookie(set_cookie: bytes, host: str) -> bool:
+    text = set_cookie.decode("latin-1")
+    name = text.split("=", 1)[0].strip()
+    if name in PREVIEW_COOKIES:
+        return False
+    for attribute in text.split(";")[1:]:
+        key, _, value = attribute.strip().partition("=")
+        if key.strip().lower() == "domain" and value.strip().lstrip(".").lower() != host:
+            return False
+    return True

@@ -1,5 +1,6 @@
-"""Per-organization limits in one edge process: open requests and WebSockets at once, and a
-request rate (a token bucket), so one organization's traffic can't starve another's."""
+"""Limits in one edge process: per organization, open requests and WebSockets at once and a
+request rate (a token bucket), so one organization's traffic can't starve another's; and per
+client address, open requests at once, so no stranger can use up an organization's share."""
 
 from __future__ import annotations
 
@@ -36,3 +37,25 @@ class OrgLimits:
             self._open[tenant_id] = left
         else:
             self._open.pop(tenant_id, None)
+
+
+class ClientLimits:
+    """Open requests and WebSockets of one client address at once."""
+
+    def __init__(self, *, max_open: int) -> None:
+        self.max_open = max_open
+        self._open: dict[str, int] = {}
+
+    def admit(self, client: str) -> bool:
+        count = self._open.get(client, 0)
+        if count >= self.max_open:
+            return False
+        self._open[client] = count + 1
+        return True
+
+    def done(self, client: str) -> None:
+        left = self._open.get(client, 1) - 1
+        if left:
+            self._open[client] = left
+        else:
+            self._open.pop(client, None)

@@ -43,6 +43,8 @@ class Situation:
 SITUATIONS = {s.code: s for s in (
     Situation(400, "BAD_REQUEST", "Bad request",
               "The request could not be understood. Check the address and try again."),
+    Situation(408, "REQUEST_TIMEOUT", "The request took too long",
+              "The request's body did not arrive in time. Try again."),
     Situation(404, "HOST_NOT_FOUND", "Nothing here",
               "This address is not set up. Check the link you followed."),
     Situation(410, "RESOURCE_REMOVED", "This app was removed",

@@ -14,6 +14,19 @@ from hostplane.edge.upstream import Pool, PoolKey, UpstreamError, exchange
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HEAD_TIMEOUT = 300.0  # seconds a sandbox may take to start answering
+BODY_IDLE = 30.0  # seconds a client may pause in the middle of sending a body
+
+
+class RequestTimeout(Exception):
+    """The client stopped sending its request body."""
+
+
+async def _next_piece(receive: Receive) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(BODY_IDLE):
+            return await receive()
+    except TimeoutError:
+        raise RequestTimeout from None
 
 
 def request_head(scope: dict[str, Any], headers: list[tuple[bytes, bytes]],
@@ -48,7 +61,7 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
     if has_body:
         # Nothing reaches the sandbox before the body's first piece has been parsed: a request
         # whose framing is broken from the start (a bad chunk size) never leaves the edge.
-        first = await receive()
+        first = await _next_piece(receive)
         if first["type"] == "http.disconnect":
             return
     else:
@@ -103,7 +116,10 @@ async def _request_body(first: dict[str, Any], receive: Receive, done: asyncio.E
         if not message.get("more_body"):
             done.set()
             return
-        message = await receive()
+        try:
+            message = await _next_piece(receive)
+        except RequestTimeout:
+            raise UpstreamError("the client stopped sending its body") from None
 
 
 async def _disconnected(receive: Receive, body_done: asyncio.Event) -> None:

@@ -3,7 +3,7 @@ version, cached (edge/cache.py) and forgotten when a route change is announced."
 
 from __future__ import annotations
 
-import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -12,17 +12,25 @@ from sqlalchemy import select
 from hostplane.branding.models import Branding
 from hostplane.db.engine import Database
 from hostplane.edge.cache import RouteCache
+from hostplane.edge.offload import Offload
 from hostplane.edge.pages import NEUTRAL, Look
-from hostplane.edge.routes import Target, resolve
+from hostplane.edge.routes import UNKNOWN, Target, resolve
 from hostplane.resources.models import DeploymentVersion
 from hostplane.urls import Platform
 
 
+MAX_CACHED_FILES = 200_000  # file entries of cached version manifests, across versions
+
+
 class Router:
-    def __init__(self, database: Database, platform: Platform, *, cache: RouteCache) -> None:
+    def __init__(self, database: Database, platform: Platform, *, cache: RouteCache,
+                 offload: Offload) -> None:
         self.database, self.platform, self.cache = database, platform, cache
-        # Files of a version never change: kept until there are too many.
-        self._manifests: dict[str, dict[str, Any]] = {}
+        self.offload = offload
+        # Files of a version never change: kept, least recently used first out, while they
+        # hold at most MAX_CACHED_FILES entries in all.
+        self._manifests: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cached_files = 0
 
     async def target(self, host: str) -> Target:
         return await self._cached(("host", host), self.lookup, host)
@@ -34,11 +42,17 @@ class Router:
 
     async def manifest(self, version_id: str) -> dict[str, Any]:
         found = self._manifests.get(version_id)
-        if found is None:
-            found = await asyncio.to_thread(self._manifest, version_id)
-            if len(self._manifests) >= 1024:
-                self._manifests.clear()
+        if found is not None:
+            self._manifests.move_to_end(version_id)
+            return found
+        found = await self.offload.once(("manifest", version_id), self.offload.lookups,
+                                        self._manifest, version_id)
+        if version_id not in self._manifests:
             self._manifests[version_id] = found
+            self._cached_files += len(found)
+            while self._cached_files > MAX_CACHED_FILES and len(self._manifests) > 1:
+                _, dropped = self._manifests.popitem(last=False)
+                self._cached_files -= len(dropped)
         return found
 
     def lookup(self, host: str) -> Target:
@@ -51,8 +65,11 @@ class Router:
         if hit:
             return value
         generation = self.cache.generation
-        value = await asyncio.to_thread(load, arg)
-        self.cache.put(key, value, generation=generation)
+        # One database lookup per key at a time (an expired hot host is asked for once, not by
+        # every request that arrives meanwhile); per generation, so nobody who arrives after a
+        # change joins a lookup that began before it.
+        value = await self.offload.once((key, generation), self.offload.lookups, load, arg)
+        self.cache.put(key, value, generation=generation, negative=value == UNKNOWN)
         return value
 
     def _look(self, tenant_id: str) -> Look:

@@ -66,21 +66,32 @@ Target = SandboxTarget | DeploymentTarget | DesktopTarget | NoTarget
 UNKNOWN = NoTarget(None, "unknown")
 
 
-def canonical_host(raw: str) -> str | None:
-    """The Host header as a name to look up: lower case, no port, no trailing dot, IDN as
-    A-labels; None for anything that is not a DNS name."""
-    host = raw.strip()
-    if host.startswith("["):  # an IPv6 literal never names a tenant's host
+def parse_host(raw: str) -> tuple[str, str] | None:
+    """A Host header as (name to look up, port or ""): the name lower case, without its trailing
+    dot, IDN as A-labels; the port digits only. None for anything else (an IPv6 literal never
+    names a tenant's host)."""
+    name, colon, port = raw.strip().rpartition(":") if ":" in raw else ("", "", raw.strip())
+    if not colon:
+        name = port
+        port = ""
+    elif not (port.isdigit() and len(port) <= 5):
         return None
-    host = host.rsplit(":", 1)[0] if ":" in host else host
-    host = host[:-1] if host.endswith(".") else host
-    if not host.isascii():
+    if name.startswith("[") or not name:
+        return None
+    name = name[:-1] if name.endswith(".") else name
+    if not name.isascii():
         try:
-            host = idna.encode(host, uts46=True).decode()
+            name = idna.encode(name, uts46=True).decode()
         except idna.IDNAError:
             return None
-    host = host.lower()
-    return host if is_dns_name(host) else None
+    name = name.lower()
+    return (name, port) if is_dns_name(name) else None
+
+
+def canonical_host(raw: str) -> str | None:
+    """The Host header as a name to look up (see parse_host)."""
+    parsed = parse_host(raw)
+    return parsed[0] if parsed else None
 
 
 def resolve(session: Session, platform: Platform, host: str) -> Target:

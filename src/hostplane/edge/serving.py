@@ -8,7 +8,7 @@ from typing import Any
 
 import uvicorn
 
-from hostplane.edge.websocket import MAX_MESSAGE
+from hostplane.edge.websocket import MAX_MESSAGE, MAX_QUEUE
 
 
 def edge_config(app: Any, *, host: str, port: int, log_level: str, access_log: bool,
@@ -21,7 +21,7 @@ def edge_config(app: Any, *, host: str, port: int, log_level: str, access_log: b
         http="httptools", ws="websockets-sansio", server_header=False, date_header=False,
         proxy_headers=False,
         lifespan="on", factory=isinstance(app, str), workers=workers,
-        ws_max_size=MAX_MESSAGE, ws_ping_interval=None, timeout_keep_alive=30)
+        ws_max_size=MAX_MESSAGE, ws_max_queue=MAX_QUEUE, ws_ping_interval=None, timeout_keep_alive=30)
 
 
 class CompanionServer(uvicorn.Server):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hostplane.compute.releases import ReleaseStore
+from hostplane.edge.offload import Offload
 
 CHUNK = 64 * 1024
 GZIP_MIN_BYTES = 1024
@@ -58,11 +59,12 @@ def compressible(file: File) -> bool:
     return file.size >= GZIP_MIN_BYTES and bool(_COMPRESSIBLE.match(file.content_type))
 
 
-async def gzipped(file: File) -> Path:
-    """The gzip form of a blob, made once beside it (blobs never change)."""
+async def gzipped(file: File, offload: Offload) -> Path:
+    """The gzip form of a blob, made once beside it (blobs never change), on the edge's file
+    threads, once however many requests ask for it meanwhile."""
     target = file.path.with_name(file.path.name + ".gz")
     if not target.exists():
-        await asyncio.to_thread(_compress, file.path, target)
+        await offload.once(("gzip", target), offload.files, _compress, file.path, target)
     return target
 
 

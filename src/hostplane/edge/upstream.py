@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httptools
@@ -50,15 +51,18 @@ class Connection:
 
     @property
     def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        """Open, and nothing unasked-for arrived: bytes past the end of the last response (a
+        second response, garbage) would be read as the next visitor's answer."""
+        unread = getattr(self.reader, "_buffer", b"")
+        return not unread and not self.reader.at_eof() and not self.writer.is_closing()
 
 
 class Pool:
     """Idle connections per (sandbox, lifecycle, port)."""
 
-    def __init__(self, connect: Callable[[str, int], object],
+    def __init__(self, connect: Callable[[str, int], Awaitable[socket.socket]],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._connect = connect  # driver.open_connection, run in a thread
+        self._connect = connect  # driver.open_connection, on the edge's connect threads
         self._clock = clock
         self._idle: dict[PoolKey, list[Connection]] = {}
         self._next_sweep = 0.0
@@ -73,7 +77,7 @@ class Pool:
                 return conn
             conn.close()
         self._forget_other_lifecycles(key)
-        sock = await asyncio.to_thread(self._connect, key[0], key[2])
+        sock = await self._connect(key[0], key[2])
         reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
         return Connection(key, reader, writer)
 
@@ -128,8 +132,12 @@ class Response:
     _head_bytes: int = 0
     _parser: httptools.HttpResponseParser | None = None
     _close_delimited: bool = False
+    _extra: bool = False  # a second message began after this one: never reuse the connection
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self._done:
+            self._extra = True
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_HEAD_BYTES:
@@ -175,6 +183,10 @@ async def exchange(conn: Connection, head: bytes, body: AsyncIterator[bytes] | N
                                         retryable=conn.reused and received == 0 and body is None)
                 received += len(data)
                 _feed(parser, data)
+                # Counted on the bytes fed, not on what the parser reports: a header value is
+                # only reported once it ends, after all of it was buffered.
+                if not response._head_done and received > MAX_HEAD_BYTES:
+                    raise UpstreamError("the response head is too large")
     except BaseException:
         if sender is not None:
             sender.cancel()
@@ -215,6 +227,8 @@ async def _body(conn: Connection, response: Response, parser: httptools.HttpResp
                     break
                 raise UpstreamError("the connection closed in the middle of the response")
             _feed(parser, data)
+        if response._extra:
+            response.keep_alive = False
         if sender is not None:
             if not sender.done():  # answered before reading the whole request: can't reuse
                 sender.cancel()

@@ -15,7 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from hostplane.edge.proxy import Receive, Send
 
-MAX_MESSAGE = 16 * 1024 * 1024
+MAX_MESSAGE = 4 * 1024 * 1024
+MAX_QUEUE = 4  # messages buffered per direction: a reader that stops can't make the edge hoard
 REVOKED = 4403  # close code when access ended while the socket was open
 
 
@@ -44,7 +45,8 @@ async def open_upstream(sock: socket.socket, scope: dict[str, Any],
             additional_headers=extra, subprotocols=scope.get("subprotocols") or None,
             origin=origin.decode("latin-1") if origin else None,  # type: ignore[arg-type]
             user_agent_header=agent.decode("latin-1") if agent else None,
-            compression=None, max_size=MAX_MESSAGE, open_timeout=10, ping_interval=None)
+            compression=None, max_size=MAX_MESSAGE, max_queue=MAX_QUEUE, open_timeout=10,
+            ping_interval=None)
     except InvalidStatus as exc:
         raise Refused(exc.response.status_code) from None
     except (InvalidHandshake, OSError, TimeoutError, EOFError):
