@@ -185,7 +185,12 @@ def base_url(container: Container) -> Iterator[str]:
     """A real uvicorn server on loopback, in a thread of the test process."""
     app = create_app(container=container)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    yield from _in_thread(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+
+
+def _in_thread(config: uvicorn.Config) -> Iterator[str]:
+    """Run a uvicorn server in a thread of the test process until the generator is closed."""
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -193,7 +198,7 @@ def base_url(container: Container) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{config.port}"
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -205,19 +210,8 @@ def edge_url(container: Container, base_url: str) -> Iterator[str]:
     from hostplane.edge.app import create_edge
     from hostplane.edge.serving import edge_config
 
-    port = _free_port()
-    server = uvicorn.Server(edge_config(create_edge(container), host="127.0.0.1", port=port,
-                                       log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("edge did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from _in_thread(edge_config(create_edge(container), host="127.0.0.1",
+                                      port=_free_port(), log_level="warning", access_log=False))
 
 
 @pytest.fixture

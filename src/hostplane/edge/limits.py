@@ -32,11 +32,7 @@ class OrgLimits:
         return None
 
     def done(self, tenant_id: str) -> None:
-        left = self._open.get(tenant_id, 1) - 1
-        if left:
-            self._open[tenant_id] = left
-        else:
-            self._open.pop(tenant_id, None)
+        release(self._open, tenant_id)
 
 
 class ClientLimits:
@@ -54,8 +50,13 @@ class ClientLimits:
         return True
 
     def done(self, client: str) -> None:
-        left = self._open.get(client, 1) - 1
-        if left:
-            self._open[client] = left
-        else:
-            self._open.pop(client, None)
+        release(self._open, client)
+
+
+def release(counts: dict[str, int], key: str) -> None:
+    """One fewer open for `key` (forgotten at none, so idle keys cost no memory)."""
+    left = counts.get(key, 1) - 1
+    if left:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

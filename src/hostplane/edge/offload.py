@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from hostplane import errors
+from hostplane.edge.limits import release
 
 T = TypeVar("T")
 CONNECTS_PER_SANDBOX = 16
@@ -39,11 +40,7 @@ class Offload:
         try:
             return await self.run(self.connects, fn, sandbox_id, *args)
         finally:
-            left = self._connecting[sandbox_id] - 1
-            if left:
-                self._connecting[sandbox_id] = left
-            else:
-                del self._connecting[sandbox_id]
+            release(self._connecting, sandbox_id)
 
     async def once(self, key: Any, pool: ThreadPoolExecutor, fn: Callable[..., T],
                    *args: Any) -> T:
