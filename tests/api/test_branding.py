@@ -78,6 +78,10 @@ def test_the_clients_bodies_and_put_is_a_merge(org):
     ({"custom_css": "body { background: u\\72l(https://evil.example) }"}, "custom_css",
      "CSS_LOADS_REMOTE_CONTENT"),
     ({"custom_css": "a{}" * 20_000}, "custom_css", "CSS_TOO_LARGE"),
+    # Deep nesting of every bracket kind was a RecursionError (500) in the parser and the walk.
+    ({"custom_css": "a{" + "(" * 5000 + ")" * 5000 + "}"}, "custom_css", "CSS_TOO_DEEP"),
+    ({"custom_css": "@media x{" * 2000 + "}" * 2000}, "custom_css", "CSS_TOO_DEEP"),
+    ({"custom_css": "a{b:f(" + "[" * 40 + "]" * 40 + ")}"}, "custom_css", "CSS_TOO_DEEP"),
     # Comments and strings that a regular expression would misread (found by review).
     ({"custom_css": 'a{content:"/*"} b{background:url(https://evil.example/x.png)} /**/'},
      "custom_css", "CSS_LOADS_REMOTE_CONTENT"),

@@ -63,8 +63,25 @@ def css(value: str, field: str) -> str:
     for breakout in ("</", "<!--"):
         if breakout in lowered:
             raise _remote(field, breakout)
+    # Nesting is bounded before anything recursive reads it (the parser and the walk below
+    # both recurse per level); brackets inside strings and comments count too, which only ever
+    # refuses more.
+    depth = deepest = 0
+    for char in value:
+        if char in "({[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")}]":
+            depth = max(depth - 1, 0)
+    if deepest > MAX_CSS_DEPTH:
+        raise errors.Invalid(f"custom_css nests blocks {deepest} deep.", field=field,
+                             code="CSS_TOO_DEEP", rule=f"at most {MAX_CSS_DEPTH} levels of "
+                             "(), [] and {} inside each other", fix="Flatten the stylesheet.")
     _walk(tinycss2.parse_stylesheet(value, skip_comments=True, skip_whitespace=True), field)
     return value
+
+
+MAX_CSS_DEPTH = 32
 
 
 def _walk(nodes: Any, field: str) -> None:
