@@ -5,7 +5,6 @@ recorded on the branding object."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import time
@@ -16,6 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from hostplane import errors
+from hostplane.addresses import is_public
 from hostplane.branding import rules, service
 from hostplane.branding.assets import MAX_BYTES, check_image
 from hostplane.branding.models import Branding
@@ -115,8 +115,7 @@ def _address(host: str, port: int | None, allow_private: bool) -> str:
     addresses = [info[4][0] for info in infos]
     if not allow_private:
         for address in addresses:
-            ip = ipaddress.ip_address(address)
-            if not ip.is_global or ip.is_multicast:
+            if not is_public(address):
                 raise errors.Invalid(
                     f"{host!r} resolves to {address}, a private or local address.",
                     code="WALLPAPER_URL_PRIVATE", field=FIELD,
