@@ -375,13 +375,21 @@ def test_a_same_origin_fetch_with_an_api_key_is_refused_too(org):
     assert resp.status_code == 401
 
 
-def test_a_project_token_counts_its_project_only(org, base_url):
+def test_workspace_read_alone_reads_neither_projects_nor_usage(org, base_url):
+    """Permissions are as wide as their names: a workspace's projects need project:read and its
+    usage usage:read (which no browser token holds)."""
     ws = org.workspace()
     mine, other = org.project(ws["id"]), org.project(ws["id"])
     for project in (mine, other, other):
         org.post("/api/v1/sandboxes", {"project_id": project["id"]})
     token = mint(org, project_id=mine["id"], permissions=["workspace:read"])["token"]
     with as_token(base_url, token) as browser:
-        held = browser.get(f"/api/v1/workspaces/{ws['id']}/usage").json()["data"]
-    assert (held["sandboxes"], held["projects"]) == (1, 1)
+        assert browser.get(f"/api/v1/workspaces/{ws['id']}").status_code == 200
+        for path in ("usage", "stats", "projects"):
+            denied = browser.get(f"/api/v1/workspaces/{ws['id']}/{path}")
+            assert denied.status_code == 403, (path, denied.text)
+    reader = mint(org, project_id=mine["id"], permissions=["project:read"])["token"]
+    with as_token(base_url, reader) as browser:
+        listed = browser.get(f"/api/v1/workspaces/{ws['id']}/projects").json()["data"]
+    assert [p["id"] for p in listed] == [mine["id"]]  # a project token sees its project only
     assert org.get(f"/api/v1/workspaces/{ws['id']}/usage").json()["data"]["sandboxes"] == 3

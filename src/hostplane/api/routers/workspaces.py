@@ -22,6 +22,10 @@ router = APIRouter(prefix="/workspaces", tags=["workspaces"])
 
 Reader = Annotated[RequestContext, needs("workspace:read")]
 Writer = Annotated[RequestContext, needs("workspace:write")]
+# A workspace's projects and usage are read with the permissions named for them, not with
+# workspace:read alone.
+ProjectReader = Annotated[RequestContext, needs("project:read")]
+UsageReader = Annotated[RequestContext, needs("usage:read")]
 
 
 # Client quirk: `workspaces.create` parses a bare WorkspaceData and reads `reused` (§6).
@@ -97,19 +101,20 @@ async def replace_settings(
 
 @router.get("/{workspace_id}/usage", response_model=Data[dict[str, Any]],
             summary="What a workspace holds and has used")
-async def workspace_usage(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+async def workspace_usage(workspace_id: str, ctx: UsageReader) -> Data[dict[str, Any]]:
     return Data(data=await ctx.run(usage.workspace_usage, workspace_id, ctx.now))
 
 
 @router.get("/{workspace_id}/stats", response_model=Data[dict[str, Any]],
             summary="Counts of a workspace's projects and resources")
-async def workspace_stats(workspace_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+async def workspace_stats(workspace_id: str, ctx: UsageReader) -> Data[dict[str, Any]]:
     return Data(data=await ctx.run(usage.workspace_usage, workspace_id, ctx.now))
 
 
 @router.get("/{workspace_id}/projects", response_model=DataList[ProjectPublic],
             summary="The workspace's projects")
-async def workspace_projects(workspace_id: str, ctx: Reader, paging: Paging) -> DataList[ProjectPublic]:
+async def workspace_projects(workspace_id: str, ctx: ProjectReader,
+                             paging: Paging) -> DataList[ProjectPublic]:
     page = await ctx.run(projects.list_workspace_projects, workspace_id, limit=paging.limit,
                          cursor=paging.cursor, offset=paging.offset)
     return DataList(data=[ProjectPublic.of(p) for p in page.items], next_cursor=page.next_cursor,
