@@ -32,6 +32,7 @@ from hostplane.api.routers import (
     sandboxes,
     tenant_domains,
     tenants,
+    tls,
     usage,
     versions,
     workspaces,
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(browser_tokens.public)
     app.include_router(branding.public)
+    app.include_router(tls.router)  # Caddy's on-demand TLS check: by network, not credential
     # Deny by default: AuthenticationMiddleware refuses any /api/v1 request without a valid
     # credential; public routes (health) live outside the prefix. Area routers are included
     # straight into the app: every level of router nesting costs route matching time on every

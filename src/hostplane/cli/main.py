@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from hostplane import __version__, errors
 from hostplane.api.container import Container
-from hostplane.cli import branding_cli, domains_cli, org_cli, resources_cli
+from hostplane.cli import branding_cli, caddy_cli, domains_cli, org_cli, resources_cli
 from hostplane.db.migrate import current_revision, upgrade
 from hostplane.db.scope import Scope
 from hostplane.domains.models import DEPLOYMENT
@@ -67,7 +67,7 @@ app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
 app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
-app.command("caddyfile")(__import__("hostplane.cli.caddy_cli", fromlist=["caddyfile"]).caddyfile)
+app.command("caddyfile")(caddy_cli.caddyfile)
 
 console = Console()
 err_console = Console(stderr=True)
