@@ -97,3 +97,24 @@ def test_database_roles_have_a_connection_limit(org, container):
         limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user"
                              ).fetchone()[0]
     assert 0 < limit <= 20
+
+
+@pytest.mark.parametrize("parent", ["workspace", "project"])
+def test_deleting_a_workspace_or_project_drops_its_databases(org, container, parent):
+    """Deleting what a database belongs to drops it in the engine, role and all: the old
+    credentials connect no more (issue 14 item 3), and the sqlite file goes too."""
+    ws = org.workspace()
+    project = org.project(ws["id"])
+    where = {"workspace_id": ws["id"]} if parent == "workspace" else {"project_id": project["id"]}
+    made = [make(org, engine="sqlite", **where)]
+    if "postgresql" in container.databases.engines():
+        made.append(make(org, engine="postgresql", **where))
+    found = {db["id"]: creds(org, db["id"]) for db in made}
+    target = f"/api/v1/workspaces/{ws['id']}" if parent == "workspace" \
+        else f"/api/v1/projects/{project['id']}"
+    assert org.delete(target).status_code == 200
+    for db in made:
+        assert not container.databases.exists(db["id"], db["engine"]), db["engine"]
+        if db["engine"] == "postgresql":
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(found[db["id"]]["url"], connect_timeout=5)

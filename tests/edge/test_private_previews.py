@@ -143,3 +143,7 @@ def test_an_exact_domain_serves_a_sandbox_port(org, zone, edge_url):
     wrong = org.post(f"/api/v1/deployments/{refused['id']}/domains",
                      {"domain": f"x.{name}", "port": 80})
     assert wrong.status_code == 422 and wrong.json()["error"]["details"]["field"] == "port"
+    # Destroying the sandbox gives the name back (a tombstone, as for deployments).
+    assert org.delete(f"{SANDBOXES}/{sandbox['id']}").status_code == 200
+    assert record["id"] not in [d["id"] for d in org.get("/api/v1/custom-domains").json()["data"]]
+    assert via_edge(edge_url, name).status_code == 404

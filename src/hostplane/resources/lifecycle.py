@@ -1,8 +1,10 @@
 """What deleting or moving a workspace or project means for the resources inside it.
 
-Rows go with the workspace or project (foreign keys cascade); the driver's sandboxes would not,
-so each live one is destroyed once the delete has committed. A moved project's resources follow
-it: their workspace_id and external_workspace_id become the new workspace's.
+Rows go with the workspace or project (foreign keys cascade); what the engines hold would not:
+each live sandbox is destroyed, and each live database locked before the delete commits and
+dropped (with its login role) once it has, so no old credential connects afterwards. A moved
+project's resources follow it: their workspace_id and external_workspace_id become the new
+workspace's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from hostplane.db.scope import Scope
 from hostplane.domains.custom_domains import detach_all
 from hostplane.resources.common import get_resource
 from hostplane.resources.env import Env
-from hostplane.resources.models import Computer, Deployment, Sandbox
+from hostplane.resources.models import Computer, Database, Deployment, Sandbox
 from hostplane.resources.usage import KINDS
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.models import Project, Workspace
@@ -25,6 +27,8 @@ from hostplane.tenancy.schemas import ProjectUpdate
 
 
 def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
+    workspaces.get_workspace(scope, workspace_id)  # 404 before anything is touched
+    _drop_databases(scope, env, Database.workspace_id == workspace_id)
     _release_sandboxes(scope, env, Sandbox.workspace_id == workspace_id)
     _free_domains(scope, env, Project.workspace_id == workspace_id)
     return workspaces.delete_workspace(scope, workspace_id)
@@ -33,6 +37,7 @@ def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
 def delete_project(scope: Scope, project_id: str, env: Env) -> Project:
     project = projects.get_project(scope, project_id)
     if not project.is_default:  # the default project refuses deletion below
+        _drop_databases(scope, env, Database.project_id == project_id)
         _release_sandboxes(scope, env, Sandbox.project_id == project_id)
         _free_domains(scope, env, Project.id == project_id)
     return projects.delete_project(scope, project_id)
@@ -73,7 +78,8 @@ def _free_domains(scope: Scope, env: Env, projects_where: Any) -> None:
     project_ids = select(Project.id).where(Project.tenant_id == scope.tenant_id, projects_where)
     targets = (("project", project_ids),
                ("deployment", select(Deployment.id).where(Deployment.project_id.in_(project_ids))),
-               ("computer", select(Computer.id).where(Computer.project_id.in_(project_ids))))
+               ("computer", select(Computer.id).where(Computer.project_id.in_(project_ids))),
+               ("sandbox", select(Sandbox.id).where(Sandbox.project_id.in_(project_ids))))
     for target_type, ids in targets:
         detach_all(scope, target_type, ids, env.now)
 
@@ -83,3 +89,14 @@ def _release_sandboxes(scope: Scope, env: Env, where: Any) -> None:
                                     Sandbox.destroyed_at.is_(None))
     for sandbox_id in scope.session.scalars(stmt):
         after_commit(scope.session, lambda sid=sandbox_id: env.driver.destroy_sandbox(sid))
+
+
+def _drop_databases(scope: Scope, env: Env, where: Any) -> None:
+    """As deleting each database does: locked now (503 if its server is down, and nothing is
+    deleted), dropped once the delete has committed."""
+    stmt = select(Database.id, Database.engine).where(Database.tenant_id == scope.tenant_id,
+                                                      where, Database.destroyed_at.is_(None))
+    for database_id, engine in scope.session.execute(stmt).all():
+        env.databases.stop(database_id, engine)
+        after_commit(scope.session,
+                     lambda did=database_id, eng=engine: env.databases.drop(did, eng))

@@ -10,6 +10,7 @@ from hostplane.compute.port import SandboxSpec
 from hostplane.db.base import new_id
 from hostplane.db.helpers import Page, after_commit, on_rollback, try_insert
 from hostplane.db.scope import Scope
+from hostplane.domains.custom_domains import detach_all
 from hostplane.domains.tenant_domains import organization_domains
 from hostplane.resources.common import (
     DESTROYED,
@@ -124,6 +125,7 @@ def destroy_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
     if sandbox.destroyed_at is None:
         sandbox.state, sandbox.destroyed_at, sandbox.status_reason = DESTROYED, env.now, None
         scope.session.flush()
+        detach_all(scope, "sandbox", sandbox.id, env.now)  # its exact domains are given back
         after_commit(scope.session, lambda: env.driver.destroy_sandbox(sandbox_id))
     return _view(sandbox, organization_domains(scope), env)
 
