@@ -94,6 +94,14 @@ class Unavailable(HostplaneError):
     status = 503
     code = "UNAVAILABLE"
 
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.extra.setdefault("retryable", True)
+            self.extra.setdefault("retry_after", retry_after)
+            self.extra.setdefault("retry_after_ms", int(retry_after * 1000))
+
 
 def setup_required() -> Conflict:
     """The refusal every create returns while the organization has no permanent name."""

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     driver_concurrency: int = Field(16, ge=1, le=1024)
     """Commands and file transfers that run at once per API process (more wait their turn); they
     never take the threads database work needs."""
+    driver_concurrency_per_organization: int = Field(8, ge=1, le=1024)
+    """Of those, how many one organization may run at once: a busy tenant queues behind itself."""
+    driver_queue_seconds: float = Field(30.0, gt=0, le=3600)
+    """How long a command may wait for its organization's turn before 503 DRIVER_BUSY."""
 
     asset_fetch_allow_private: bool = False
     """Let the worker fetch branding images (desktop_wallpaper_url) from private, loopback and

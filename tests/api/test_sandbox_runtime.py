@@ -298,3 +298,20 @@ def test_idle_timeout_spares_paused_sandboxes_and_counts_a_resume(org, container
     clock.advance(31)
     JOBS["enforce_sandbox_timeouts"](container)
     assert ok(org.get(f"{BASE}/{paused['id']}"))["state"] == "paused"
+
+
+def test_one_organizations_commands_do_not_stall_anothers(org, other_org):
+    """Sixteen slow commands of one organization used to take every driver slot of the process,
+    so another organization's `echo` waited for them (issue 14 item 4)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    busy, calm = create(org), create(other_org)
+    with ThreadPoolExecutor(16) as pool:
+        slow = [pool.submit(org.post, f"{BASE}/{busy['id']}/exec",
+                            {"command": "sleep 3", "timeout": 20}) for _ in range(16)]
+        time.sleep(0.5)
+        started = time.monotonic()
+        quick = ok(other_org.post(f"{BASE}/{calm['id']}/exec", {"command": "echo hi"}))
+        waited = time.monotonic() - started
+        assert all(f.result().status_code == 200 for f in slow)  # queued, not refused
+    assert quick["stdout"] == "hi\n" and waited < 2.0, waited

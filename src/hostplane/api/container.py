@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from anyio import CapacityLimiter
-
+from hostplane.api.fairness import DriverShares
 from hostplane.api.ratelimit import RateLimiter
 from hostplane.branding.assets import AssetStore
 from hostplane.clock import Clock, SystemClock
@@ -38,7 +37,7 @@ class Container:
     resolver: Resolver | None = None
     key_cache: KeyCache = field(init=False)
     platform: Platform = field(init=False)
-    _driver_limiter: CapacityLimiter | None = field(init=False, default=None)
+    _driver_shares: DriverShares | None = field(init=False, default=None)
     verify_limiter: RateLimiter = field(init=False)
     authenticator: KeyAuthenticator = field(init=False)
     key_ring: KeyRing = field(init=False)
@@ -88,12 +87,15 @@ class Container:
         return cls(settings=settings, database=database, clock=clock or SystemClock())
 
     @property
-    def driver_limiter(self) -> CapacityLimiter:
-        """How many compute-driver calls (commands, file transfers) run at once in this process;
-        made on first use, inside the event loop."""
-        if self._driver_limiter is None:
-            self._driver_limiter = CapacityLimiter(self.settings.driver_concurrency)
-        return self._driver_limiter
+    def driver_shares(self) -> DriverShares:
+        """How many compute-driver calls (commands, file transfers) run at once in this process,
+        in all and per organization; made on first use, inside the event loop."""
+        if self._driver_shares is None:
+            self._driver_shares = DriverShares(
+                total=self.settings.driver_concurrency,
+                per_organization=self.settings.driver_concurrency_per_organization,
+                wait_seconds=self.settings.driver_queue_seconds)
+        return self._driver_shares
 
     def start(self) -> None:
         """Start what a serving process needs beside requests: on PostgreSQL, the listener that

@@ -13,11 +13,11 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hostplane.api.container import Container
+from hostplane.api.fairness import DriverShares
 from hostplane.api.ratelimit import RateLimiter
 from hostplane.db.helpers import run_hooks
 from hostplane.db.scope import Scope
@@ -40,7 +40,7 @@ class RequestContext:
     request_id: str
     write: bool
     env: Env
-    driver_limiter: CapacityLimiter
+    driver_shares: DriverShares
     verify_limiter: RateLimiter
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -52,8 +52,10 @@ class RequestContext:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` in a worker thread with no database session: for slow work
         outside the database (a command in a sandbox) after `run` has read what it needs. These
-        calls have their own limit, so long commands never take the threads requests need."""
-        return await to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.driver_limiter)
+        calls have their own limits, so long commands never take the threads requests need, and
+        one organization's commands never take every other organization's turn."""
+        return await self.driver_shares.run(self.principal.tenant_id,
+                                            partial(fn, *args, **kwargs))
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         session = self.scope.session
@@ -98,7 +100,7 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             write=write,
             env=Env(container.platform, container.driver, now, container.resolver,
                     container.databases),
-            driver_limiter=container.driver_limiter,
+            driver_shares=container.driver_shares,
             verify_limiter=container.verify_limiter,
         )
     finally:

@@ -79,8 +79,9 @@ def too_large_response(request_id: str, limit: int) -> JSONResponse:
 def error_response(request_id: str, exc: errors.HostplaneError) -> JSONResponse:
     """The envelope of a domain error, from a route or from middleware alike."""
     headers = None
-    if isinstance(exc, errors.RateLimited):
-        headers = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
     return envelope(request_id, exc.status, exc.code, exc.message, exc.details, exc.extra, headers)
 
 
