@@ -223,3 +223,49 @@ def test_a_preview_domain_needs_only_its_sandbox_wildcard(dom, org, zone):
     zone.remove(f"*.{dom}.com")
     checked = org.post(f"{PREVIEW}/verify").json()
     assert checked["verified"] is True and checked["status"] == "verified", checked
+
+
+@pytest.mark.parametrize(("path", "field", "kind", "names"), KINDS)
+def test_a_replaced_domain_serves_until_its_replacement_verifies(dom, org, other_org, container,
+                                                                 edge_url, path, field, kind,
+                                                                 names):
+    """Moving from a verified domain to a new, pending one keeps URLs (and the edge) on the
+    verified one until the new one verifies; then the old name is given back (issue 15 item 4)."""
+    from tests.edge.helpers import via_edge
+
+    old, new = f"{dom}.dev", f"{dom}.com"
+    dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
+    sbx = sandbox(org)
+
+    def url() -> str:
+        if kind == "preview":
+            return org.get(f"/api/v1/sandboxes/{sbx['id']}").json()["data"]["preview_url"]
+        return org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"]
+
+    def host(base: str) -> str:
+        return f"5173-{sbx['slug']}.sandbox.{base}" if kind == "preview" else f"lead-magnet.{base}"
+
+    put(org, path, {field: old})
+    verify(container, org, kind)
+    assert old in url()
+    moving = put(org, path, {field: new})
+    assert (moving["domain"], moving["status"], moving["active_domain"]) == (new, "pending", old)
+    assert old in url() and new not in url()  # still the verified one
+    assert via_edge(edge_url, host(old)).status_code != 404  # still routed
+    assert via_edge(edge_url, host(new)).status_code == 404  # not yet
+    taken = other_org.put(path, {field: old})  # the old name is still this organization's
+    assert taken.status_code in (200, 409)
+    if taken.status_code == 200:
+        with pytest.raises(Exception):
+            verify(container, other_org, kind)
+
+    # Back to the name still serving: verified at once, nothing to prove again.
+    back = put(org, path, {field: old})
+    assert (back["status"], back["active_domain"]) == ("verified", old)
+    put(org, path, {field: new})
+    verify(container, org, kind)
+    assert new in url() and old not in url()
+    assert via_edge(edge_url, host(new)).status_code != 404
+    assert via_edge(edge_url, host(old)).status_code == 404
+    if taken.status_code == 200:  # the old name is free for whoever proves it now
+        verify(container, other_org, kind)

@@ -27,6 +27,7 @@ class TenantDomain(TenantOwned, Timestamped, Base):
         # Two organizations can both ask for a name; only one can hold it verified.
         Index("uq_tenant_domains_kind_domain_verified", "kind", "domain", unique=True,
               sqlite_where=VERIFIED, postgresql_where=VERIFIED),
+        Index("ix_tenant_domains_previous_domain", "kind", "previous_domain"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -39,6 +40,14 @@ class TenantDomain(TenantOwned, Timestamped, Base):
     # The last check, record by record: [{purpose, type, name, status, observed}].
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     next_check_at: Mapped[datetime | None]
+    # The verified name this one replaces: URLs and the edge keep using it (and its claim is
+    # kept) until `domain` verifies, so changing the domain never drops branded URLs.
+    previous_domain: Mapped[str | None] = mapped_column(String(253))
+
+    @property
+    def serving_domain(self) -> str | None:
+        """The name URLs use now: this one once verified, else the verified one it replaces."""
+        return self.domain if self.status == "verified" else self.previous_domain
 
 
 LIVE_DOMAIN = text("status != 'removed'")

@@ -136,7 +136,7 @@ class TenantDomainPublic(BaseModel):
             domain_unicode=unicode_name(record.domain) if record else None,
             **fields,
             default_domain=default,
-            active_domain=record.domain if record and verified else default,
+            active_domain=(record.serving_domain if record else None) or default,
             status="failed" if status == "misconfigured" else status,
             state=status,
             dns_status=status,

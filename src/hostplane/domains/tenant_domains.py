@@ -39,12 +39,12 @@ def organization_domains(scope: Scope) -> OrganizationDomains:
     """The organization's slug and domains, as the URL engine takes them."""
     rows = {d.kind: d for d in scope.session.scalars(scope.select(TenantDomain))}
     preview, deployment = rows.get(PREVIEW), rows.get(DEPLOYMENT)
+    preview_name = preview.serving_domain if preview else None
+    deployment_name = deployment.serving_domain if deployment else None
     return OrganizationDomains(
         slug=scope.tenant().slug,
-        preview_domain=preview.domain if preview else None,
-        preview_verified=bool(preview and preview.status == "verified"),
-        deployment_domain=deployment.domain if deployment else None,
-        deployment_verified=bool(deployment and deployment.status == "verified"),
+        preview_domain=preview_name, preview_verified=preview_name is not None,
+        deployment_domain=deployment_name, deployment_verified=deployment_name is not None,
     )
 
 
@@ -78,12 +78,17 @@ def set_tenant_domain(
         # A microsecond later, so the history lists the removal first.
         now = now + timedelta(microseconds=1)
         events.record(scope, events.tenant_subject(kind), name, None, "pending", now)
-        old = record.domain
-        record.domain, record.status, record.created_at = name, "pending", now
-        record.verified_at = record.last_checked_at = record.failure_reason = None
+        old, serving = record.domain, record.serving_domain
+        back = name == record.previous_domain  # back to the name still serving: verified again
+        record.domain, record.created_at = name, now
+        record.status = "verified" if back else "pending"
+        record.previous_domain = None if back else serving
+        record.last_checked_at = record.failure_reason = None
+        record.verified_at = now if back else None
         record.next_check_at, record.checks = None, []
         scope.session.flush()
-        release(scope, [old])
+        if old != serving:
+            release(scope, [old])  # a name that never verified held no claim worth keeping
     scope.session.flush()
     return TenantDomainView(kind, record, platform, scope.tenant().slug)
 
@@ -153,7 +158,7 @@ def delete_tenant_domain(scope: Scope, kind: str, platform: Platform,
                       "removed", now)
         scope.session.delete(record)
         scope.session.flush()
-        release(scope, [record.domain])
+        release(scope, [name for name in (record.domain, record.previous_domain) if name])
     return TenantDomainView(kind, None, platform, scope.tenant().slug)
 
 
@@ -170,6 +175,10 @@ def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None
 
     apply_or_raise(scope.session, verify, taken(record.domain, "domain"))
     end_other_claims(scope, [record.domain], now, exact=False)
+    if record.previous_domain:  # the replacement verified: the old name is given back
+        previous, record.previous_domain = record.previous_domain, None
+        scope.session.flush()
+        release(scope, [previous])
     return record
 
 

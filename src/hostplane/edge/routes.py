@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import idna
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hostplane.domains.hostnames import is_dns_name
@@ -148,9 +148,7 @@ def _read_deployment(session: Session, platform: Platform, r: HostReading) -> Ta
     if r.org_slug is not None:
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == r.org_slug))
     else:
-        tenant_id = session.scalar(select(TenantDomain.tenant_id).where(
-            TenantDomain.kind == DEPLOYMENT, TenantDomain.domain == r.base,
-            TenantDomain.status == VERIFIED))
+        tenant_id = _serving_tenant(session, DEPLOYMENT, r.base)
     if tenant_id is None:
         return None
     row = session.scalars(select(Deployment).where(
@@ -184,11 +182,16 @@ def _sandbox(session: Session, sandbox: Sandbox, port: int) -> SandboxTarget:
 def _preview_base_of(session: Session, platform: Platform, tenant_id: str, base: str) -> bool:
     """Previews answer on the platform's preview domain and on the organization's own verified
     one (never on another organization's)."""
-    if base == platform.preview_domain:
-        return True
-    return session.scalar(select(TenantDomain.id).where(
-        TenantDomain.tenant_id == tenant_id, TenantDomain.kind == PREVIEW,
-        TenantDomain.domain == base, TenantDomain.status == VERIFIED)) is not None
+    return base == platform.preview_domain or _serving_tenant(session, PREVIEW, base) == tenant_id
+
+
+def _serving_tenant(session: Session, kind: str, name: str) -> str | None:
+    """The organization whose verified domain of this kind `name` is: its verified one, or the
+    verified one a pending replacement has not taken over from yet."""
+    return session.scalar(select(TenantDomain.tenant_id).where(
+        TenantDomain.kind == kind,
+        or_(and_(TenantDomain.domain == name, TenantDomain.status == VERIFIED),
+            TenantDomain.previous_domain == name)))
 
 
 def _read_desktop(session: Session, platform: Platform, r: HostReading) -> Target | None:
