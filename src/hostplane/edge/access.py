@@ -72,7 +72,7 @@ def same_origin(origin: bytes | None, public_origin: str) -> bool:
         expected.scheme, expected.hostname, expected.port or default)
 
 
-def without_token(path: str, query: bytes) -> bytes:
+def without_token(query: bytes) -> bytes:
     """The query without the edge's own parameter (what the app sees, what logs show)."""
     kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if k != TOKEN_PARAM]

@@ -99,7 +99,7 @@ class Edge:
         # the same scope).
         offered = token_param(scope.get("query_string", b""))
         if offered is not None:
-            scope["query_string"] = without_token(scope["path"], scope["query_string"])
+            scope["query_string"] = without_token(scope["query_string"])
         target = await self.router.target(host)
         reply.tenant_id = getattr(target, "tenant_id", None)
         if isinstance(target, NoTarget):
