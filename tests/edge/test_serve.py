@@ -1,8 +1,9 @@
 """The edge in the processes operators run (issue "The edge", done-when): a real `hostplane
 serve` answers the preview URL its own API returns (with the README's defaults: *.localhost on
-port HOSTPLANE_EDGE_PORT), a published deployment, a WebSocket and an SSE stream; a second,
-separate `hostplane edge` process over the same database serves the same hosts and sees a
-sandbox stop within a second. On SQLite and PostgreSQL."""
+port HOSTPLANE_EDGE_PORT), a published deployment at its fallback, branded and exact domains
+(verified against the loopback DNS server), a private preview, a WebSocket and an SSE stream; a
+second, separate `hostplane edge` process over the same database serves the same hosts and sees
+a sandbox stop within a second. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def served(database_url: str, settings, tmp_path_factory) -> Iterator[dict[str, 
     env = {**os.environ, "HOSTPLANE_DATA_DIR": str(data), "HOSTPLANE_DATABASE_URL": database_url,
            "HOSTPLANE_EDGE_PORT": str(edge_port), "HOSTPLANE_PUBLIC_PORT": str(edge_port),
            "HOSTPLANE_SANDBOX_ISOLATION": settings.sandbox_isolation,
+           "HOSTPLANE_DNS_NAMESERVERS": settings.dns_nameservers,
            "HOSTPLANE_API_URL": f"http://127.0.0.1:{api_port}"}
     for name in ("HOSTPLANE_MANAGED_DOMAIN", "HOSTPLANE_PREVIEW_DOMAIN", "HOSTPLANE_PUBLIC_SCHEME"):
         env.pop(name, None)
@@ -124,3 +126,42 @@ def test_a_published_deployment_is_served_at_its_fallback(served):
     assert url.hostname == f"lead-magnet.{served['slug']}.localhost"
     for edge in (served["edge"], served["second"]):
         assert via_edge(edge, url.netloc, "/").text == "<h1>live</h1>"
+
+
+def test_branded_and_exact_domains_and_a_private_preview(served, zone):
+    import uuid
+
+    from tests.api.test_spec_example import create_dns
+
+    api, site = served["api"], f"site{uuid.uuid4().hex[:10]}.com"
+    dep = api.post("/deployments", json={"name": "Program"}).json()["data"]
+    api.post(f"/deployments/{dep['id']}/versions", params={"promote": "true"},
+             content=archive(("index.html", b"<h1>program</h1>")),
+             headers={"Content-Type": "application/gzip"})
+    branded = api.put("/tenant/deployment-domain", json={"deployment_domain": f"apps.{site}"})
+    create_dns(zone, branded.json()["dns_records"])
+    assert api.post("/tenant/deployment-domain/verify").json()["verified"] is True
+    exact = api.post(f"/deployments/{dep['id']}/domains", json={"domain": f"program.{site}"})
+    record = exact.json()["data"]
+    create_dns(zone, record["dns_records"])
+    assert api.post(f"/custom-domains/{record['id']}/verify").json()["data"]["verified"] is True
+    assert api.get(f"/deployments/{dep['id']}").json()["data"]["url"].startswith(
+        f"http://program.{site}")
+    for host in (f"program.apps.{site}", f"program.{site}"):
+        assert via_edge(served["edge"], host).text == "<h1>program</h1>"
+
+    sandbox = api.post("/sandboxes", json={"visibility": "private"}).json()["data"]
+    api.post(f"/sandboxes/{sandbox['id']}/fs/write", json={"path": "app.py", "content": APP})
+    api.post(f"/sandboxes/{sandbox['id']}/processes", json={"command": "python3 app.py 5173 p"})
+    wait_for(lambda: api.get(f"/sandboxes/{sandbox['id']}/ports").json()["data"]["ports"])
+    host = urlsplit(sandbox["preview_url"]).netloc
+    assert via_edge(served["edge"], host).status_code == 401
+    token = api.post("/browser-tokens", json={
+        "workspace_id": sandbox["workspace_id"], "permissions": ["preview:read"],
+        "sandbox_ids": [sandbox["id"]]}).json()["data"]["token"]
+    traded = via_edge(served["edge"], host, f"/x?preview_token={token}")
+    assert traded.status_code == 303 and traded.headers["location"] == "/x"
+    cookie = traded.headers["set-cookie"].split(";", 1)[0]
+    assert cookie.startswith("preview_token=")  # http: no __Host- prefix, which needs https
+    page = via_edge(served["edge"], host, "/x", headers={"Cookie": cookie})
+    assert (page.status_code, page.text) == (200, "p /x")
