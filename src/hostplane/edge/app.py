@@ -100,26 +100,28 @@ class Edge:
         offered = token_param(scope.get("query_string", b""))
         if offered is not None:
             scope["query_string"] = without_token(scope["query_string"])
-        target = await self.router.target(host)
+        hit, target = self.router.cache.get(("host", host))  # most requests: no await
+        if not hit:
+            target = await self.router.target(host)
         reply.tenant_id = getattr(target, "tenant_id", None)
         if isinstance(target, NoTarget):
             await reply.page(_NO_TARGET[target.reason])
         elif isinstance(target, SandboxTarget):
             await self._sandbox(scope, receive, reply, host, port, target, offered, client)
         elif isinstance(target, DeploymentTarget):
-            await self._admitted(target.tenant_id, reply, self._deployment(scope, reply, target))
+            await self._within_share(target.tenant_id, reply, self._deployment, scope, reply,
+                                     target)
         else:
             await reply.page("DESKTOP_NOT_AVAILABLE")
 
-    async def _admitted(self, tenant_id: str, reply: _Reply, work: Any) -> None:
-        """Run `work` within the organization's share of this edge."""
+    async def _within_share(self, tenant_id: str, reply: _Reply, work: Any, *args: Any) -> None:
+        """`work(*args)` within the organization's share of this edge."""
         refusal = self.limits.admit(tenant_id)
         if refusal is not None:
-            work.close()
             await reply.page(refusal)
             return
         try:
-            await work
+            await work(*args)
         finally:
             self.limits.done(tenant_id)
 
@@ -136,8 +138,8 @@ class Edge:
             token = await self._private(scope, reply, host, target, offered)
             if token is None:
                 return
-        await self._admitted(target.tenant_id, reply, self._relay(
-            scope, receive, reply, host, port, target, token, client))
+        await self._within_share(target.tenant_id, reply, self._relay, scope, receive, reply,
+                                 host, port, target, token, client)
 
     async def _relay(self, scope: dict[str, Any], receive: Any, reply: _Reply, host: str,
                      port: str, target: SandboxTarget, token: str | None,

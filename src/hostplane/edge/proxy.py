@@ -85,6 +85,14 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
             raise
     await send({"type": "http.response.start", "status": response.status,
                 "headers": response_filter(response.headers)})
+    whole = response.whole_body() if first is None else None
+    if whole is not None:
+        await send({"type": "http.response.body", "body": whole})
+        if response.keep_alive:
+            pool.put(conn)
+        else:
+            conn.close()
+        return
     # A body of known length ends by itself; one without (chunked, server-sent events) may never
     # end, so it is read only while the client is still there.
     sized = any(name == b"content-length" for name, _ in response.headers)

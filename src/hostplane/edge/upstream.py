@@ -134,6 +134,16 @@ class Response:
     _close_delimited: bool = False
     _extra: bool = False  # a second message began after this one: never reuse the connection
 
+    def whole_body(self) -> bytes | None:
+        """The body, if all of it has already arrived with the head (most small responses):
+        then it is relayed in one piece, without reading further."""
+        if not self._done:
+            return None
+        if self._extra:
+            self.keep_alive = False
+        body, self._chunks = b"".join(self._chunks), []
+        return body
+
     # httptools callbacks
     def on_message_begin(self) -> None:
         if self._done:
