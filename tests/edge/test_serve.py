@@ -68,7 +68,7 @@ def served(database_url: str, settings, tmp_path_factory) -> Iterator[dict[str, 
                               headers={"Authorization": f"Bearer {account['api_key']}"})
         yield {"api": client, "edge": f"http://127.0.0.1:{edge_port}",
                "second": f"http://127.0.0.1:{second_port}", "edge_port": edge_port,
-               "slug": account["slug"]}
+               "slug": account["slug"], "database_url": database_url}
         client.close()
     finally:
         for proc in (edge, serve):
@@ -78,9 +78,10 @@ def served(database_url: str, settings, tmp_path_factory) -> Iterator[dict[str, 
 
 def _up(url: str, any_status: bool = False) -> bool:
     try:
-        return any_status or httpx.get(url, timeout=2).status_code == 200
+        status = httpx.get(url, timeout=2).status_code
     except httpx.HTTPError:
         return False
+    return any_status or status == 200
 
 
 def test_the_preview_url_the_api_returns_opens_as_it_is(served):
@@ -165,3 +166,23 @@ def test_branded_and_exact_domains_and_a_private_preview(served, zone):
     assert cookie.startswith("preview_token=")  # http: no __Host- prefix, which needs https
     page = via_edge(served["edge"], host, "/x", headers={"Cookie": cookie})
     assert (page.status_code, page.text) == (200, "p /x")
+
+
+def test_separate_edge_processes_share_one_port(served, tmp_path):
+    """`hostplane edge` started twice on one port: both serve (SO_REUSEPORT), so a new edge
+    can start before the old one stops."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()}
+    env.update({"HOSTPLANE_DATA_DIR": str(tmp_path / "unused"),
+                "HOSTPLANE_DATABASE_URL": served["database_url"]})
+    edges = [_start(["edge", "--port", str(port)], env, tmp_path / f"edge{n}.log")
+             for n in range(2)]
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: _up(url, any_status=True), 60)
+        time.sleep(1)
+        assert all(edge.poll() is None for edge in edges), "an edge could not bind the port"
+        assert via_edge(f"http://127.0.0.1:{port}", "nothing.localhost").status_code == 404
+    finally:
+        for edge in edges:
+            _stop(edge)

@@ -165,7 +165,7 @@ def edge_command(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from hostplane.edge.serving import edge_config
+    from hostplane.edge.serving import edge_config, shared_socket
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -173,11 +173,13 @@ def edge_command(
     config = edge_config("hostplane.edge.app:from_environment", host=host,
                          port=port or settings.edge_port, log_level=log_level,
                          access_log=access_log, workers=workers)
+    # SO_REUSEPORT: separate `hostplane edge` processes (or a new one started before the old
+    # one stops) share the port; the kernel spreads connections between them.
+    sock = shared_socket(config.host, config.port)
     if workers > 1:
-        sock = config.bind_socket()
         Multiprocess(config, sockets=[sock]).run()
     else:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
