@@ -134,3 +134,18 @@ def test_signing_keys_rotate_and_revoke(env):
     missing = run(env, "keys", "revoke-signing", "no-such-key")
     assert missing.returncode == 1 and "SIGNING_KEY_NOT_FOUND" in missing.stderr
     assert "private" not in run(env, "keys", "signing-keys", "--json").stdout
+
+
+def test_the_command_line_starts_without_the_server_or_the_client():
+    """`hostplane --help` and the API commands start without importing the database layer,
+    the services or the HTTP client (it took 1.5 s of CPU per call; issue 15 item 11)."""
+    probe = ("import sys, hostplane.cli.main; "
+             "print(sorted(m for m in ('sqlalchemy', 'httpx', 'pydantic', 'hostplane.api', "
+             "'hostplane.client', 'hostplane.settings', 'uvicorn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
+    started = time.monotonic()
+    assert subprocess.run([sys.executable, "-m", "hostplane.cli", "--help"],
+                          capture_output=True).returncode == 0
+    assert time.monotonic() - started < 5  # generous: the machine is shared; 0.3 s when quiet

@@ -7,14 +7,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from hostplane.client import Hostplane, errors
+# The client (httpx, pydantic models) is imported when a command runs, not when `hostplane`
+# starts: `--help` stays quick.
+if TYPE_CHECKING:
+    from hostplane.client import Hostplane
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,6 +29,8 @@ USER_ERROR, SERVER_ERROR = 1, 2
 
 def client() -> Hostplane:
     """HOSTPLANE_API_URL and HOSTPLANE_API_KEY (or MIOSA_BASE_URL and MIOSA_API_KEY)."""
+    from hostplane.client import Hostplane
+
     return Hostplane()
 
 
@@ -36,6 +40,8 @@ def api_command(fn: F) -> F:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from hostplane.client import errors
+
         as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
@@ -70,7 +76,7 @@ def _report(code: str, message: str, details: dict[str, Any], request_id: str | 
 
 def plain(value: Any) -> Any:
     """Models and lists of models as JSON-ready data."""
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):  # a pydantic model
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]

@@ -9,12 +9,14 @@ name gets an ordinary managed certificate.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 
-from hostplane.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from hostplane.settings import Settings
+
 
 ASK_PATH = "/internal/tls/ask"
 
@@ -167,6 +169,8 @@ def caddyfile(
     """Print a Caddyfile that terminates TLS in front of the edge and the API: every name the
     edge serves gets a certificate on demand once the API's ask endpoint approves it. Save it
     and run `caddy run --config Caddyfile`."""
+    from hostplane.settings import get_settings
+
     settings = get_settings()
     print(render(settings, api_port=api_port, edge_port=edge_port or settings.edge_port,
                  email=email, internal_ca=internal_ca, http_port=http_port,

@@ -5,7 +5,7 @@ conflicting and the exact fix."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,8 @@ from hostplane.cli._api import (
     emit_json,
     table,
 )
-from hostplane.client import Hostplane, errors
+if TYPE_CHECKING:
+    from hostplane.client import Hostplane
 
 domains = typer.Typer(help="Exact custom domains of deployments, computers and projects.",
                       no_args_is_help=True)
@@ -39,6 +40,8 @@ def domains_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Attach DOMAIN to one deployment, computer or project, and print the DNS to create."""
+    from hostplane.client import errors
+
     targets = [(t, i) for t, i in (("deployment", deployment), ("computer", computer),
                                    ("project", project)) if i]
     if len(targets) != 1:
@@ -114,6 +117,8 @@ def _doctor_target(hp: Hostplane, name: str) -> Any:
 
 def _rate_limited_ok(check: Any, last: Any) -> Any:
     """A fresh check, or the last one when checks are rate-limited right now."""
+    from hostplane.client import errors
+
     try:
         return check()
     except errors.RateLimited:
@@ -121,6 +126,8 @@ def _rate_limited_ok(check: Any, last: Any) -> Any:
 
 
 def _find(hp: Hostplane, id_or_name: str) -> Any:
+    from hostplane.client import errors
+
     wanted = id_or_name.strip().lower().rstrip(".")
     for record in hp.domains.iter():
         if wanted in (record.id, record.domain):
@@ -148,6 +155,8 @@ def _records(record: Any, explain: bool = False) -> None:
 
 def _wait(check: Any, wait: bool, timeout: int, as_json: bool) -> Any:
     """One check, or (--wait) checks until verified, with a spinner saying where it stands."""
+    from hostplane.client import errors
+
     if not wait:
         return check()
     deadline = time.monotonic() + timeout

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
 
 from hostplane import __version__, errors
-from hostplane.api.container import Container
 from hostplane.cli import branding_cli, caddy_cli, domains_cli, org_cli, resources_cli
-from hostplane.db.migrate import current_revision, upgrade
-from hostplane.db.scope import Scope
-from hostplane.domains.models import DEPLOYMENT
-from hostplane.domains.schemas import TenantDomainPublic
-from hostplane.domains.tenant_domains import mark_verified, set_tenant_domain
-from hostplane.keys.service import create_key
-from hostplane.settings import get_settings
-from hostplane.tenancy.organizations import create_organization, find_organization
-from hostplane.tokens import signing
-from hostplane.tokens.models import SigningKey
+
+# The operator commands import the server's modules (database, services) when they run, not when
+# the command line starts: `hostplane --help` and the API commands never pay for them.
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+    from hostplane.tokens.models import SigningKey
 
 app = typer.Typer(
     help="hostplane: a self-hostable white-label platform API. Settings come from HOSTPLANE_* "
@@ -76,6 +70,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object fo
 
 
 def _container() -> Container:
+    from hostplane.api.container import Container
+    from hostplane.db.migrate import upgrade
+    from hostplane.settings import get_settings
+
     container = Container.build(get_settings())
     upgrade(container.database)
     return container
@@ -93,8 +91,10 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
     import uvicorn
 
     from hostplane.api.app import create_app
+    from hostplane.api.container import Container
     from hostplane.edge.app import create_edge
     from hostplane.edge.serving import CompanionServer, edge_config
+    from hostplane.settings import get_settings
     from hostplane.worker.runner import Worker
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -166,6 +166,9 @@ def edge_command(
     from uvicorn.supervisors import Multiprocess
 
     from hostplane.edge.serving import edge_config, shared_socket
+    from hostplane.api.container import Container
+    from hostplane.db.migrate import upgrade
+    from hostplane.settings import get_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -207,6 +210,9 @@ def accounts_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an organization and its first API key (printed once)."""
+    from hostplane.keys.service import create_key
+    from hostplane.tenancy.organizations import create_organization
+
     container = _container()
     try:
         with container.database.transaction() as session:
@@ -234,6 +240,9 @@ def keys_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key for an organization (the secret is printed once)."""
+    from hostplane.keys.service import create_key
+    from hostplane.tenancy.organizations import find_organization
+
     container = _container()
     with container.database.transaction() as session:
         org = find_organization(session, tenant)
@@ -259,6 +268,8 @@ def _signing_view(key: SigningKey) -> dict[str, object]:
 def keys_rotate_signing(as_json: JsonFlag = False) -> None:
     """Start signing browser tokens with a new key. Tokens signed by the old one keep working
     until they expire (it stays in the JWKS for 24 h 10 min); use revoke-signing to end them."""
+    from hostplane.tokens import signing
+
     container = _container()
     now = container.clock.now()
     with container.database.transaction() as session:
@@ -275,6 +286,10 @@ def keys_rotate_signing(as_json: JsonFlag = False) -> None:
 @keys.command("signing-keys")
 def keys_signing_keys(as_json: JsonFlag = False) -> None:
     """List the browser-token signing keys (never their private halves)."""
+    from sqlalchemy import select
+
+    from hostplane.tokens.models import SigningKey
+
     container = _container()
     with container.database.transaction(write=False) as session:
         views = [_signing_view(k) for k in
@@ -294,6 +309,8 @@ def keys_revoke_signing(
     """Stop trusting a signing key at once: every token it signed is refused (within the few
     seconds other API processes cache keys). Revoking the active key leaves none until the
     next rotate-signing, or the next token minted, creates one."""
+    from hostplane.tokens import signing
+
     container = _container()
     try:
         with container.database.transaction() as session:
@@ -316,6 +333,12 @@ def tenants_set_deployment_domain(
     as_json: JsonFlag = False,
 ) -> None:
     """Set an organization's deployment domain (spec §5: operator-managed in V1)."""
+    from hostplane.db.scope import Scope
+    from hostplane.domains.models import DEPLOYMENT
+    from hostplane.domains.schemas import TenantDomainPublic
+    from hostplane.domains.tenant_domains import mark_verified, set_tenant_domain
+    from hostplane.tenancy.organizations import find_organization
+
     container = _container()
     try:
         with container.database.transaction() as session:
@@ -342,6 +365,8 @@ def tenants_set_deployment_domain(
 @db.command("upgrade")
 def db_upgrade(as_json: JsonFlag = False) -> None:
     """Apply database migrations up to the latest revision."""
+    from hostplane.db.migrate import current_revision
+
     container = _container()
     revision = current_revision(container.database)
     if as_json:
