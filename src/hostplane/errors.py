@@ -111,3 +111,8 @@ def setup_required() -> Conflict:
         code="SETUP_REQUIRED",
         fix="PUT /api/v1/tenants/{tenant_id} with your organization name",
     )
+
+
+def plural(noun: str) -> str:
+    """A resource word's plural for messages: "sandbox" → "sandboxes", "key" → "keys"."""
+    return noun + ("es" if noun.endswith(("s", "x", "sh", "ch")) else "s")

@@ -45,6 +45,14 @@ def test_org_workspaces_sandboxes_and_the_checklist(cli, org):
     ran = cli("sandboxes", "exec", sandbox["id"], "--", "python3", "-c", "print(6*7)",
               as_json=False)
     assert ran.stdout.strip() == "42"
+    # The command's own exit code comes through, as with ssh and docker exec.
+    failed = cli("sandboxes", "exec", sandbox["id"], "--", "exit 7", code=7, as_json=False)
+    assert failed.stderr == ""
+    paused = cli("sandboxes", "pause", sandbox["id"], as_json=False)
+    assert paused.returncode == 0
+    refused = cli("sandboxes", "exec", sandbox["id"], "--", "true", code=1, as_json=False)
+    assert "hostplane sandboxes resume" in refused.stderr  # the fix for a paused sandbox
+    cli("sandboxes", "resume", sandbox["id"], as_json=False)
     preview = cli("sandboxes", "expose", sandbox["id"], "5173")
     assert preview["url"] == f"https://5173-{sandbox['slug']}.sandbox.miosa.ai"
     dep = cli("deployments", "create", "Lead Magnet", "--external-workspace-id", "clinic_123")
@@ -137,6 +145,12 @@ def test_errors_and_exit_codes(cli, base_url):
     down = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert down.returncode == 2 and "CONNECTION_FAILED" in down.stderr
+    keyless = {k: v for k, v in cli.env.items() if k != "HOSTPLANE_API_KEY"}
+    nokey = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=keyless,
+                           capture_output=True, text=True, timeout=120)
+    assert nokey.returncode == 1 and "hostplane accounts create" in nokey.stderr
+    gone = cli("sandboxes", "ports", "no-such", code=1, as_json=False)
+    assert "List your sandboxes" in gone.stderr  # not "sandboxs"
 
 
 @pytest.mark.parametrize("args", [

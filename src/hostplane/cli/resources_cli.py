@@ -132,7 +132,9 @@ def sandboxes_exec(sandbox_id: str,
             typer.echo(f"hostplane: the command timed out (exit code {result.exit_code})",
                        err=True)
     if result.exit_code:
-        raise typer.Exit(1)
+        # The command's own exit code, as ssh and docker exec pass it on (1 and 2 also mean a
+        # refused request or a failed server for the CLI's own errors, which say so on stderr).
+        raise typer.Exit(result.exit_code)
 
 
 @sandboxes.command("expose")

@@ -27,7 +27,10 @@ def options(base_url: str | None, api_key: str | None, timeout: float, max_retri
         "MIOSA_BASE_URL") or DEFAULT_URL
     key = api_key or os.environ.get("HOSTPLANE_API_KEY") or os.environ.get("MIOSA_API_KEY")
     if not key:
-        raise HostplaneError("No API key: pass api_key= or set HOSTPLANE_API_KEY.")
+        raise HostplaneError(
+            "No API key: set HOSTPLANE_API_KEY (or pass api_key=). An operator makes one with "
+            "`hostplane accounts create --json` (a new organization) or `hostplane keys create "
+            "--tenant ORG --json`.")
     return Options(url, key, timeout, max_retries, tenant)
 
 

@@ -113,7 +113,7 @@ class Scope:
             raise errors.NotFound(
                 f"No {what} with id {object_id!r} in this organization.",
                 code=f"{what.upper().replace(' ', '_')}_NOT_FOUND",
-                fix=f"List your {what}s to find a valid id.",
+                fix=f"List your {errors.plural(what)} to find a valid id.",
             )
         return obj
 

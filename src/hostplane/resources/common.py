@@ -133,7 +133,7 @@ def get_resource(scope: Scope, model: type[R], resource_id: str, what: str, *,
         raise errors.NotFound(
             f"The {what} {resource_id!r} has been deleted.",
             code=f"{what.upper()}_NOT_FOUND",
-            fix=f"List your {what}s to find a live one.",
+            fix=f"List your {errors.plural(what)} to find a live one.",
         )
     return resource
 

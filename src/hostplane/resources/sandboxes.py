@@ -130,6 +130,15 @@ def destroy_sandbox(scope: Scope, sandbox_id: str, env: Env) -> SandboxView:
     return _view(sandbox, organization_domains(scope), env)
 
 
+# What to do about a sandbox that can't take commands, by its state.
+_NOT_RUNNING_FIX = {
+    DESTROYED: "Create a new sandbox.",
+    "paused": "Resume it: POST /api/v1/sandboxes/{id}/resume (hostplane sandboxes resume ID).",
+    "stopped": "Start it: POST /api/v1/sandboxes/{id}/start (hostplane sandboxes start ID).",
+    "error": "Read status_reason, then start it again or create a new sandbox.",
+}
+
+
 def runnable_sandbox(scope: Scope, sandbox_id: str,
                      states: tuple[str, ...] = ("running",)) -> Sandbox:
     """The sandbox, if it is in one of `states` (by default: it can take commands now); else 409
@@ -140,8 +149,7 @@ def runnable_sandbox(scope: Scope, sandbox_id: str,
             f"Sandbox {sandbox_id!r} is {sandbox.state}, so it cannot take commands"
             + (f": {sandbox.status_reason}" if sandbox.status_reason else "."),
             code="SANDBOX_NOT_RUNNING",
-            fix="Create a new sandbox." if sandbox.state == DESTROYED
-            else "Wait until its state is running.",
+            fix=_NOT_RUNNING_FIX.get(sandbox.state, "Wait until its state is running."),
             extra={"state": sandbox.state},
         )
     return sandbox
