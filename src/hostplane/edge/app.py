@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
@@ -33,7 +34,6 @@ from hostplane.edge.proxy import RequestTimeout
 from hostplane.edge.router import Router
 from hostplane.edge.routes import (
     DeploymentTarget,
-    DesktopTarget,
     NoTarget,
     SandboxTarget,
     parse_host,
@@ -179,13 +179,13 @@ class Edge:
             sock.close()
             await reply.page("BAD_GATEWAY")
             return
-        revoked = None
-        if token is not None:
-            async def revoked() -> None:
-                while await self.access.check(token, target) is not None:
-                    await asyncio.sleep(REVOCATION_POLL)
+        async def revoked(token: str) -> None:
+            while await self.access.check(token, target) is not None:
+                await asyncio.sleep(REVOCATION_POLL)
+
         reply.started = True
-        await websocket.relay(upstream, receive, reply.send, revoked)
+        await websocket.relay(upstream, receive, reply.send,
+                              None if token is None else functools.partial(revoked, token))
 
     async def _private(self, scope: dict[str, Any], reply: _Reply, host: str,
                        target: SandboxTarget, offered: str | None) -> str | None:
