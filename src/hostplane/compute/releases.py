@@ -79,13 +79,8 @@ class ReleaseStore:
 
     def open(self, manifest: dict[str, dict[str, Any]], path: str) -> tuple[Path, str] | None:
         """The blob serving `path` (a folder serves its index.html), and its content type."""
-        wanted = path.strip("/")
-        for candidate in (wanted, posixpath.join(wanted, "index.html") if wanted else
-                          "index.html"):
-            entry = manifest.get(candidate)
-            if entry is not None:
-                return self.blob(entry["sha256"]), entry["content_type"]
-        return None
+        entry = serving_entry(manifest, path)
+        return None if entry is None else (self.blob(entry["sha256"]), entry["content_type"])
 
     def _put(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -183,6 +178,16 @@ class _Limited(io.RawIOBase):
         if self.left < 0:
             raise _TooMuch
         return data
+
+
+def serving_entry(manifest: dict[str, dict[str, Any]], path: str) -> dict[str, Any] | None:
+    """The manifest entry that serves `path`: the file itself, or a folder's index.html."""
+    wanted = path.strip("/")
+    for candidate in (wanted, posixpath.join(wanted, "index.html") if wanted else "index.html"):
+        entry = manifest.get(candidate)
+        if entry is not None:
+            return entry
+    return None
 
 
 def content_type(path: str) -> str:

@@ -100,7 +100,7 @@ class Edge:
         offered = token_param(scope.get("query_string", b""))
         if offered is not None:
             scope["query_string"] = without_token(scope["query_string"])
-        hit, target = self.router.cache.get(("host", host))  # most requests: no await
+        hit, target = self.router.known(host)  # most requests: no await
         if not hit:
             target = await self.router.target(host)
         reply.tenant_id = getattr(target, "tenant_id", None)

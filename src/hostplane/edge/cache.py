@@ -67,6 +67,3 @@ class RouteCache:
             self._generation += 1
             self._entries.clear()
             self._negative.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)

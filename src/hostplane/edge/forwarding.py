@@ -53,12 +53,17 @@ def preview_cookie(cookie_headers: list[bytes]) -> str | None:
     return None
 
 
+def _named_by_connection(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    """Headers the sender's Connection header names: hop-by-hop for this message only."""
+    return {name.strip().lower() for value in (v for k, v in headers if k == b"connection")
+            for name in value.split(b",")}
+
+
 def upstream_headers(headers: list[tuple[bytes, bytes]], *, host: bytes, port: int,
                      mask_host: bool, client_ip: str, scheme: str,
                      is_ours: callable) -> list[tuple[bytes, bytes]]:  # type: ignore[valid-type]
     """The headers to send to the sandbox (without framing headers: the caller adds those)."""
-    connection_named = {name.strip().lower() for value in
-                        (v for k, v in headers if k == b"connection") for name in value.split(b",")}
+    connection_named = _named_by_connection(headers)
     out: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         if name in HOP_BY_HOP or name in FORWARDING or name in connection_named or \
@@ -89,8 +94,7 @@ def response_headers(headers: list[tuple[bytes, bytes]], host: str) -> list[tupl
     framework banner (the end user never learns what runs behind the address), and no cookie
     the app may not set: the edge's own, or one for a wider domain than the preview's host
     (which every other preview under it would receive)."""
-    connection_named = {name.strip().lower() for value in
-                        (v for k, v in headers if k == b"connection") for name in value.split(b",")}
+    connection_named = _named_by_connection(headers)
     return [(k, v) for k, v in headers
             if k not in HOP_BY_HOP and k not in connection_named
             and k not in (b"server", b"x-powered-by", b"via")

@@ -32,6 +32,10 @@ class Router:
         self._manifests: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cached_files = 0
 
+    def known(self, host: str) -> tuple[bool, Target | None]:
+        """The host's cached target, without waiting: (False, None) when it must be looked up."""
+        return self.cache.get(("host", host))
+
     async def target(self, host: str) -> Target:
         return await self._cached(("host", host), self.lookup, host)
 

@@ -9,6 +9,7 @@ preview domain), the managed fallback, a computer's desktop. Only verified domai
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import idna
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session

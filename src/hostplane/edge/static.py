@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hostplane.compute.releases import ReleaseStore
+from hostplane.compute.releases import ReleaseStore, serving_entry
 from hostplane.edge.offload import Offload
 
 CHUNK = 64 * 1024
@@ -39,9 +39,9 @@ def find(store: ReleaseStore, manifest: dict[str, Any], path: str, *,
     index.html for a path that names no file (when asked for), or the site's 404.html."""
     wanted = posixpath.normpath("/" + path).lstrip("/")
     wanted = "" if wanted == "." else wanted
-    for candidate in (wanted, posixpath.join(wanted, "index.html") if wanted else "index.html"):
-        if candidate in manifest:
-            return _file(store, manifest[candidate])
+    entry = serving_entry(manifest, wanted)
+    if entry is not None:
+        return _file(store, entry)
     if spa_fallback and "." not in posixpath.basename(wanted) and "index.html" in manifest:
         return _file(store, manifest["index.html"])
     if "404.html" in manifest:

@@ -85,10 +85,15 @@ def update_database(scope: Scope, database_id: str, body: DatabaseUpdate) -> Dat
 
 def delete_database(scope: Scope, database_id: str, env: Env) -> Database:
     database = get_resource(scope, Database, database_id, WHAT)
-    # Locked now (no logins, connections ended; 503 if the server is down, and nothing is
-    # deleted), dropped once the delete has committed (one that rolls back keeps its data).
-    env.databases.stop(database.id, database.engine)
+    drop_on_commit(scope, env, database.id, database.engine)
     database.destroyed_at, database.state, database.secret = env.now, "deleted", None
     scope.session.flush()
-    after_commit(scope.session, lambda: env.databases.drop(database.id, database.engine))
     return database
+
+
+def drop_on_commit(scope: Scope, env: Env, database_id: str, engine: str) -> None:
+    """Lock the database now (no logins, connections ended; 503 if its server is down, and
+    nothing is deleted) and drop it, role and all, once the transaction has committed (one that
+    rolls back keeps its data)."""
+    env.databases.stop(database_id, engine)
+    after_commit(scope.session, lambda: env.databases.drop(database_id, engine))

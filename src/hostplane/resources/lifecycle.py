@@ -18,6 +18,7 @@ from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
 from hostplane.domains.custom_domains import detach_all
 from hostplane.resources.common import get_resource
+from hostplane.resources.databases import drop_on_commit
 from hostplane.resources.env import Env
 from hostplane.resources.models import Computer, Database, Deployment, Sandbox
 from hostplane.resources.usage import KINDS
@@ -92,11 +93,8 @@ def _release_sandboxes(scope: Scope, env: Env, where: Any) -> None:
 
 
 def _drop_databases(scope: Scope, env: Env, where: Any) -> None:
-    """As deleting each database does: locked now (503 if its server is down, and nothing is
-    deleted), dropped once the delete has committed."""
+    """As deleting each database does (the rows go with the cascade)."""
     stmt = select(Database.id, Database.engine).where(Database.tenant_id == scope.tenant_id,
                                                       where, Database.destroyed_at.is_(None))
     for database_id, engine in scope.session.execute(stmt).all():
-        env.databases.stop(database_id, engine)
-        after_commit(scope.session,
-                     lambda did=database_id, eng=engine: env.databases.drop(did, eng))
+        drop_on_commit(scope, env, database_id, engine)
