@@ -125,6 +125,9 @@ def test_the_first_to_prove_a_name_holds_it_and_a_removed_one_needs_fresh_proof(
     moved = org.post(f"/api/v1/deployments/{other_dep['id']}/domains", {"domain": f"app.{site}"})
     assert moved.status_code == 409 and moved.json()["error"]["code"] == "DOMAIN_IN_USE"
 
+    # The rival's claim made the name contested: the records now include the TXT ownership one.
+    record = org.get(f"/api/v1/custom-domains/{record['id']}").json()["data"]
+    assert [r["required"] for r in record["dns_records"] if r["purpose"] == "ownership"] == [True]
     create_dns(zone, record["dns_records"])
     assert org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]["verified"]
     assert other_org.get(f"/api/v1/custom-domains/{rival['id']}").status_code == 404  # ended
@@ -167,7 +170,7 @@ def test_an_organization_domain_over_anothers_exact_domain_is_refused(org, other
                                                                         site):
     record = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
                     domain=f"app.{site}")
-    create_dns(zone, record["dns_records"])
+    create_dns(zone, record["dns_records"], everything=True)  # proven by TXT: it blocks
     assert org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]["verified"]
     over = other_org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site})
     assert over.status_code == 409 and over.json()["error"]["code"] == "DOMAIN_CLAIMED"

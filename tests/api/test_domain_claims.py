@@ -68,10 +68,12 @@ def test_a_wildcard_and_a_name_beneath_it_race_and_one_wins(org, other_org, zone
 
 
 def test_a_domain_that_changed_hands_goes_to_whoever_proves_it_now(org, other_org, zone, site):
-    """The first owner's DNS stops matching (the name was sold): its domain is misconfigured and
-    no longer holds the name, so the new owner's proof wins and the old claim ends."""
+    """The first owner proved the name with its TXT record, so nobody else may claim it. The name
+    is sold: the new owner keeps the CNAME to us but drops the old TXT. The old domain still
+    routes (nobody else is near the name), but now only by routing, so the new owner may claim
+    it, and its own TXT proof takes the name; the old claim ends, saying why."""
     old = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains", domain=f"www.{site}")
-    create_dns(zone, old["dns_records"])
+    create_dns(zone, old["dns_records"], everything=True)
     assert org.post(f"/api/v1/custom-domains/{old['id']}/verify").json()["data"]["verified"]
     refused = other_org.post(f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
                              {"domain": f"www.{site}"})
@@ -79,9 +81,10 @@ def test_a_domain_that_changed_hands_goes_to_whoever_proves_it_now(org, other_or
 
     zone.remove(f"_hostplane-challenge.www.{site}")  # the new owner's DNS: the old TXT is gone
     body = org.post(f"/api/v1/custom-domains/{old['id']}/verify").json()["data"]
-    assert body["state"] == "misconfigured"
+    assert body["state"] == "verified"
     new = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
                  domain=f"www.{site}")
+    assert [r["required"] for r in new["dns_records"] if r["purpose"] == "ownership"] == [True]
     create_dns(zone, new["dns_records"])
     assert other_org.post(f"/api/v1/custom-domains/{new['id']}/verify").json()["data"]["verified"]
     assert org.get(f"/api/v1/custom-domains/{old['id']}").status_code == 404
@@ -91,10 +94,40 @@ def test_a_domain_that_changed_hands_goes_to_whoever_proves_it_now(org, other_or
     assert other_org.tenant_id not in str(history)
 
 
+def test_routing_alone_never_takes_a_name_from_anyone(org, other_org, zone, site):
+    """A name another organization verified by routing alone stays its own against a rival that
+    also has only the routing record: the rival needs the TXT record (the name is contested)."""
+    first = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
+                   domain=f"api.{site}")
+    create_dns(zone, first["dns_records"])
+    assert org.post(f"/api/v1/custom-domains/{first['id']}/verify").json()["data"]["verified"]
+    rival = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"api.{site}")
+    body = other_org.post(f"/api/v1/custom-domains/{rival['id']}/verify").json()["data"]
+    assert body["state"] == "pending"
+    assert [e["code"] for e in body["errors"]] == ["OWNERSHIP_RECORD_MISSING"]
+    assert org.get(f"/api/v1/custom-domains/{first['id']}").json()["data"]["verified"]
+
+
+def test_a_name_once_held_elsewhere_needs_the_txt_record(org, other_org, zone, site):
+    """A tombstone counts: a name another organization verified once (and gave up) is contested
+    for whoever claims it next."""
+    first = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
+                   domain=f"old.{site}")
+    create_dns(zone, first["dns_records"])
+    assert org.post(f"/api/v1/custom-domains/{first['id']}/verify").json()["data"]["verified"]
+    assert org.delete(f"/api/v1/custom-domains/{first['id']}").status_code == 200
+    again = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"old.{site}")
+    assert [r["required"] for r in again["dns_records"] if r["purpose"] == "ownership"] == [True]
+    body = other_org.post(f"/api/v1/custom-domains/{again['id']}/verify").json()["data"]
+    assert body["state"] == "pending"
+
+
 def test_a_removed_domain_gives_its_name_back(org, other_org, zone, site):
     record = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
                     domain=f"shop.{site}")
-    create_dns(zone, record["dns_records"])
+    create_dns(zone, record["dns_records"], everything=True)  # proven by TXT: it blocks
     assert org.post(f"/api/v1/custom-domains/{record['id']}/verify").json()["data"]["verified"]
     dep = deployment(other_org)
     blocked = other_org.post(f"/api/v1/deployments/{dep['id']}/domains", {"domain": f"shop.{site}"})
@@ -135,3 +168,23 @@ def test_an_organization_domain_and_an_exact_domain_of_one_organization_share_a_
     assert taken.status_code == 409  # the apex still holds it
     free = other_org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": f"a.{site}"})
     assert free.status_code == 200  # the wildcard no longer covers names beneath
+
+
+def test_an_organization_domain_held_by_routing_alone_goes_to_the_txt_owner(org, other_org, zone,
+                                                                           site):
+    """The wildcard case of a takeover: the first organization's deployment domain verified by
+    routing alone; the owner of the name proves it with its TXT record and takes it; the first
+    one's domain fails (its URLs fall back to the managed domain) and its history says why."""
+    first = org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site}).json()
+    create_dns(zone, first["dns_records"])
+    assert org.post("/api/v1/tenant/deployment-domain/verify").json()["verified"] is True
+    owner = other_org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site})
+    assert owner.status_code == 200, owner.text
+    create_dns(zone, owner.json()["dns_records"])
+    assert other_org.post("/api/v1/tenant/deployment-domain/verify").json()["verified"] is True
+    lost = org.get("/api/v1/tenant/deployment-domain").json()
+    assert lost["state"] == "failed" and lost["active_domain"] == f"{org.slug}.miosa.app"
+    assert "another organization" in lost["failure_reason"]
+    assert other_org.slug not in str(lost)
+    history = org.get("/api/v1/tenant/deployment-domain/events").json()["data"]
+    assert history[-1]["to_status"] == "failed" and other_org.tenant_id not in str(history)

@@ -1,6 +1,6 @@
 """Organization domains proven with real DNS (a server on loopback): the records the API says to
-create are exactly the ones that verify, ownership and routing are both required, and a domain
-whose DNS goes away stops winning."""
+create are exactly the ones that verify, routing alone proves a name nobody else is near and
+ownership is needed too when someone is, and a domain whose DNS goes away stops winning."""
 
 from __future__ import annotations
 
@@ -52,10 +52,31 @@ def test_the_records_the_api_gives_are_the_ones_that_verify(org, zone, dom):
     assert got["preview_url"] == f"https://5173-{sandbox['slug']}.sandbox.{dom}"
 
 
-def test_routing_alone_does_not_prove_ownership(org, zone, dom):
-    """A CNAME to the shared proxy is not proof: without the TXT token the domain stays pending
-    and the error says which record is missing and how to fix it."""
+def test_routing_alone_verifies_a_name_nobody_else_is_near(org, zone, dom):
+    """Exactly the DNS the spec lists (the routing CNAMEs, no TXT) verifies a name no other
+    organization holds, has held or claims; previews move to it."""
     record = org.put(PREVIEW, {"preview_domain": dom}).json()
+    for r in record["dns_records"]:
+        install(zone, r, only={"routing"})
+    body = org.post(f"{PREVIEW}/verify").json()
+    assert body["status"] == "verified" and body["verified"] is True, body["errors"]
+    sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
+    assert sandbox["preview_url"].endswith(f".sandbox.{dom}")
+
+
+@pytest.mark.parametrize("near", ["same", "parent", "child"])
+def test_routing_alone_does_not_prove_a_contested_name(org, other_org, zone, dom, near):
+    """When another organization claims the name, one above it or one beneath it, a CNAME to the
+    shared proxy is not proof: without the TXT token the domain stays pending and the error says
+    which record is missing and how to fix it."""
+    rival = {"same": dom, "parent": dom, "child": f"www.{dom}"}[near]
+    if near == "parent":
+        dom = f"app.{dom}"
+    claimed = other_org.put(DEPLOYMENT, {"deployment_domain": rival})
+    assert claimed.status_code == 200, claimed.text
+    record = org.put(PREVIEW, {"preview_domain": dom}).json()
+    txt = next(r for r in record["dns_records"] if r["purpose"] == "ownership")
+    assert txt["required"] is True
     for r in record["dns_records"]:
         install(zone, r, only={"routing"})
     body = org.post(f"{PREVIEW}/verify").json()
@@ -64,6 +85,8 @@ def test_routing_alone_does_not_prove_ownership(org, zone, dom):
     assert "_hostplane-challenge" in body["errors"][0]["fix"]
     sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
     assert sandbox["preview_url"].endswith(".sandbox.miosa.ai")
+    install(zone, txt)
+    assert org.post(f"{PREVIEW}/verify").json()["verified"] is True
 
 
 def test_ownership_alone_does_not_route(org, zone, dom):

@@ -63,12 +63,15 @@ def test_put_canonicalizes_and_answers_the_dns_records(dom, org, path, field, ki
     assert "data" not in record
     assert record["domain"] == record[field] == f"{dom}.dev"
     assert record["status"] == "pending" and record["verified"] is False
-    # The spec's routing CNAMEs, plus the ownership TXT record that verification also needs.
-    assert {r["name"] for r in record["records"]} == names | {"_hostplane-challenge"}
+    # Exactly the spec's routing CNAMEs: a name nobody else is near verifies by routing alone.
+    # The ownership TXT record is listed in dns_records, but not required.
+    assert {r["name"] for r in record["records"]} == names
     routing = [r for r in record["records"] if r["type"] == "CNAME"]
     assert {r["name"] for r in routing} == names
     assert all(r["value"] == "proxy.miosa.ai" for r in routing)
-    assert len(record["records"]) == len(names) + 1
+    txt = [r for r in record["dns_records"] if r["purpose"] == "ownership"]
+    assert len(txt) == 1 and txt[0]["required"] is False
+    assert "hostplane" not in txt[0]["value"]  # the customer sees it in their DNS
     assert isinstance(record["instructions"], str) and "proxy.miosa.ai" in record["instructions"]
     got = org.get(path).json()
     assert (got["domain"], got["status"]) == (f"{dom}.dev", "pending")

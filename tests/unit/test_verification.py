@@ -67,3 +67,20 @@ def test_nameserver_entries_must_agree_on_a_port():
     assert DnsResolver(["127.0.0.1:5353"])._resolver.port == 5353
     with pytest.raises(ValueError, match="one port"):
         DnsResolver(["127.0.0.1:5353", "127.0.0.2:53"])
+
+
+def test_the_ownership_record_is_required_only_as_judged_and_old_tokens_still_prove_it():
+    """Routing alone verifies once ownership is judged not required; the TXT token names no
+    product, and a token handed out with the old prefix still proves ownership."""
+    records = exact_records("t1", "app.example.org", proxy="proxy.miosa.ai",
+                            challenge_label="_verify")
+    token = ownership_token("t1", "app.example.org")
+    assert token.startswith("domain-verification=") and "hostplane" not in token
+    cname = {("app.example.org", "CNAME"): Answer(("proxy.miosa.ai",))}
+    routed = asyncio.run(run_checks(FakeResolver(cname, Answer(())), records))
+    assert not routed.verified and routed.proof == "routing"
+    assert routed.judged(ownership_required=False).verified
+    old = "hostplane-verification=" + token.removeprefix("domain-verification=")
+    both = asyncio.run(run_checks(FakeResolver(
+        {**cname, ("_verify.app.example.org", "TXT"): Answer((old,))}, Answer(())), records))
+    assert both.verified and both.proof == "ownership"

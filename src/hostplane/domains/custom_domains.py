@@ -16,10 +16,13 @@ from hostplane.db.scope import Scope
 from hostplane.domains import events
 from hostplane.domains.claims import (
     check_unclaimed,
+    contest,
+    contested,
     end_other_claims,
     hold,
     hold_exact,
     lock_zones,
+    prove,
     release,
     taken,
 )
@@ -78,8 +81,8 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     name = canonical_domain(request.domain, field=request.field)
     if len(name) + 21 > 253:  # the ownership record `_hostplane-challenge.{name}` must fit too
         raise errors.Invalid(f"{name!r} is too long to verify.", code="HOSTNAME_TOO_LONG",
-                             field=request.field, rule="at most 232 characters, so its "
-                             "_hostplane-challenge TXT name fits in 253", fix="Use a shorter name.")
+                             field=request.field, rule="at most 232 characters, so the name of "
+                             "its ownership TXT record fits in 253", fix="Use a shorter name.")
     check_not_platform(name, platform, request.field)
     check_unclaimed(scope, name, request.field)
     mine = scope.find(CustomDomain, domain=name, removed_at=None)
@@ -88,6 +91,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     record = CustomDomain(
         tenant_id=scope.tenant_id, domain=name, target_type=target_type, target_id=target.id,
         status="pending", redirect_policy=request.redirect_policy, created_at=now, port=port,
+        ownership_required=bool(contested(scope, [name])),
         external_workspace_id=request.external_workspace_id
         or getattr(target, "external_workspace_id", None),
         external_project_id=request.external_project_id
@@ -96,6 +100,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
     )
     if try_insert(scope.session, record):
         events.record(scope, record.id, name, None, "pending", now)
+        contest(scope, name)
         return record, False
     again = scope.find(CustomDomain, domain=name, removed_at=None)
     if again is not None:  # this organization, concurrently
@@ -191,6 +196,7 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
     # Zones first, for every name in the batch, then the rows: a name another organization
     # proves meanwhile waits for us (or we for it), and we read its outcome, never a stale row.
     lock_zones(scope, [p.domain for p, _ in results])
+    disputed = contested(scope, [p.domain for p, _ in results])
     rows = {r.id: r for r in scope.session.scalars(
         scope.select(CustomDomain).where(CustomDomain.id.in_([p.id for p, _ in results]),
                                          CustomDomain.status != REMOVED)
@@ -200,12 +206,15 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
         record = rows.get(plan.id)
         if record is None or record.domain != plan.domain:
             continue
+        outcome = outcome.judged(ownership_required=plan.domain in disputed)
         status, next_check = after_check(record.status, outcome.verified, record.created_at, now,
                                          explicit=False, inconclusive=outcome.inconclusive)
         changes.append((record, record.status, outcome, status, next_check))
     won = [r.domain for r, before, _, status, _ in changes
            if status == "verified" and before != "verified"]
-    refused = hold_exact(scope, won, now) if won else set()
+    proofs = {r.domain: outcome.proof for r, before, outcome, status, _ in changes
+              if status == "verified" and before != "verified"}
+    refused = hold_exact(scope, proofs, now) if proofs else set()
     lost: list[str] = []
     for record, before, outcome, status, next_check in changes:
         if status == "verified" and before != "verified":
@@ -214,6 +223,8 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
             record.verified_at = record.verified_at or now
         elif before == "verified" and status != "verified":
             lost.append(record.domain)
+        elif status == "verified":
+            prove(scope, record.domain, outcome.proof)
         outcome.store(record, now)
         record.status, record.next_check_at = status, next_check
         events.record(scope, record.id, record.domain, before, status, now,
@@ -230,6 +241,7 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     lock_zones(scope, [plan.domain])  # before any row is written: the order every claim takes
     record = get_domain(scope, plan.id)
     scope.session.refresh(record)
+    outcome = outcome.judged(ownership_required=bool(contested(scope, [record.domain])))
     outcome.store(record, now)
     before = record.status
     status, next_check = after_check(before, outcome.verified, record.created_at, now,
@@ -237,13 +249,15 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     if status == "verified" and before != "verified":
         # Proven: the name is this organization's. Only one organization can hold it verified
         # (a unique index decides races); other organizations' unproven claims on it end.
-        hold(scope, record.domain, now, wildcard=False)
+        hold(scope, record.domain, now, wildcard=False, proof=outcome.proof)
 
         def win() -> None:
             record.status, record.verified_at = "verified", record.verified_at or now
 
         apply_or_raise(scope.session, win, taken(record.domain, "domain"))
         end_other_claims(scope, [record.domain], now, exact=True)
+    elif status == "verified":
+        prove(scope, record.domain, outcome.proof)
     record.status, record.next_check_at = status, next_check
     events.record(scope, record.id, record.domain, before, record.status, now,
                   record.failure_reason)

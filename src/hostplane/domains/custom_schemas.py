@@ -108,7 +108,8 @@ class CustomDomainPublic(BaseModel):
     @classmethod
     def of(cls, d: CustomDomain, settings: Settings, *, reused: bool = False) -> CustomDomainPublic:
         expected = exact_records(d.tenant_id, d.domain, proxy=settings.proxy_target,
-                                 challenge_label=settings.dns_challenge_label)
+                                 challenge_label=settings.dns_challenge_label,
+                                 ownership_required=d.ownership_required)
         checks, problems = last_check(expected, d.checks)
         problems = problems if d.last_checked_at and d.status != "verified" else []
         token = next(e.value for e in expected if e.purpose == "ownership")
@@ -124,7 +125,7 @@ class CustomDomainPublic(BaseModel):
             instructions="; ".join(
                 f"Add {c.type} {c.name} → {c.value}" + (" (ALIAS/ANAME, or the A records of "
                                                           f"{c.value})" if c.type == "ALIAS" else "")
-                for c in checks),
+                for c in checks if c.required),
             dns_records=checks,
             records=[DnsRecord(type=c.type, name=c.host, fqdn=c.name, value=c.value)
                      for c in checks],

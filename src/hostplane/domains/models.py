@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db.base import Base, JSONType, TenantOwned, Timestamped, new_id
@@ -43,6 +43,9 @@ class TenantDomain(TenantOwned, Timestamped, Base):
     # The verified name this one replaces: URLs and the edge keep using it (and its claim is
     # kept) until `domain` verifies, so changing the domain never drops branded URLs.
     previous_domain: Mapped[str | None] = mapped_column(String(253))
+    # Whether verifying needs the TXT ownership record as well as routing: only when another
+    # organization holds, has held or claims the name or one around it (claims.contested).
+    ownership_required: Mapped[bool] = mapped_column(Boolean, default=True)
 
     @property
     def serving_domain(self) -> str | None:
@@ -56,8 +59,9 @@ LIVE_DOMAIN = text("status != 'removed'")
 class CustomDomain(TenantOwned, Timestamped, Base):
     """An exact domain a customer owns, attached to a deployment, computer or project (spec §6).
 
-    Several organizations may claim a name; the first to prove it with its own TXT record holds
-    it (unique among verified rows) and the other claims end. An organization claims a name once
+    Several organizations may claim a name; the first to prove it holds it (unique among
+    verified rows) and the other claims end. A name nobody else has touched is proven by its
+    routing record alone; a contested one needs the organization's own TXT record. An organization claims a name once
     (unique among its rows not `removed`). A removed row stays as a tombstone: claiming the name
     again, by anyone, starts from `pending` and needs fresh DNS proof.
     """
@@ -89,6 +93,7 @@ class CustomDomain(TenantOwned, Timestamped, Base):
     removed_at: Mapped[datetime | None]
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    ownership_required: Mapped[bool] = mapped_column(Boolean, default=True)  # as TenantDomain's
 
 
 class DomainClaim(TenantOwned, Base):
@@ -103,6 +108,9 @@ class DomainClaim(TenantOwned, Base):
 
     name: Mapped[str] = mapped_column(String(253), primary_key=True)
     wildcard: Mapped[bool] = mapped_column(default=False)
+    # How it was proven: `ownership` (the TXT record) or `routing` (records alone, nobody else
+    # near the name). A TXT proof by another organization takes a name from a routing proof.
+    proof: Mapped[str] = mapped_column(String(16), default="ownership")
     created_at: Mapped[datetime]
 
 
@@ -110,7 +118,8 @@ class DomainEvent(TenantOwned, Base):
     """One change of a domain's state, for a UI's history (`…/events`)."""
 
     __tablename__ = "domain_events"
-    __table_args__ = (Index("ix_domain_events_tenant_id_subject", "tenant_id", "subject"),)
+    __table_args__ = (Index("ix_domain_events_tenant_id_subject", "tenant_id", "subject"),
+                      Index("ix_domain_events_domain", "domain"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     # What changed: a custom domain's id, or "tenant:preview" / "tenant:deployment".

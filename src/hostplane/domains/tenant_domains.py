@@ -11,6 +11,8 @@ from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.domains import events
 from hostplane.domains.claims import (
+    contest,
+    contested,
     check_unclaimed,
     end_other_claims,
     hold,
@@ -20,7 +22,13 @@ from hostplane.domains.claims import (
 )
 from hostplane.domains.hostnames import canonical_domain, is_within
 from hostplane.domains.models import DEPLOYMENT, PREVIEW, TenantDomain
-from hostplane.domains.verification import Expected, Outcome, after_check, wildcard_records
+from hostplane.domains.verification import (
+    OWNERSHIP,
+    Expected,
+    Outcome,
+    after_check,
+    wildcard_records,
+)
 from hostplane.tenancy.organizations import require_setup
 from hostplane.urls import MAX_LABEL, OrganizationDomains, Platform, check_hostname
 
@@ -65,9 +73,10 @@ def set_tenant_domain(
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         record = TenantDomain(kind=kind, domain=name, status="pending", tenant_id=scope.tenant_id,
-                              created_at=now)
+                              created_at=now, ownership_required=bool(contested(scope, [name])))
         if try_insert(scope.session, record):
             events.record(scope, events.tenant_subject(kind), name, None, "pending", now)
+            contest(scope, name)
             return TenantDomainView(kind, record, platform, scope.tenant().slug)
         record = scope.find(TenantDomain, kind=kind)  # set concurrently: change that one
         assert record is not None
@@ -86,6 +95,8 @@ def set_tenant_domain(
         record.last_checked_at = record.failure_reason = None
         record.verified_at = now if back else None
         record.next_check_at, record.checks = None, []
+        record.ownership_required = bool(contested(scope, [name]))
+        contest(scope, name)
         scope.session.flush()
         if old != serving:
             release(scope, [old])  # a name that never verified held no claim worth keeping
@@ -103,13 +114,15 @@ def expected_records(kind: str, record: TenantDomain, proxy: str,
                      challenge_label: str) -> list[Expected]:
     """A preview domain needs `*.sandbox` (every preview is under it); the spec's `*` is listed
     as recommended only, since no company can point `*` of its main domain at us. A deployment
-    domain needs `*`. Both also prove ownership with a TXT record."""
+    domain needs `*`. Both prove ownership with a TXT record when the name is contested."""
     if kind == PREVIEW:
         return wildcard_records(record.tenant_id, record.domain, ["*", "*.sandbox"],
                                 proxy=proxy, challenge_label=challenge_label,
-                                optional=frozenset({"*"}))
+                                optional=frozenset({"*"}),
+                                ownership_required=record.ownership_required)
     return wildcard_records(record.tenant_id, record.domain, ["*"], proxy=proxy,
-                            challenge_label=challenge_label)
+                            challenge_label=challenge_label,
+                            ownership_required=record.ownership_required)
 
 
 def verification_plan(scope: Scope, kind: str, proxy: str,
@@ -135,10 +148,11 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     if record is None or record.domain != plan.domain:
         raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
                               code="RETRY", fix="Verify again.")
+    outcome = outcome.judged(ownership_required=bool(contested(scope, [record.domain])))
     outcome.store(record, now)
     before = record.status
     if outcome.verified:
-        mark_verified(scope, kind, now)
+        mark_verified(scope, kind, now, proof=outcome.proof)
     record.status, record.next_check_at = after_check(
         before, outcome.verified, record.created_at, now, explicit=explicit,
         inconclusive=outcome.inconclusive)
@@ -162,12 +176,13 @@ def delete_tenant_domain(scope: Scope, kind: str, platform: Platform,
     return TenantDomainView(kind, None, platform, scope.tenant().slug)
 
 
-def mark_verified(scope: Scope, kind: str, now: datetime) -> TenantDomain | None:
+def mark_verified(scope: Scope, kind: str, now: datetime,
+                  proof: str = OWNERSHIP) -> TenantDomain | None:
     """Record a passed verification (the domain lifecycle, or an operator vouching for DNS)."""
     record = scope.find(TenantDomain, kind=kind)
     if record is None:
         return None
-    hold(scope, record.domain, now, wildcard=True)
+    hold(scope, record.domain, now, wildcard=True, proof=proof)
 
     def verify() -> None:
         record.status, record.verified_at, record.last_checked_at = "verified", now, now

@@ -1,8 +1,10 @@
 """What DNS a domain needs, and whether DNS has it: pure planning plus checks over the resolver port.
 
-Two proofs, both required: ownership (a TXT record holding a token only this organization gets for
-this name) and routing (CNAMEs to the platform's proxy). A shared CNAME target proves routing, never
-ownership. Wildcards are checked by resolving a random label under them.
+Two proofs: routing (CNAMEs to the platform's proxy) and ownership (a TXT record holding a token
+only this organization gets for this name). A shared CNAME target proves routing, never ownership,
+so ownership is required whenever another organization holds, has held or claims the name or one
+around it (claims.contested); a name nobody else has touched verifies by routing alone, as the
+spec's DNS tables list it. Wildcards are checked by resolving a random label under them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,8 +61,23 @@ class Outcome:
         """DNS did not answer (timeout, SERVFAIL): nothing is known, nothing should change."""
         return any(c.status == UNKNOWN for c in self.checks if c.expected.required)
 
+    def judged(self, *, ownership_required: bool) -> Outcome:
+        """The same checks, with the ownership record required or not: decided when the result is
+        stored, under the zone's lock, from who else is near the name at that moment."""
+        return Outcome(tuple(
+            replace(c, expected=replace(c.expected, required=ownership_required))
+            if c.expected.purpose == OWNERSHIP else c for c in self.checks))
+
+    @property
+    def proof(self) -> str:
+        """What a verified outcome proved: `ownership` when its TXT record was there too."""
+        return OWNERSHIP if any(c.ok for c in self.checks
+                                if c.expected.purpose == OWNERSHIP) else ROUTING
+
     def store(self, record: Any, now: datetime) -> None:
         """Write what the check saw onto a domain record (organization or exact domain alike)."""
+        record.ownership_required = any(c.expected.required for c in self.checks
+                                        if c.expected.purpose == OWNERSHIP)
         record.checks = [{"purpose": c.expected.purpose, "type": c.expected.type,
                           "name": c.expected.name, "status": c.status,
                           "observed": list(c.observed)} for c in self.checks]
@@ -95,9 +112,20 @@ class Outcome:
 
 
 def ownership_token(tenant_id: str, name: str) -> str:
-    """Stable for this organization and name: removing and re-adding the domain keeps it."""
+    """Stable for this organization and name: removing and re-adding the domain keeps it. The
+    customer sees it in their DNS, so it names no product (see LEGACY_TOKEN_PREFIX)."""
     digest = hashlib.sha256(f"hostplane-domain:{tenant_id}:{name}".encode()).hexdigest()
-    return f"hostplane-verification={digest[:40]}"
+    return f"{TOKEN_PREFIX}{digest[:40]}"
+
+
+TOKEN_PREFIX = "domain-verification="
+# Tokens handed out before the neutral prefix: DNS that holds one still proves ownership.
+LEGACY_TOKEN_PREFIX = "hostplane-verification="
+
+
+def _holds_token(values: tuple[str, ...], token: str) -> bool:
+    legacy = LEGACY_TOKEN_PREFIX + token.removeprefix(TOKEN_PREFIX)
+    return token in values or legacy in values
 
 
 def zone_of(name: str) -> str:
@@ -111,13 +139,13 @@ def relative(name: str) -> str:
 
 
 def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy: str,
-                     challenge_label: str, optional: frozenset[str] = frozenset()
-                     ) -> list[Expected]:
+                     challenge_label: str, optional: frozenset[str] = frozenset(),
+                     ownership_required: bool = True) -> list[Expected]:
     """A preview domain (suffixes `*.sandbox`, and `*` recommended only) or a deployment domain
     (`*`). Suffixes in `optional` are listed but not needed to verify."""
     records = [Expected(OWNERSHIP, "TXT", f"{challenge_label}.{domain}",
                         relative(f"{challenge_label}.{domain}"),
-                        ownership_token(tenant_id, domain))]
+                        ownership_token(tenant_id, domain), required=ownership_required)]
     for suffix in suffixes:
         name = f"{suffix}.{domain}"
         records.append(Expected(ROUTING, "CNAME", name, relative(name), proxy,
@@ -131,12 +159,14 @@ def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy:
     return records
 
 
-def exact_records(tenant_id: str, fqdn: str, *, proxy: str,
-                  challenge_label: str) -> list[Expected]:
-    """An exact domain: ownership TXT, and a CNAME to the proxy, or for an apex (where DNS allows
-    no CNAME) an ALIAS/ANAME, or the proxy's A records, whichever the DNS provider offers."""
+def exact_records(tenant_id: str, fqdn: str, *, proxy: str, challenge_label: str,
+                  ownership_required: bool = True) -> list[Expected]:
+    """An exact domain: a CNAME to the proxy, or for an apex (where DNS allows no CNAME) an
+    ALIAS/ANAME, or the proxy's A records, whichever the DNS provider offers; and the ownership
+    TXT (needed only when the name is contested)."""
     txt = f"{challenge_label}.{fqdn}"
-    records = [Expected(OWNERSHIP, "TXT", txt, relative(txt), ownership_token(tenant_id, fqdn))]
+    records = [Expected(OWNERSHIP, "TXT", txt, relative(txt), ownership_token(tenant_id, fqdn),
+                        required=ownership_required)]
     apex = fqdn == zone_of(fqdn)
     records.append(Expected(ROUTING, "ALIAS" if apex else "CNAME", fqdn, relative(fqdn), proxy))
     return records
@@ -181,7 +211,7 @@ async def _check(resolver: Resolver, e: Expected) -> Check:
         txt = await resolver.lookup(name, "TXT")
         if txt.error and txt.error != "NXDOMAIN":
             return Check(e, UNKNOWN, (txt.error,))
-        return Check(e, OK if e.value in txt.values else MISSING, txt.values)
+        return Check(e, OK if _holds_token(txt.values, e.value) else MISSING, txt.values)
     if e.type == "ALIAS":  # flattened at the apex: the name must answer with the proxy's addresses
         mine_answer, theirs_answer = await asyncio.gather(resolver.lookup(name, "A"),
                                                           resolver.lookup(e.value, "A"))
