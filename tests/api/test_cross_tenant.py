@@ -63,6 +63,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/deployments/{deployment_id}/rollback"): Case(
         body=lambda w: {"version_id": w["version_id"]}, refers={"version_id": "version_id"}),
     ("GET", "/audit-log"): Case(lists="workspace_id"),
+    ("GET", "/events"): Case(lists="workspace_id", params={"limit": 200}),
+    ("GET", "/events/stream"): Case(params={"after": 0, "follow": "false"}),
     ("POST", "/workspaces"): Case(body=_name, owner=201),
     ("GET", "/workspaces"): Case(lists="workspace_id"),
     ("GET", "/workspaces/{workspace_id}"): Case(),

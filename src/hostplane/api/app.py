@@ -23,6 +23,7 @@ from hostplane.api.routers import (
     custom_domains,
     databases,
     deployments,
+    events,
     health,
     previews,
     projects,
@@ -98,7 +99,7 @@ def create_app(
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_runtime,
                  sandbox_files, sandbox_processes,
                  previews, databases, deployments, computers, custom_domains, usage, api_keys,
-                 browser_tokens, branding, audit, versions):
+                 browser_tokens, branding, audit, versions, events):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

@@ -19,6 +19,7 @@ from hostplane.db.notify import ChangeListener
 from hostplane.domains.resolver import DnsResolver, Resolver
 from hostplane.keys.auth import KeyAuthenticator
 from hostplane.edge import changes
+from hostplane.events import recorder
 from hostplane.edge.cache import RouteCache
 from hostplane.keys import cache as keys_cache
 from hostplane.keys.cache import KeyCache
@@ -60,6 +61,7 @@ class Container:
         self.routes = RouteCache(ttl=0.5 if self.database.is_sqlite else 5.0)
         for factory in self.database.session_factories:
             changes.install(factory)
+            recorder.install(factory)
         self.database.on_change(changes.CHANNEL, self.routes.invalidate)
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)

@@ -4,6 +4,7 @@ from hostplane.audit.models import AuditEvent
 from hostplane.branding.models import Branding
 from hostplane.db.base import Base
 from hostplane.domains.models import CustomDomain, DomainClaim, DomainEvent, TenantDomain
+from hostplane.events.models import Event
 from hostplane.idempotency.models import IdempotencyRecord
 from hostplane.keys.models import ApiKey
 from hostplane.resources.models import (
@@ -30,6 +31,7 @@ __all__ = [
     "DeploymentVersion",
     "DomainClaim",
     "DomainEvent",
+    "Event",
     "IdempotencyRecord",
     "Project",
     "Sandbox",

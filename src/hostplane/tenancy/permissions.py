@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "browser_token:create": "mint browser tokens for end users",
     "usage:read": "read usage and chargeback figures",
     "audit:read": "read the audit log",
+    "event:read": "read and stream the event log",
 }
 
 ALL = "*"

@@ -19,6 +19,7 @@ from hostplane import errors
 from hostplane.db.base import new_id
 from hostplane.db.helpers import Page, paginate, try_insert
 from hostplane.db.scope import Limit, Scope
+from hostplane.events import recorder
 from hostplane.keys.models import ApiKey
 from hostplane.resources.models import Sandbox
 from hostplane.tenancy import permissions
@@ -205,6 +206,9 @@ def revoke_user(scope: Scope, external_user_id: str, now: datetime) -> int:
                BrowserToken.revoked_at.is_(None), BrowserToken.expires_at > now)
         .values(revoked_at=now).execution_options(synchronize_session=False))
     scope.session.flush()
+    recorder.emit(scope.session, scope.tenant_id, "browser_token.revoked", "external_user",
+                  external_user_id, data={"external_user_id": external_user_id,
+                                          "tokens": result.rowcount or 0})
     return result.rowcount or 0
 
 
