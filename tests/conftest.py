@@ -162,6 +162,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         dns_nameservers=dns[1],
         postgres_admin_url=engine_admin[0],
         database_name_prefix=engine_admin[1],
+        webhook_allow_loopback=True,  # receivers are local HTTP servers
     )
 
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     driver_queue_seconds: float = Field(30.0, gt=0, le=3600)
     """How long a command may wait for its organization's turn before 503 DRIVER_BUSY."""
 
+    webhook_allow_loopback: bool = False
+    """Let webhooks go to plain-http loopback endpoints (tests, local development). Off: https to
+    public addresses only, checked at every delivery."""
+
     asset_fetch_allow_private: bool = False
     """Let the worker fetch branding images (desktop_wallpaper_url) from private, loopback and
     link-local addresses. Off: such URLs fail, so a URL can't make the server read its own

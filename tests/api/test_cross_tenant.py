@@ -65,6 +65,15 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/audit-log"): Case(lists="workspace_id"),
     ("GET", "/events"): Case(lists="workspace_id", params={"limit": 200}),
     ("GET", "/events/stream"): Case(params={"after": 0, "follow": "false"}),
+    ("POST", "/webhooks"): Case(body={"url": "http://127.0.0.1:9/hooks", "events": ["*"]},
+                                owner=201),
+    ("GET", "/webhooks"): Case(lists="webhook_id"),
+    ("GET", "/webhooks/{webhook_id}"): Case(),
+    ("PATCH", "/webhooks/{webhook_id}"): Case(body={"description": "changed"}),
+    ("DELETE", "/webhooks/{webhook_id}"): Case(),
+    ("POST", "/webhooks/{webhook_id}/test"): Case(),
+    ("POST", "/webhooks/{webhook_id}/rotate-secret"): Case(),
+    ("GET", "/webhooks/{webhook_id}/deliveries"): Case(),
     ("POST", "/workspaces"): Case(body=_name, owner=201),
     ("GET", "/workspaces"): Case(lists="workspace_id"),
     ("GET", "/workspaces/{workspace_id}"): Case(),
@@ -276,6 +285,8 @@ def _world(org: Org) -> dict[str, Any]:
                                     content=_site(), params={"promote": "true"}))["version"]
     token = _made(org.post("/api/v1/browser-tokens", {"workspace_id": ws["id"],
                                                       "permissions": ["sandbox:read"]}))
+    webhook = _made(org.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hooks",
+                                                  "events": ["*"]}))
     return {"tenant_id": org.tenant_id, "id_or_slug": org.slug, "name": org.name,
             "workspace_id": ws["id"], "workspace2_id": ws2["id"], "project_id": project["id"],
             "key_id": key["id"], "sandbox_id": sandbox["id"], "preview_id": preview["id"],
@@ -285,7 +296,7 @@ def _world(org: Org) -> dict[str, Any]:
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
             "project_domain_id": project_domain["id"], "token_id": token["id"],
             "sandbox_domain_id": sandbox_domain["id"],
-            "version_id": version["id"]}
+            "version_id": version["id"], "webhook_id": webhook["id"]}
 
 
 def _made(resp: Any) -> dict[str, Any]:

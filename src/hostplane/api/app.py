@@ -36,6 +36,7 @@ from hostplane.api.routers import (
     tls,
     usage,
     versions,
+    webhooks,
     workspaces,
 )
 from hostplane.branding.assets import MAX_BYTES
@@ -99,7 +100,7 @@ def create_app(
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_runtime,
                  sandbox_files, sandbox_processes,
                  previews, databases, deployments, computers, custom_domains, usage, api_keys,
-                 browser_tokens, branding, audit, versions, events):
+                 browser_tokens, branding, audit, versions, events, webhooks):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app

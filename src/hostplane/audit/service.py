@@ -20,7 +20,7 @@ from hostplane.tenancy.principal import Principal
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete", "GET": "get"}
 # A route ending in one of these does that to the resource before it.
 _ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user", "stop", "start",
-            "pause", "resume", "publish", "promote", "rollback"}
+            "pause", "resume", "publish", "promote", "rollback", "test", "rotate-secret"}
 # Path placeholders whose name is not the resource's.
 _PARAMS = {"id_or_slug": "tenant", "tenant_id": "tenant", "key_id": "api_key",
            "domain_id": "custom_domain", "token_id": "browser_token",

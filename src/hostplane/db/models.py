@@ -17,6 +17,7 @@ from hostplane.resources.models import (
 )
 from hostplane.tenancy.models import Project, Tenant, Workspace
 from hostplane.tokens.models import BrowserToken, SigningKey, UserRevocation
+from hostplane.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -40,5 +41,7 @@ __all__ = [
     "Tenant",
     "TenantDomain",
     "UserRevocation",
+    "Webhook",
+    "WebhookDelivery",
     "Workspace",
 ]

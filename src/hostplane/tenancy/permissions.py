@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "usage:read": "read usage and chargeback figures",
     "audit:read": "read the audit log",
     "event:read": "read and stream the event log",
+    "webhook:manage": "create, change, test and delete webhooks and read their deliveries",
 }
 
 ALL = "*"
@@ -47,6 +48,7 @@ MANAGEMENT: frozenset[str] = frozenset(
         "domain:write",
         "branding:write",
         "browser_token:create",
+        "webhook:manage",
     }
 )
 

@@ -13,10 +13,12 @@ from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
 from hostplane.resources.sandbox_lifecycle import enforce_timeouts, reconcile_sandboxes
+from hostplane.webhooks.deliver import deliver_due
 
 log = logging.getLogger("hostplane.worker")
 
 Job = Callable[[Container], int]
+WEBHOOK_POLL_SECONDS = 1.0
 
 
 def purge_idempotency_records(container: Container) -> int:
@@ -51,9 +53,20 @@ class Worker:
         return done
 
     def run_forever(self) -> None:
+        threading.Thread(target=self.send_webhooks, name="hostplane-webhooks", daemon=True).start()
         while not self.stop.is_set():
             self.run_once()
             self.stop.wait(self.interval_seconds)
+
+    def send_webhooks(self) -> None:
+        """Deliveries have their own loop: an event should reach its endpoints within about a
+        second, not at the next pass of the periodic jobs."""
+        while not self.stop.is_set():
+            try:
+                deliver_due(self.container)
+            except Exception:
+                log.exception("webhook deliveries failed")
+            self.stop.wait(WEBHOOK_POLL_SECONDS)
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="hostplane-worker", daemon=True)

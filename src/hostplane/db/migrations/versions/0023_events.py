@@ -8,6 +8,8 @@ Create Date: 2026-12-03 16:10:00
 import sqlalchemy as sa
 from alembic import op
 
+import hostplane.db.base
+
 revision = '0023'
 down_revision = '0022'
 branch_labels = None
@@ -28,7 +30,7 @@ def upgrade() -> None:
         sa.Column('external_project_id', sa.String(length=200), nullable=True),
         sa.Column('data', sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), 'postgresql'),
                   nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('created_at', hostplane.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column('tenant_id', sa.String(length=36), nullable=False),
         sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     )

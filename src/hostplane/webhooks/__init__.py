@@ -1,0 +1,1 @@
+"""Webhooks: the event log pushed to an organization's own endpoints, signed, in order."""

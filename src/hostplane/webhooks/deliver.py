@@ -1,0 +1,175 @@
+"""Delivering the event log to endpoints: at least once, in order per endpoint, retried with
+exponential backoff, and an endpoint that keeps failing is disabled and says so.
+
+Each pass leases due endpoints (an UPDATE that only one worker can win, with an expiry, so a
+worker killed mid-delivery is replaced after its lease), sends each one's next events after its
+cursor, and stores the attempts. No transaction is open while a request is in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, update
+
+from hostplane.audit.models import AuditEvent
+from hostplane.db.scope import Scope
+from hostplane.events import recorder
+from hostplane.events.models import Event
+from hostplane.events.schemas import EventPublic
+from hostplane.events.service import EventFilters, list_events
+from hostplane.webhooks.models import Webhook, WebhookDelivery
+from hostplane.webhooks.send import Sent, post, signature_headers
+
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+
+log = logging.getLogger("hostplane.worker.webhooks")
+LEASE = timedelta(minutes=5)  # longer than a pass can take (BATCH sends of at most 10 s)
+BATCH = 20  # events per endpoint per pass
+FIRST_RETRY = timedelta(seconds=10)
+MAX_RETRY = timedelta(hours=1)
+# Failing this long without one success: the circuit opens (the endpoint is disabled). Retries
+# run at least this long, so a receiver down for a day loses nothing.
+DISABLE_AFTER = timedelta(hours=72)
+
+
+def deliver_due(container: Container, *, limit: int = 50) -> int:
+    """One pass: the due endpoints' next events. Answers how many attempts were made."""
+    now = container.clock.now()
+    made = 0
+    for webhook_id, tenant_id in _lease(container, now, limit):
+        try:
+            made += _deliver(container, webhook_id, tenant_id)
+        except Exception:  # one endpoint must never stop the others
+            log.exception("delivering to webhook %s failed", webhook_id)
+        finally:
+            with container.database.transaction() as session:
+                session.execute(update(Webhook).where(Webhook.id == webhook_id)
+                                .values(leased_until=None))
+    return made
+
+
+def payload(event: Event) -> bytes:
+    body = EventPublic.of(event).model_dump(mode="json")
+    return json.dumps({"id": str(event.id), "type": event.type,
+                       "created_at": body["created_at"], "data": body}).encode()
+
+
+def send_test(container: Container, webhook: Webhook, now: datetime) -> tuple[bytes, Sent]:
+    """A `webhook.test` event, sent now (it is not in the event log); no session is open."""
+    body = json.dumps({"id": "test", "type": "webhook.test", "created_at": now.isoformat(),
+                       "data": {"webhook_id": webhook.id}}).encode()
+    return body, _post(container, webhook, body, "test", now)
+
+
+def record_test(scope: Scope, webhook: Webhook, _body: bytes, sent: Sent,
+                now: datetime) -> WebhookDelivery:
+    return _record(scope, webhook, None, "webhook.test", 1, sent, now)
+
+
+def _lease(container: Container, now: datetime, limit: int) -> list[tuple[str, str]]:
+    with container.database.transaction() as session:
+        due = session.execute(
+            select(Webhook.id, Webhook.tenant_id)
+            .where(Webhook.state == "active",
+                   or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now),
+                   or_(Webhook.leased_until.is_(None), Webhook.leased_until < now),
+                   select(Event.id).where(Event.tenant_id == Webhook.tenant_id,
+                                          Event.id > Webhook.cursor).exists())
+            .order_by(Webhook.next_attempt_at).limit(limit)).all()
+    won = []
+    for webhook_id, tenant_id in due:
+        with container.database.transaction() as session:
+            taken = session.execute(
+                update(Webhook)
+                .where(Webhook.id == webhook_id,
+                       or_(Webhook.leased_until.is_(None), Webhook.leased_until < now))
+                .values(leased_until=now + LEASE)
+                .execution_options(synchronize_session=False))
+            if taken.rowcount == 1:
+                won.append((webhook_id, tenant_id))
+    return won
+
+
+def _deliver(container: Container, webhook_id: str, tenant_id: str) -> int:
+    with container.database.transaction() as session:
+        scope = Scope(session, tenant_id)
+        webhook = scope.get(Webhook, webhook_id, what="webhook")
+        wanted = EventFilters(tuple(webhook.events))
+        found = list_events(scope, EventFilters(), after=webhook.cursor, limit=BATCH)
+        matching = {e.id for e in list_events(scope, wanted, after=webhook.cursor, limit=BATCH)}
+        session.expunge_all()
+    made = 0
+    for event in found:
+        now = container.clock.now()
+        if event.id not in matching:  # not wanted: skipped, in order
+            _advance(container, webhook, event.id, now)
+            continue
+        sent = _post(container, webhook, payload(event), str(event.id), now)
+        made += 1
+        with container.database.transaction() as session:
+            scope = Scope(session, tenant_id)
+            current = scope.get(Webhook, webhook_id, what="webhook")
+            attempt = current.failures + 1
+            _record(scope, current, event.id, event.type, attempt, sent, now)
+            if sent.delivered:
+                current.cursor, current.failures = event.id, 0
+                current.failing_since = current.next_attempt_at = None
+            else:
+                _failed(scope, current, sent, now)
+        if not sent.delivered:
+            break  # the events after it wait: each endpoint gets its events in order
+        webhook.cursor = event.id
+    return made
+
+
+def _post(container: Container, webhook: Webhook, body: bytes, event_id: str,
+          now: datetime) -> Sent:
+    live = [webhook.secret]
+    if webhook.previous_secret and webhook.previous_secret_expires_at \
+            and webhook.previous_secret_expires_at > now:
+        live.append(webhook.previous_secret)
+    headers = signature_headers(body, live, event_id, int(now.timestamp()))
+    return post(webhook.url, body, headers,
+                allow_loopback=container.settings.webhook_allow_loopback)
+
+
+def _advance(container: Container, webhook: Webhook, event_id: int, now: datetime) -> None:
+    with container.database.transaction() as session:
+        session.execute(update(Webhook).where(Webhook.id == webhook.id, Webhook.cursor < event_id)
+                        .values(cursor=event_id))
+    webhook.cursor = event_id
+
+
+def _record(scope: Scope, webhook: Webhook, event_id: int | None, event_type: str,
+            attempt: int, sent: Sent, now: datetime) -> WebhookDelivery:
+    delivery = WebhookDelivery(tenant_id=scope.tenant_id, webhook_id=webhook.id,
+                               event_id=event_id, event_type=event_type, attempt=attempt,
+                               status="delivered" if sent.delivered else "failed",
+                               status_code=sent.status_code, error=sent.error,
+                               duration_ms=sent.duration_ms, created_at=now)
+    scope.add(delivery)
+    scope.session.flush()
+    return delivery
+
+
+def _failed(scope: Scope, webhook: Webhook, sent: Sent, now: datetime) -> None:
+    webhook.failures += 1
+    webhook.failing_since = webhook.failing_since or now
+    wait = min(MAX_RETRY, FIRST_RETRY * 2 ** min(webhook.failures - 1, 20))
+    webhook.next_attempt_at = now + wait
+    if now - webhook.failing_since < DISABLE_AFTER:
+        return
+    webhook.state = "disabled"
+    webhook.disabled_reason = (f"every delivery failed for {DISABLE_AFTER.days} days "
+                               f"(last: {sent.error})")[:500]
+    recorder.emit(scope.session, scope.tenant_id, "webhook.disabled", "webhook", webhook.id,
+                  data={"reason": webhook.disabled_reason, "url": webhook.url})
+    scope.add(AuditEvent(actor_type="system", actor_id="webhooks", action="webhook.disable",
+                         method="-", route="-", resource_type="webhook",
+                         resource_id=webhook.id, status_code=0, request_id="-",
+                         created_at=now))

@@ -1,0 +1,194 @@
+"""Webhooks (issue "Events, webhooks …" item 2) against a real receiver on loopback: managed as
+the official client does, deliveries signed so its verify_signature accepts them, in order per
+endpoint, retried with backoff, disabled after sustained failure (and saying so), secrets rotated
+with an overlap, and the address rules of the wallpaper fetcher."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from miosa.resources.webhooks import verify_signature
+from sqlalchemy import update
+
+from hostplane.webhooks.deliver import deliver_due
+from hostplane.webhooks.models import Webhook
+
+WEBHOOKS = "/api/v1/webhooks"
+
+
+class Receiver:
+    """An HTTP endpoint that records what it is sent and answers the next status in `answers`
+    (200 once they run out)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.answers.pop(0) if receiver.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.got]
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver()
+    yield made
+    made.server.shutdown()
+
+
+def hook(org, receiver, events=("workspace.*",)):
+    resp = org.post(WEBHOOKS, {"url": receiver.url, "events": list(events)})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["secret"].startswith("whsec_") and body["data"]["enabled"] is True
+    return body["data"], body["secret"]
+
+
+def test_a_delivery_is_signed_as_the_official_client_verifies_it(org, receiver, container):
+    webhook, secret = hook(org, receiver)
+    assert secret not in org.get(f"{WEBHOOKS}/{webhook['id']}").text
+    ws = org.workspace()
+    org.project(ws["id"])  # a project event: not wanted by this webhook
+    deliver_due(container)
+    assert [e["type"] for e in receiver.events()] == ["workspace.created"]
+    headers, body = receiver.got[0]
+    assert verify_signature(body, headers["x-miosa-signature"], secret)
+    assert verify_signature(body, headers["webhook-signature"], secret)  # t=…,v1=…
+    assert not verify_signature(body, headers["x-miosa-signature"], "whsec_wrong")
+    event = receiver.events()[0]
+    assert event["data"]["object_id"] == ws["id"] and headers["webhook-id"] == event["id"]
+    assert "hostplane" not in json.dumps(headers).lower()
+    deliveries = org.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"]
+    assert [(d["event_type"], d["status"], d["status_code"]) for d in deliveries] == [
+        ("workspace.created", "delivered", 200)]
+    deliver_due(container)
+    assert len(receiver.got) == 1  # delivered once
+
+
+def test_failures_retry_with_backoff_and_keep_the_order(org, receiver, container, clock):
+    webhook, _ = hook(org, receiver)
+    first, second = org.workspace(), org.workspace()
+    receiver.answers = [500, 503]
+    deliver_due(container)
+    assert len(receiver.got) == 1  # the first failed; the second waits behind it
+    got = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
+    assert got["failures"] == 1 and got["next_attempt_at"]
+    deliver_due(container)
+    assert len(receiver.got) == 1  # not due yet
+    clock.advance(11)
+    deliver_due(container)
+    clock.advance(21)
+    deliver_due(container)
+    ids = [e["data"]["object_id"] for e in receiver.events()]
+    assert ids == [first["id"], first["id"], first["id"], second["id"]]
+    attempts = org.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"][::-1]
+    assert [(d["attempt"], d["status"]) for d in attempts] == [
+        (1, "failed"), (2, "failed"), (3, "delivered"), (1, "delivered")]
+
+
+def test_an_endpoint_failing_for_days_is_disabled_and_says_so(org, receiver, container):
+    webhook, _ = hook(org, receiver)
+    org.workspace()
+    receiver.answers = [500] * 5
+    deliver_due(container)
+    with container.database.transaction() as session:  # it has been failing for three days
+        session.execute(update(Webhook).where(Webhook.id == webhook["id"]).values(
+            failing_since=container.clock.now().replace(year=2000), next_attempt_at=None))
+    deliver_due(container)
+    got = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
+    assert got["state"] == "disabled" and got["enabled"] is False
+    assert "failed" in got["disabled_reason"]
+    told = org.get("/api/v1/events", params={"types": "webhook.*"}).json()["data"]
+    assert [e["type"] for e in told] == ["webhook.disabled"]
+    audit = org.get("/api/v1/audit-log", params={"resource_id": webhook["id"]}).json()["data"]
+    assert "webhook.disable" in [a["action"] for a in audit]
+    count = len(receiver.got)
+    deliver_due(container)
+    assert len(receiver.got) == count  # disabled: nothing is sent
+    again = org.patch(f"{WEBHOOKS}/{webhook['id']}", {"enabled": True}).json()["data"]
+    assert again["enabled"] is True and again["failures"] == 0
+    deliver_due(container)
+    assert len(receiver.got) == count + 1  # it resumes where it stopped
+
+
+def test_a_rotated_secret_overlaps_and_test_sends_now(org, receiver, container):
+    webhook, old = hook(org, receiver)
+    rotated = org.post(f"{WEBHOOKS}/{webhook['id']}/rotate-secret")
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new != old and rotated.json()["data"]["secret_rotated_until"]
+    tested = org.post(f"{WEBHOOKS}/{webhook['id']}/test")
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["data"]["success"] is True
+    headers, body = receiver.got[-1]
+    assert json.loads(body)["type"] == "webhook.test"
+    assert verify_signature(body, headers["x-miosa-signature"], new)
+    stamped = headers["webhook-signature"]
+    assert stamped.count("v1=") == 2  # the old secret still signs, for a day
+    t, v_new, v_old = stamped.split(",")
+    assert verify_signature(body, f"{t},{v_old}", old)
+
+
+@pytest.mark.parametrize(("url", "code"), [
+    ("ftp://example.org/x", "WEBHOOK_URL_INVALID"),
+    ("http://example.org/hooks", "WEBHOOK_URL_INVALID"),  # plain http only to loopback
+    ("https://user:pw@example.org/hooks", "WEBHOOK_URL_INVALID"),
+    ("not a url", "WEBHOOK_URL_INVALID"),
+])
+def test_bad_urls_are_refused(org, url, code):
+    resp = org.post(WEBHOOKS, {"url": url, "events": ["*"]})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == code, resp.text
+    assert resp.json()["error"]["details"]["field"] == "url"
+
+
+def test_bad_event_patterns_are_refused(org, receiver):
+    for events in ([], ["Sandbox"], ["sandbox.**"]):
+        resp = org.post(WEBHOOKS, {"url": receiver.url, "events": events})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["details"]["field"] == "events"
+
+
+def test_a_private_address_is_refused_at_delivery(org, container):
+    """The address rules hold at every delivery: a name that resolves to a private address
+    fails, whatever it resolved to at creation."""
+    from hostplane.webhooks.send import post
+
+    sent = post("https://10.0.0.1/hooks", b"{}", {}, allow_loopback=True)
+    assert not sent.delivered and "private or local" in sent.error
+    sent = post("https://[64:ff9b::7f00:1]/hooks", b"{}", {}, allow_loopback=False)
+    assert not sent.delivered and "private or local" in sent.error
+    sent = post("http://127.0.0.1:9/hooks", b"{}", {}, allow_loopback=False)
+    assert not sent.delivered and "https" in sent.error
+
+
+def test_the_official_client_manages_webhooks(org, base_url, receiver):
+    miosa = pytest.importorskip("miosa")
+    client = miosa.Miosa(api_key=org.api_key, base_url=base_url)
+    made = client.webhooks.create(url=receiver.url, events=["sandbox.*"])
+    assert made["secret"].startswith("whsec_") and made["url"] == receiver.url
+    assert [w["id"] for w in client.webhooks.list()] == [made["id"]]
+    client.webhooks.update(made["id"], events=["domain.*"])
+    assert client.webhooks.get(made["id"])["events"] == ["domain.*"]
+    assert client.webhooks.test(made["id"])["success"] is True
+    assert client.webhooks.deliveries(made["id"])[0]["event_type"] == "webhook.test"
+    client.webhooks.delete(made["id"])
+    assert client.webhooks.list() == []
