@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     tls_ask_allow: str = "127.0.0.1/32,::1/128"
     """Networks that may ask GET /internal/tls/ask (Caddy's on-demand TLS check)."""
 
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    """Networks that may read GET /metrics (Prometheus); from anywhere else it is a 404."""
+
     # Request handling
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     """Largest request body the API accepts (413 above)."""

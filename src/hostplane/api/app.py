@@ -85,6 +85,7 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, container=container)
     app.add_middleware(AuthenticationMiddleware, container=container)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       metrics=container.metrics, prefix=API_PREFIX,
                        large_bodies={**{f"^{API_PREFIX}{p}$": UPLOAD_LIMIT
                                         for p in branding.UPLOAD_SUFFIXES},
                                      versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES})

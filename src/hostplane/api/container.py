@@ -19,6 +19,7 @@ from hostplane.db.notify import ChangeListener
 from hostplane.domains.resolver import DnsResolver, Resolver
 from hostplane.keys.auth import KeyAuthenticator
 from hostplane.edge import changes
+from hostplane.api.metrics import Metrics
 from hostplane.events import recorder
 from hostplane.edge.cache import RouteCache
 from hostplane.keys import cache as keys_cache
@@ -47,6 +48,7 @@ class Container:
     releases: ReleaseStore = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     routes: RouteCache = field(init=False)
+    metrics: Metrics = field(init=False)
     _listener: ChangeListener | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -64,6 +66,8 @@ class Container:
             recorder.install(factory)
         self.database.on_change(changes.CHANNEL, self.routes.invalidate)
         self.platform = Platform.from_settings(self.settings)
+        self.metrics = Metrics()
+        self.metrics.watch(self)
         self.key_ring = KeyRing(self.database)
         self.releases = ReleaseStore(self.settings.data_dir / "releases")
         self.databases = DatabaseHost(self.settings.data_dir / "databases",

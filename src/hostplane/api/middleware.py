@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hostplane.api.metrics import Metrics
 from hostplane.api.problems import BodyTooLarge, envelope, too_large_response
 
 log = logging.getLogger("hostplane.api")
@@ -28,8 +30,10 @@ def _has_nul(scope: Scope) -> str | None:
 
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int,
-                 large_bodies: dict[str, int] | None = None) -> None:
+                 large_bodies: dict[str, int] | None = None,
+                 metrics: Metrics | None = None, prefix: str = "") -> None:
         self.app = app
+        self.metrics, self.prefix = metrics, prefix
         self.max_body_bytes = max_body_bytes
         # path pattern → its own limit (image uploads, built archives)
         self.large_bodies = [(re.compile(p), n) for p, n in (large_bodies or {}).items()]
@@ -44,11 +48,13 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
         started = False
+        status = 500
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
-                started = True
+                started, status = True, message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
@@ -81,6 +87,7 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, counting_receive, send_with_id)
+            self._observe(scope, status, began)
         except BodyTooLarge:
             if not started:
                 refusal = too_large_response(request_id, limit)
@@ -94,3 +101,13 @@ class RequestContextMiddleware:
                                    "it in the server's logs.",
                                    extra={"retryable": True})
                 await failure(scope, receive, send_with_id)
+
+    def _observe(self, scope: Scope, status: int, began: float) -> None:
+        if self.metrics is not None:
+            # The route's template, never the path itself: ids would make every series unique.
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = "unmatched"
+            elif scope["path"].startswith(self.prefix) and not route.startswith(self.prefix):
+                route = self.prefix + route  # an included router may report it without
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - began)

@@ -39,3 +39,14 @@ def current_revision(database: Database) -> str | None:
 
     with database.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def pending_migrations(database: Database) -> list[str]:
+    """Revisions the database has not applied yet (empty: its schema is current). Raises if the
+    database does not answer."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(database))
+    current = current_revision(database)
+    return [rev.revision for rev in script.iterate_revisions("heads", current)
+            if rev.revision != current]

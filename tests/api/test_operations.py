@@ -1,0 +1,79 @@
+"""Operations (issue "Events, webhooks …" item 5): readiness beside liveness, and Prometheus
+metrics of what the platform is doing, readable only from the allowed networks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+
+def test_readyz_says_the_database_answers_and_its_schema_is_current(anon):
+    resp = anon.get("/readyz")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"status": "ready",
+                           "checks": {"database": "ok", "migrations": "current"}}
+
+
+def test_readyz_is_503_with_the_reason_when_a_migration_is_missing(container, tmp_path):
+    from hostplane.api.app import create_app
+    from hostplane.db.engine import Database
+    from hostplane.db.migrate import upgrade
+    from hostplane.settings import Settings
+
+    behind = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(behind, "0022")
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/old.db")
+    app = create_app(settings, migrate=False)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/readyz")
+
+    resp = asyncio.run(ask())
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+    assert resp.json()["checks"]["migrations"].endswith("not applied")
+    behind.engine.dispose()
+
+
+def test_metrics_count_requests_by_route_template_and_read_the_platform(org, anon):
+    sandbox = org.post("/api/v1/sandboxes", {}).json()["data"]
+    org.get(f"/api/v1/sandboxes/{sandbox['id']}")
+    body = anon.get("/metrics").text
+    assert 'route="/api/v1/sandboxes/{sandbox_id}"' in body and sandbox["id"] not in body
+    assert "http_request_duration_seconds_bucket" in body
+    assert 'sandboxes{state="running"}' in body
+    assert "webhook_backlog_events" in body and "domain_check_lag_seconds" in body
+
+
+def test_metrics_are_a_404_outside_the_allowed_networks(container):
+    from hostplane.api.app import create_app
+
+    app = create_app(container=container, migrate=False)
+
+    async def ask(peer: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/metrics")
+
+    assert asyncio.run(ask("203.0.113.9")).status_code == 404
+    assert asyncio.run(ask("127.0.0.1")).status_code == 200
+
+
+def test_a_database_that_does_not_answer_is_not_ready(container, tmp_path):
+    from hostplane.api.app import create_app
+    from hostplane.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data",
+                        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    app = create_app(settings, migrate=False)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/readyz")
+
+    resp = asyncio.run(ask())
+    assert resp.status_code == 503
+    assert resp.json()["checks"]["database"].startswith("unreachable")
