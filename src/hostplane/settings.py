@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     driver_queue_seconds: float = Field(30.0, gt=0, le=3600)
     """How long a command may wait for its organization's turn before 503 DRIVER_BUSY."""
 
+    # Limits and quotas (docs/operators.md "Limits and quotas")
+    sandbox_max_cpu_count: int | None = Field(None, ge=1, le=1024)
+    """Most CPUs one sandbox or database may ask for; empty: this host's cores (a cgroup limit
+    above them would limit nothing)."""
+    sandbox_max_memory_mb: int | None = Field(None, ge=128)
+    """Most memory one sandbox or database may ask for; empty: this host's memory less
+    host_memory_reserve_mb."""
+    host_memory_reserve_mb: int = Field(1024, ge=0)
+    """Memory kept for hostplane and the system when the memory bound comes from the host."""
+    sandbox_max_disk_mb: int | None = Field(None, ge=256)
+    """Most disk one sandbox (disk_mb) or database (storage_mb) may ask for; empty: the size of
+    the filesystem holding data_dir."""
+    storage_quota_mb: int = Field(102_400, ge=1)
+    """Storage one organization may hold: deployment releases, branding images and its live
+    sandboxes' disk_mb together (413 STORAGE_QUOTA_EXCEEDED above)."""
+
     asset_fetch_allow_private: bool = False
     """Let the worker fetch branding images (desktop_wallpaper_url) from private, loopback and
     link-local addresses. Off: such URLs fail, so a URL can't make the server read its own

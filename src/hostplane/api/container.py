@@ -22,6 +22,7 @@ from hostplane.edge import changes
 from hostplane.edge.cache import RouteCache
 from hostplane.keys import cache as keys_cache
 from hostplane.keys.cache import KeyCache
+from hostplane.resources.capacity import Capacity
 from hostplane.settings import Settings
 from hostplane.tokens.auth import TokenAuthenticator
 from hostplane.tokens.signing import KeyRing
@@ -44,6 +45,7 @@ class Container:
     assets: AssetStore = field(init=False)
     databases: DatabaseHost = field(init=False)
     releases: ReleaseStore = field(init=False)
+    capacity: Capacity = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     routes: RouteCache = field(init=False)
     _listener: ChangeListener | None = field(init=False, default=None)
@@ -64,6 +66,7 @@ class Container:
         self.platform = Platform.from_settings(self.settings)
         self.key_ring = KeyRing(self.database)
         self.releases = ReleaseStore(self.settings.data_dir / "releases")
+        self.capacity = Capacity.of_host(self.settings)
         self.databases = DatabaseHost(self.settings.data_dir / "databases",
                                       self.settings.postgres_admin_url,
                                       prefix=self.settings.database_name_prefix)
