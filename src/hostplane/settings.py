@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     """The label under a domain where its ownership TXT record goes."""
     postgres_admin_url: str | None = None
     """Where the local driver creates postgresql databases; unset means that engine is not offered."""
+    postgres_shared_server: bool = False
+    """The server at postgres_admin_url also holds other applications' databases: hostplane then
+    locks only the organizations' own databases, and the operator the rest (docs/operators.md).
+    Off: it also takes CONNECT from PUBLIC on the server's postgres and template1 databases and
+    on its own."""
     database_name_prefix: str = Field("hp_", pattern=r"^[a-z_][a-z0-9_]{0,15}$")
     """How the databases and roles made on that server are named: prefix + the database's id."""
     api_url: str = "http://127.0.0.1:8080"

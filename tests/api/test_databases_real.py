@@ -118,3 +118,21 @@ def test_deleting_a_workspace_or_project_drops_its_databases(org, container, par
         if db["engine"] == "postgresql":
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(found[db["id"]]["url"], connect_timeout=5)
+
+
+def test_a_database_role_connects_to_its_own_database_only(org, other_org, container):
+    """Issue 14 item 10: PUBLIC holds CONNECT on every database by default; an organization's
+    role must not reach the server's own databases, hostplane's, or another organization's."""
+    if "postgresql" not in container.databases.engines():
+        pytest.skip("no PostgreSQL to make databases on")
+    mine = creds(org, make(org, engine="postgresql")["id"])
+    theirs = creds(other_org, make(other_org, engine="postgresql")["id"])
+    url = psycopg.conninfo.conninfo_to_dict(mine["url"])
+    others = ["postgres", "template1", theirs["database"]]
+    if not container.database.is_sqlite:  # hostplane's own database is on the same server here
+        others.append(container.database.url.database)
+    for name in others:
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(**{**url, "dbname": name}, connect_timeout=5)
+    with psycopg.connect(mine["url"]) as conn:  # its own still works
+        assert conn.execute("SELECT current_database()").fetchone() == (mine["database"],)

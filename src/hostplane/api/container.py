@@ -69,7 +69,9 @@ class Container:
         self.capacity = Capacity.of_host(self.settings)
         self.databases = DatabaseHost(self.settings.data_dir / "databases",
                                       self.settings.postgres_admin_url,
-                                      prefix=self.settings.database_name_prefix)
+                                      prefix=self.settings.database_name_prefix,
+                                      own_url=self.settings.sqlalchemy_url,
+                                      shared_server=self.settings.postgres_shared_server)
         self.assets = AssetStore(self.settings.data_dir / "assets" / "branding",
                                  self.settings.api_url)
         self.token_authenticator = TokenAuthenticator(self.database, self.key_ring, self.clock,
