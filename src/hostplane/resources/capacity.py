@@ -1,5 +1,6 @@
 """How big one sandbox or database may be: CPUs, memory and disk bounded by this host (or by the
-operator's HOSTPLANE_SANDBOX_MAX_* settings), so every limit written into a cgroup is a real one."""
+operator's HOSTPLANE_SANDBOX_MAX_* settings), so every limit written into a cgroup is a real one;
+and the storage quota of one organization."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Capacity:
     max_cpu_count: int
     max_memory_mb: int
     max_disk_mb: int
+    storage_quota_mb: int  # what one organization may hold in all (resources/storage.py)
 
     @classmethod
     def of_host(cls, settings: Settings) -> Capacity:
@@ -31,6 +33,7 @@ class Capacity:
             or max(128, memory - settings.host_memory_reserve_mb),
             max_disk_mb=settings.sandbox_max_disk_mb
             or shutil.disk_usage(_existing(settings.data_dir)).total // MIB,
+            storage_quota_mb=settings.storage_quota_mb,
         )
 
     def fit(self, cpu_count: int, memory_mb: int, disk_mb: int) -> tuple[int, int, int]:

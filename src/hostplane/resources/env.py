@@ -8,6 +8,7 @@ from datetime import datetime
 
 from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.port import ComputeDriver
+from hostplane.compute.releases import ReleaseStore
 from hostplane.domains.resolver import Resolver
 from hostplane.resources.capacity import Capacity
 from hostplane.urls import Platform
@@ -21,3 +22,4 @@ class Env:
     resolver: Resolver
     databases: DatabaseHost
     capacity: Capacity
+    releases: ReleaseStore

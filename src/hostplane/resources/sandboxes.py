@@ -23,6 +23,7 @@ from hostplane.resources.common import (
 )
 from hostplane.resources.capacity import Capacity
 from hostplane.resources.env import Env
+from hostplane.resources.storage import MIB, check_room
 from hostplane.resources.models import Sandbox
 from hostplane.resources.sandbox_schemas import (
     DEFAULT_PREVIEW_PORT,
@@ -53,6 +54,7 @@ def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
         slugs.label_slug(body.slug, field="slug")
         sandbox_preview_url(env.platform, org, body.slug, 65535)  # refuse a host DNS can't carry
     size, cpu, memory, disk = _shape(body, env.capacity)
+    check_room(scope, env.capacity.storage_quota_mb, disk * MIB, f"A sandbox disk of {disk} MB")
     sandbox = Sandbox(
         **columns, id=new_id(), name=body.name, template_id=body.template_id, size=size,
         cpu_count=cpu, memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
