@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_branding import image
+
 DEPLOYMENTS = "/api/v1/deployments"
 MIB = 2**20
 MEMORY_BOUND = 8 * MIB  # what one upload may hold, far below what it carries or unpacks to
@@ -123,6 +125,16 @@ def test_the_storage_quota_refuses_with_a_code_and_usage_shows_it(org, container
     assert storage == {"used_bytes": 256 * MIB + 1000, "quota_bytes": quota_mb * MIB,
                        "available_bytes": 2 * MIB - 1000, "releases_bytes": 1000,
                        "assets_bytes": 0, "sandboxes_bytes": 256 * MIB}
+
+    logo = image("PNG", size=(64, 64))
+    assert org.client.put("/api/v1/tenant/branding/logo", content=logo,
+                          headers={"content-type": "image/png"}).status_code == 200
+    assert org.get("/api/v1/usage").json()["data"]["storage"]["assets_bytes"] == len(logo)
+    monkeypatch.setattr(container, "capacity",
+                        dataclasses.replace(container.capacity, storage_quota_mb=256))
+    full = org.client.put("/api/v1/tenant/branding/logo", content=image("PNG", size=(65, 65)),
+                          headers={"content-type": "image/png"})
+    assert full.status_code == 413 and full.json()["error"]["code"] == "STORAGE_QUOTA_EXCEEDED"
 
 
 def _running(token: str) -> bool:
