@@ -177,3 +177,31 @@ def test_deleting_a_workspace_or_project_leaves_nothing_behind(org, container, t
         assert not container.databases.exists(made["id"], made["engine"])
     assert not blob.exists()  # its release files went with it
     assert org.get(f"{DEPLOYMENTS}/{dep['id']}").status_code == 404
+
+
+def test_the_worker_collects_release_files_no_live_version_keeps(org, container, tmp_path):
+    from hostplane.worker.runner import JOBS
+
+    content = os.urandom(1000)
+    site = tar_gz(tmp_path / "site.tar.gz", "index.html", len(content), io.BytesIO(content))
+    assert upload(org, deployment(org)["id"], site).status_code == 201
+    kept = container.releases.blob(hashlib.sha256(content).hexdigest())
+    hour_ago = os.stat(kept).st_mtime - 2 * 3600
+    os.utime(kept, (hour_ago, hour_ago))
+    orphans = []
+    for age in (hour_ago, None):  # left by a delete whose clean-up failed; an upload in flight
+        orphan = container.releases.blob(hashlib.sha256(os.urandom(8)).hexdigest())
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.write_bytes(b"orphan")
+        if age is not None:
+            os.utime(orphan, (age, age))
+        orphans.append(orphan)
+    died = container.releases.root / "staging" / "release-died"
+    died.mkdir(parents=True)
+    os.utime(died, (hour_ago, hour_ago))
+
+    container.releases.collected_at = 0.0
+    assert JOBS["collect_release_files"](container) >= 2
+    assert kept.exists() and not orphans[0].exists() and orphans[1].exists()
+    assert not died.exists()
+    assert JOBS["collect_release_files"](container) == 0  # not again within the hour

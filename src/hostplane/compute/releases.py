@@ -18,7 +18,7 @@ import shutil
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +57,7 @@ class Room:
 class ReleaseStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self.collected_at = 0.0  # when `collect` last ran (the worker's job)
 
     def add(self, files: Iterable[tuple[str, bytes]], room: Room | None = None) -> Release:
         """Store files (paths relative to the site's root) and answer their release."""
@@ -116,6 +117,24 @@ class ReleaseStore:
         for sha in shas:
             if _SHA.match(sha):
                 self.blob(sha).unlink(missing_ok=True)
+
+    def collect(self, keep: Collection[str], *, older_than: float) -> int:
+        """Delete the files not in `keep`, and what uploads that died left in staging, if
+        written before `older_than` (POSIX seconds): a younger one may belong to an upload whose
+        version is about to commit. Answers how many went."""
+        gone = 0
+        for path in [*(self.root / "blobs").glob("??/*"), *(self.root / "staging").glob("*")]:
+            try:
+                if path.name in keep or path.stat().st_mtime >= older_than:
+                    continue
+            except FileNotFoundError:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            gone += 1
+        return gone
 
     def open(self, manifest: dict[str, dict[str, Any]], path: str) -> tuple[Path, str] | None:
         """The blob serving `path` (a folder serves its index.html), and its content type."""

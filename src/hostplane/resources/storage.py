@@ -4,7 +4,8 @@ given (disk_mb: what each may fill, whether or not it has yet)."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +17,11 @@ from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
 from hostplane.resources.models import Deployment, DeploymentVersion, Sandbox
 
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+
 MIB = 1024 * 1024
+COLLECT_EVERY = 3600.0  # seconds; also how old an unkept file must be before it goes
 
 
 def kept_files(session: Session, tenant_id: str | None) -> dict[str, int]:
@@ -51,6 +56,18 @@ def forget_unkept(session: Session, releases: ReleaseStore, shas: set[str]) -> N
     finally:
         session.close()
     releases.forget(shas - kept.keys())
+
+
+def collect_release_files(container: Container) -> int:
+    """Worker job, at most once an hour: delete release files no live version keeps (a delete
+    whose clean-up failed, a process that died mid-upload), once they are an hour old."""
+    now = time.time()
+    if now - container.releases.collected_at < COLLECT_EVERY:
+        return 0
+    with container.database.transaction(write=False) as session:
+        kept = kept_files(session, None)
+    container.releases.collected_at = now
+    return container.releases.collect(kept.keys(), older_than=now - COLLECT_EVERY)
 
 
 def storage_used(scope: Scope) -> dict[str, int]:

@@ -13,6 +13,7 @@ from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
 from hostplane.resources.sandbox_lifecycle import enforce_timeouts, reconcile_sandboxes
+from hostplane.resources.storage import collect_release_files
 
 log = logging.getLogger("hostplane.worker")
 
@@ -31,6 +32,7 @@ JOBS: dict[str, Job] = {
     "purge_idempotency_records": purge_idempotency_records,
     "recheck_domains": recheck_domains,
     "fetch_wallpapers": fetch_wallpapers,
+    "collect_release_files": collect_release_files,
 }
 
 
