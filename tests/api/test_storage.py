@@ -205,3 +205,33 @@ def test_the_worker_collects_release_files_no_live_version_keeps(org, container,
     assert kept.exists() and not orphans[0].exists() and orphans[1].exists()
     assert not died.exists()
     assert JOBS["collect_release_files"](container) == 0  # not again within the hour
+
+
+def test_files_of_a_version_that_is_not_recorded_go_again(org, container):
+    """Another upload may take the room between storing the files and recording the version:
+    the second quota check refuses, and the files it stored are deleted with the rollback."""
+    from hostplane import errors
+    from hostplane.db.helpers import run_hooks
+    from hostplane.db.scope import Scope
+    from hostplane.resources import versions
+    from hostplane.resources.env import Env
+
+    dep = deployment(org)
+    content = os.urandom(3 * MIB)
+    release = container.releases.add([("big.bin", content)])
+    blob = container.releases.blob(hashlib.sha256(content).hexdigest())
+    assert blob.exists()
+    env = Env(container.platform, container.driver, container.clock.now(), container.resolver,
+              container.databases, container.capacity, container.releases)
+    session = container.database.session(write=True)
+    try:
+        with pytest.raises(errors.TooLarge) as refused:
+            versions.record_version(Scope(session, org.tenant_id), dep["id"], release, "upload",
+                                    None, False, env, 2)  # a 2 MB quota
+        assert refused.value.code == "STORAGE_QUOTA_EXCEEDED"
+        session.rollback()
+        run_hooks(session, committed=False)
+    finally:
+        session.close()
+    assert not blob.exists()
+    assert org.get(f"{DEPLOYMENTS}/{dep['id']}/versions").json()["data"] == []

@@ -70,9 +70,10 @@ def sandbox_files(driver: ComputeDriver, sandbox_id: str,
 def record_version(scope: Scope, deployment_id: str, release: Release, source: str,
                    entrypoint: str | None, promote: bool, env: Env, quota_mb: int
                    ) -> tuple[DeploymentView, DeploymentVersion]:
-    deployment = get_resource(scope, Deployment, deployment_id, WHAT)
+    # The files are in the store already: if the version is not recorded, they go again.
     shas = {entry["sha256"] for entry in release.manifest.values()}
     on_rollback(scope.session, lambda: storage.forget_unkept(scope.session, env.releases, shas))
+    deployment = get_resource(scope, Deployment, deployment_id, WHAT)
     # Again, now that the files are in: another upload may have taken the room meanwhile.
     storage.check_room(scope, quota_mb, _new_bytes(scope, release), "The build")
     for _ in range(5):
