@@ -166,6 +166,8 @@ def test_deleting_a_workspace_or_project_leaves_nothing_behind(org, container, t
     blob = container.releases.blob(hashlib.sha256(content).hexdigest())
     assert blob.exists()
     assert _running(token)
+    paused = org.post(f"/api/v1/sandboxes/{sandbox['id']}/pause")  # frozen processes end too
+    assert paused.status_code in (200, 409), paused.text  # 409: this host can't pause
 
     path = f"/api/v1/workspaces/{ws['id']}" if parent == "workspace" else \
         f"/api/v1/projects/{project['id']}"
