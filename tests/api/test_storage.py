@@ -237,3 +237,14 @@ def test_files_of_a_version_that_is_not_recorded_go_again(org, container):
         session.close()
     assert not blob.exists()
     assert org.get(f"{DEPLOYMENTS}/{dep['id']}/versions").json()["data"] == []
+
+
+def test_concurrent_creates_cannot_pass_the_quota_together(org, container, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(container, "capacity",
+                        dataclasses.replace(container.capacity, storage_quota_mb=3 * 256))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(lambda _: org.post("/api/v1/sandboxes", {"disk_mb": 256})
+                                .status_code, range(8)))
+    assert codes == [201] * 3 + [413] * 5, codes

@@ -16,6 +16,7 @@ from hostplane.compute.releases import ReleaseStore
 from hostplane.db.helpers import after_commit
 from hostplane.db.scope import Scope
 from hostplane.resources.models import Deployment, DeploymentVersion, Sandbox
+from hostplane.tenancy.models import Tenant
 
 if TYPE_CHECKING:
     from hostplane.api.container import Container
@@ -96,7 +97,10 @@ def room(scope: Scope, quota_mb: int) -> int:
 
 
 def check_room(scope: Scope, quota_mb: int, adding: int, what: str) -> None:
-    """413 STORAGE_QUOTA_EXCEEDED if `adding` more bytes would pass the quota."""
+    """413 STORAGE_QUOTA_EXCEEDED if `adding` more bytes would pass the quota. In a write
+    transaction the organization's row stays locked until it ends: two requests that each fit
+    alone can't both pass."""
+    scope.session.execute(select(Tenant.id).where(Tenant.id == scope.tenant_id).with_for_update())
     left = room(scope, quota_mb)
     if adding > left:
         raise quota_exceeded(what, adding, left, quota_mb)
