@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     """The label under a domain where its ownership TXT record goes."""
     postgres_admin_url: str | None = None
     """Where the local driver creates postgresql databases; unset means that engine is not offered."""
+    postgres_shared_server: bool = False
+    """The server at postgres_admin_url also holds other applications' databases: hostplane then
+    locks only the organizations' own databases, and the operator the rest (docs/operators.md).
+    Off: it also takes CONNECT from PUBLIC on the server's postgres and template1 databases and
+    on its own."""
     database_name_prefix: str = Field("hp_", pattern=r"^[a-z_][a-z0-9_]{0,15}$")
     """How the databases and roles made on that server are named: prefix + the database's id."""
     api_url: str = "http://127.0.0.1:8080"
@@ -70,6 +75,22 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
     """Let webhooks go to plain-http loopback endpoints (tests, local development). Off: https to
     public addresses only, checked at every delivery."""
+
+    # Limits and quotas (docs/operators.md "Limits and quotas")
+    sandbox_max_cpu_count: int | None = Field(None, ge=1, le=1024)
+    """Most CPUs one sandbox or database may ask for; empty: this host's cores (a cgroup limit
+    above them would limit nothing)."""
+    sandbox_max_memory_mb: int | None = Field(None, ge=128)
+    """Most memory one sandbox or database may ask for; empty: this host's memory less
+    host_memory_reserve_mb."""
+    host_memory_reserve_mb: int = Field(1024, ge=0)
+    """Memory kept for hostplane and the system when the memory bound comes from the host."""
+    sandbox_max_disk_mb: int | None = Field(None, ge=256)
+    """Most disk one sandbox (disk_mb) or database (storage_mb) may ask for; empty: the size of
+    the filesystem holding data_dir."""
+    storage_quota_mb: int = Field(102_400, ge=1)
+    """Storage one organization may hold: deployment releases, branding images and its live
+    sandboxes' disk_mb together (413 STORAGE_QUOTA_EXCEEDED above)."""
 
     asset_fetch_allow_private: bool = False
     """Let the worker fetch branding images (desktop_wallpaper_url) from private, loopback and

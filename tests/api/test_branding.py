@@ -264,6 +264,25 @@ def test_a_bad_wallpaper_url_is_recorded_as_failed(org, container, image_server,
     assert body["wallpaper"]["error"]["code"] == code
 
 
+def test_a_fetched_wallpaper_past_the_storage_quota_is_recorded_as_failed(org, container,
+                                                                          image_server):
+    from hostplane.api.container import Container
+    from hostplane.branding.fetch import fetch_wallpapers
+
+    base, files = image_server
+    files["/w.png"] = (200, image("PNG"))
+    assert org.post("/api/v1/sandboxes", {"disk_mb": 256}).status_code == 201  # the quota, all
+    org.put("/api/v1/tenant/branding", {"desktop_wallpaper_url": f"{base}/w.png"})
+    settings = container.settings.model_copy(update={"asset_fetch_allow_private": True,
+                                                     "storage_quota_mb": 256})
+    worker = Container(settings=settings, database=container.database, clock=container.clock,
+                       driver=container.driver, resolver=container.resolver)
+    fetch_wallpapers(worker, tenant_ids=[org.tenant_id])
+    wallpaper = org.get("/api/v1/tenant/branding").json()["wallpaper"]
+    assert (wallpaper["status"], wallpaper["error"]["code"]) == ("failed",
+                                                                 "STORAGE_QUOTA_EXCEEDED")
+
+
 def test_one_unusable_url_does_not_stop_the_others(org, other_org, container, image_server):
     from hostplane.branding.fetch import fetch_wallpapers
 

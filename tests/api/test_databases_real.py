@@ -118,3 +118,52 @@ def test_deleting_a_workspace_or_project_drops_its_databases(org, container, par
         if db["engine"] == "postgresql":
             with pytest.raises(psycopg.OperationalError):
                 psycopg.connect(found[db["id"]]["url"], connect_timeout=5)
+
+
+def test_a_database_role_connects_to_its_own_database_only(org, other_org, container):
+    """Issue 14 item 10: PUBLIC holds CONNECT on every database by default; an organization's
+    role must not reach the server's own databases, hostplane's, or another organization's."""
+    if "postgresql" not in container.databases.engines():
+        pytest.skip("no PostgreSQL to make databases on")
+    mine = creds(org, make(org, engine="postgresql")["id"])
+    theirs = creds(other_org, make(other_org, engine="postgresql")["id"])
+    url = psycopg.conninfo.conninfo_to_dict(mine["url"])
+    others = ["postgres", "template1", theirs["database"]]
+    if not container.database.is_sqlite:  # hostplane's own database is on the same server here
+        others.append(container.database.url.database)
+    for name in others:
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(**{**url, "dbname": name}, connect_timeout=5)
+    with psycopg.connect(mine["url"]) as conn:  # its own still works
+        assert conn.execute("SELECT current_database()").fetchone() == (mine["database"],)
+
+
+@pytest.mark.parametrize("shared_server", [False, True])
+def test_on_a_shared_server_only_the_organizations_databases_are_locked(
+        engine_admin, tmp_path, caplog, shared_server):
+    """HOSTPLANE_POSTGRES_SHARED_SERVER: hostplane takes CONNECT from PUBLIC on its own database
+    when it owns the server, and leaves it (naming it in the log) when the server is shared."""
+    import logging
+    import uuid
+
+    from hostplane.compute.databases import DatabaseHost
+    from hostplane.db.scratch import scratch_database
+
+    admin, prefix = engine_admin
+    if admin is None:
+        pytest.skip("no PostgreSQL to make databases on")
+    with scratch_database(admin, "hpt_own") as own_url:
+        host = DatabaseHost(tmp_path, admin, prefix=prefix, own_url=own_url,
+                            shared_server=shared_server)
+        database_id = str(uuid.uuid4())
+        with caplog.at_level(logging.WARNING, logger="hostplane.databases"):
+            host.create(database_id, "postgresql")
+        try:
+            own = own_url.rsplit("/", 1)[-1]
+            with host._admin() as conn:
+                exposed = conn.execute("SELECT has_database_privilege('public', %s, 'CONNECT')",
+                                       (own,)).fetchone()[0]
+            assert exposed is shared_server
+            assert (own in caplog.text) is shared_server
+        finally:
+            host.drop(database_id, "postgresql")

@@ -24,6 +24,7 @@ from hostplane.events import recorder
 from hostplane.edge.cache import RouteCache
 from hostplane.keys import cache as keys_cache
 from hostplane.keys.cache import KeyCache
+from hostplane.resources.capacity import Capacity
 from hostplane.settings import Settings
 from hostplane.tokens.auth import TokenAuthenticator
 from hostplane.tokens.signing import KeyRing
@@ -46,6 +47,7 @@ class Container:
     assets: AssetStore = field(init=False)
     databases: DatabaseHost = field(init=False)
     releases: ReleaseStore = field(init=False)
+    capacity: Capacity = field(init=False)
     token_authenticator: TokenAuthenticator = field(init=False)
     routes: RouteCache = field(init=False)
     metrics: Metrics = field(init=False)
@@ -70,9 +72,12 @@ class Container:
         self.metrics.watch(self)
         self.key_ring = KeyRing(self.database)
         self.releases = ReleaseStore(self.settings.data_dir / "releases")
+        self.capacity = Capacity.of_host(self.settings)
         self.databases = DatabaseHost(self.settings.data_dir / "databases",
                                       self.settings.postgres_admin_url,
-                                      prefix=self.settings.database_name_prefix)
+                                      prefix=self.settings.database_name_prefix,
+                                      own_url=self.settings.sqlalchemy_url,
+                                      shared_server=self.settings.postgres_shared_server)
         self.assets = AssetStore(self.settings.data_dir / "assets" / "branding",
                                  self.settings.api_url)
         self.token_authenticator = TokenAuthenticator(self.database, self.key_ring, self.clock,

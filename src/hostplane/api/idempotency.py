@@ -9,7 +9,10 @@ a result that a retry with the same key could not replay.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
+from tempfile import SpooledTemporaryFile
+from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,6 +26,8 @@ from hostplane.api.problems import error_response
 from hostplane.db.scope import Scope as TenantScope
 from hostplane.idempotency import service
 
+SPOOL_BYTES = 1024 * 1024  # a body up to this size is kept in memory, a larger one on disk
+REPLAY_CHUNK = 64 * 1024
 REPLAY_BODY = "idempotent_replay_body"  # request.state key: what a replay returns instead
 
 
@@ -43,13 +48,30 @@ class IdempotencyMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        body = await request.body()  # bounded by RequestContextMiddleware, which runs outside
+        body = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # an upload waits on disk
+        try:
+            await self._route(scope, receive, send, request, key, body)
+        finally:
+            body.close()
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, request: Request,
+                     key: str, body: SpooledTemporaryFile[bytes]) -> None:
+        # The body is read once, for its fingerprint, and handed to the route again after.
+        whole = hashlib.sha256()
+        async for chunk in request.stream():  # bounded by RequestContextMiddleware, outside
+            whole.update(chunk)
+            body.write(chunk)
+        size = body.tell()
+        body.seek(0)
         where = {"key": key, "method": "POST", "path": scope["path"]}
         try:
             service.check_key(key)
             principal = scope["state"]["principal"]  # AuthenticationMiddleware ran
             tenant_id = principal.tenant_id
-            fingerprint = service.request_fingerprint(body)
+            # A JSON body is compared by meaning; an upload by its bytes.
+            fingerprint = (service.request_fingerprint(body.read()) if size <= SPOOL_BYTES
+                           else whole.hexdigest())
+            body.seek(0)
             replay = await run_in_threadpool(self._reserve, tenant_id, principal.subject_id,
                                              fingerprint, where)
         except errors.HostplaneError as exc:
@@ -99,16 +121,17 @@ class IdempotencyMiddleware:
                 service.release(scope, **where)
 
 
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """A receive() that hands the already-read body to the app once, then listens to the
-    client again (so a disconnect is real, not invented)."""
+def _replay_body(body: BinaryIO, receive: Receive) -> Receive:
+    """A receive() that hands the already-read body to the app again, a piece at a time, then
+    listens to the client again (so a disconnect is real, not invented)."""
     sent = False
 
     async def replayed() -> Message:
         nonlocal sent
         if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            chunk = body.read(REPLAY_CHUNK)
+            sent = len(chunk) < REPLAY_CHUNK
+            return {"type": "http.request", "body": chunk, "more_body": not sent}
         return await receive()
 
     return replayed

@@ -20,6 +20,7 @@ from hostplane.branding import rules, service
 from hostplane.branding.assets import MAX_BYTES, check_image
 from hostplane.branding.models import Branding
 from hostplane.db.scope import Scope
+from hostplane.resources.storage import check_room
 
 if TYPE_CHECKING:
     from hostplane.api.container import Container
@@ -59,6 +60,9 @@ def _fetch_one(container: Container, tenant_id: str, source_url: str) -> None:
     try:
         data = fetch(source_url, allow_private=container.settings.asset_fetch_allow_private)
         image = check_image(data, "wallpaper", field=FIELD)
+        with container.database.transaction(write=False) as session:
+            check_room(Scope(session, tenant_id), container.capacity.storage_quota_mb,
+                       len(data), "The wallpaper")
         url = container.assets.save(tenant_id, image, data)
     except errors.HostplaneError as exc:
         failure = {"code": exc.code, "message": exc.message,

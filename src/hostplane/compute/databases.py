@@ -16,12 +16,13 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from hostplane import errors
 
 POSTGRESQL, SQLITE = "postgresql", "sqlite"
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 CONNECTION_LIMIT = 20  # per database role: one organization can't take the server's connections
 log = logging.getLogger("hostplane.databases")
 
@@ -38,9 +39,15 @@ class Credentials:
 
 
 class DatabaseHost:
-    def __init__(self, root: Path, admin_url: str | None, *, prefix: str = "hp_") -> None:
+    def __init__(self, root: Path, admin_url: str | None, *, prefix: str = "hp_",
+                 own_url: str | None = None, shared_server: bool = False) -> None:
+        """`own_url`: hostplane's own database, locked too when it lives on the same server;
+        `shared_server`: leave every database but the organizations' own alone."""
         self.root, self.prefix = Path(root).absolute(), prefix
         self.admin = make_url(admin_url).set(drivername="postgresql") if admin_url else None
+        self.own = make_url(own_url) if own_url else None
+        self.shared_server = shared_server
+        self._server_locked = False
 
     def engines(self) -> tuple[str, ...]:
         return ((POSTGRESQL,) if self.admin is not None else ()) + (SQLITE,)
@@ -85,7 +92,54 @@ class DatabaseHost:
             # Only its own role (and the operator) may connect to it.
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
                 sql.Identifier(name)))
+            if not self._server_locked:
+                self._lock_server(conn)
         return self.credentials(database_id, engine, password)
+
+    def _lock_server(self, conn: psycopg.Connection) -> None:
+        """Every role may connect to every database by default (PUBLIC holds CONNECT), so an
+        organization's role could reach the server's own databases and read every other
+        organization's database and role names there. Take CONNECT from PUBLIC on the server's
+        maintenance databases and on hostplane's own; name the rest in the log (on a shared
+        server, only the operator may decide about those: docs/operators.md)."""
+        mine = self._own_database()
+        wanted = set() if self.shared_server else {"postgres", "template1"} | (
+            {mine[0]} if mine else set())
+        exposed = [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datallowconn "
+            "AND has_database_privilege('public', datname, 'CONNECT') ORDER BY datname")]
+        left = []
+        for database in exposed:
+            if database not in wanted:
+                left.append(database)
+                continue
+            try:
+                if mine and database == mine[0] and mine[1]:  # hostplane keeps its own way in
+                    conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                        sql.Identifier(database), sql.Identifier(mine[1])))
+                conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC")
+                             .format(sql.Identifier(database)))
+            except psycopg.Error as exc:
+                log.warning("could not take CONNECT on database %s from PUBLIC: %s", database,
+                            exc)
+                left.append(database)
+        if left:
+            log.warning("organizations' database roles can connect to these databases of the "
+                        "server, as every role can (PUBLIC holds CONNECT): %s; see 'Databases on "
+                        "a shared server' in the operator guide", ", ".join(left))
+        self._server_locked = True
+
+    def _own_database(self) -> tuple[str, str | None] | None:
+        """hostplane's own database and role, when they are on the organizations' server."""
+        if self.own is None or self.admin is None or not self.own.drivername.startswith(
+                "postgresql") or not self.own.database:
+            return None
+        def server(url: URL) -> tuple[str, int]:
+            host = url.host or "localhost"
+            return ("localhost" if host in _LOOPBACK else host), url.port or 5432
+
+        same = server(self.own) == server(self.admin)
+        return (self.own.database, self.own.username) if same else None
 
     def credentials(self, database_id: str, engine: str, password: str | None) -> Credentials:
         if engine == SQLITE:

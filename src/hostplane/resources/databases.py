@@ -20,6 +20,8 @@ WHAT = "database"
 def create_database(scope: Scope, body: DatabaseCreate, env: Env) -> Database:
     engine = body.engine or env.databases.default_engine()
     env.databases.check_engine(engine)
+    for field in ("cpu_count", "memory_mb", "storage_mb"):
+        env.capacity.check(field, getattr(body, field))
     _, columns = owned(scope, body)
     database = Database(
         **columns, id=new_id(), name=body.name or f"{engine}-database", engine=engine,

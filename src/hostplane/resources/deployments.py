@@ -17,6 +17,7 @@ from hostplane.resources.common import ResourceFilters, get_resource, list_resou
 from hostplane.resources.deployment_schemas import DeploymentCreate, DeploymentUpdate
 from hostplane.resources.env import Env
 from hostplane.resources.models import Deployment
+from hostplane.resources.storage import drop_files_on_commit
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project
 from hostplane.urls import DeploymentUrls, OrganizationDomains, deployment_urls
@@ -102,9 +103,10 @@ def update_deployment(scope: Scope, deployment_id: str, body: DeploymentUpdate,
 
 
 def delete_deployment(scope: Scope, deployment_id: str, env: Env) -> Deployment:
-    """Delete it (the row stays for usage, its slug is free again); a project it was the
-    production deployment of takes its next-oldest live deployment."""
+    """Delete it (the row stays for usage, its slug is free again, its versions' files go); a
+    project it was the production deployment of takes its next-oldest live deployment."""
     deployment = get_resource(scope, Deployment, deployment_id, WHAT)
+    drop_files_on_commit(scope, env.releases, Deployment.id == deployment.id)
     deployment.destroyed_at, deployment.state = env.now, "stopped"
     scope.session.flush()
     detach_all(scope, "deployment", deployment.id, env.now)

@@ -1,5 +1,5 @@
-"""What services need from outside the database: URL naming, compute, DNS, database engines
-and the time."""
+"""What services need from outside the database: URL naming, compute, DNS, database engines,
+the bounds of this host and the time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from datetime import datetime
 
 from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.port import ComputeDriver
+from hostplane.compute.releases import ReleaseStore
 from hostplane.domains.resolver import Resolver
+from hostplane.resources.capacity import Capacity
 from hostplane.urls import Platform
 
 
@@ -19,3 +21,5 @@ class Env:
     now: datetime
     resolver: Resolver
     databases: DatabaseHost
+    capacity: Capacity
+    releases: ReleaseStore

@@ -1,8 +1,10 @@
 """What deleting or moving a workspace or project means for the resources inside it.
 
 Rows go with the workspace or project (foreign keys cascade); what the engines hold would not:
-each live sandbox is destroyed, and each live database locked before the delete commits and
-dropped (with its login role) once it has, so no old credential connects afterwards. A moved
+each live sandbox is destroyed (its processes end, its files go), each live database locked
+before the delete commits and dropped (with its login role) once it has, so no old credential
+connects afterwards, and the deployments' release files no other version keeps are deleted.
+Computers hold nothing outside the database on the local driver (it runs no desktops). A moved
 project's resources follow it: their workspace_id and external_workspace_id become the new
 workspace's.
 """
@@ -21,6 +23,7 @@ from hostplane.resources.common import get_resource
 from hostplane.resources.databases import drop_on_commit
 from hostplane.resources.env import Env
 from hostplane.resources.models import Computer, Database, Deployment, Sandbox
+from hostplane.resources.storage import drop_files_on_commit
 from hostplane.resources.usage import KINDS
 from hostplane.tenancy import projects, workspaces
 from hostplane.tenancy.models import Project, Workspace
@@ -30,6 +33,7 @@ from hostplane.tenancy.schemas import ProjectUpdate
 def delete_workspace(scope: Scope, workspace_id: str, env: Env) -> Workspace:
     workspaces.get_workspace(scope, workspace_id)  # 404 before anything is touched
     _drop_databases(scope, env, Database.workspace_id == workspace_id)
+    drop_files_on_commit(scope, env.releases, Deployment.workspace_id == workspace_id)
     _release_sandboxes(scope, env, Sandbox.workspace_id == workspace_id)
     _free_domains(scope, env, Project.workspace_id == workspace_id)
     return workspaces.delete_workspace(scope, workspace_id)
@@ -39,6 +43,7 @@ def delete_project(scope: Scope, project_id: str, env: Env) -> Project:
     project = projects.get_project(scope, project_id)
     if not project.is_default:  # the default project refuses deletion below
         _drop_databases(scope, env, Database.project_id == project_id)
+        drop_files_on_commit(scope, env.releases, Deployment.project_id == project_id)
         _release_sandboxes(scope, env, Sandbox.project_id == project_id)
         _free_domains(scope, env, Project.id == project_id)
     return projects.delete_project(scope, project_id)

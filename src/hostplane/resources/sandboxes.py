@@ -21,7 +21,9 @@ from hostplane.resources.common import (
     random_slug,
     runtime_seconds,
 )
+from hostplane.resources.capacity import Capacity
 from hostplane.resources.env import Env
+from hostplane.resources.storage import MIB, check_room
 from hostplane.resources.models import Sandbox
 from hostplane.resources.sandbox_schemas import (
     DEFAULT_PREVIEW_PORT,
@@ -51,7 +53,8 @@ def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
     if body.slug is not None:
         slugs.label_slug(body.slug, field="slug")
         sandbox_preview_url(env.platform, org, body.slug, 65535)  # refuse a host DNS can't carry
-    size, cpu, memory, disk = body.shape()
+    size, cpu, memory, disk = _shape(body, env.capacity)
+    check_room(scope, env.capacity.storage_quota_mb, disk * MIB, f"A sandbox disk of {disk} MB")
     sandbox = Sandbox(
         **columns, id=new_id(), name=body.name, template_id=body.template_id, size=size,
         cpu_count=cpu, memory_mb=memory, disk_mb=disk, timeout_sec=body.timeout_sec,
@@ -70,6 +73,19 @@ def create_sandbox(scope: Scope, body: SandboxCreate, env: Env) -> SandboxView:
             raise slugs.slug_taken("sandbox", body.slug)
         sandbox.slug = random_slug("sbx")
     raise errors.Conflict("Could not find a free sandbox slug; retry.", code="RETRY")
+
+
+def _shape(body: SandboxCreate, capacity: Capacity) -> tuple[str | None, int, int, int]:
+    """What was asked for, refused (422) over the host's bounds; the default shape, when nothing
+    was asked for, made to fit them (then it is off-tier: size null)."""
+    size, cpu, memory, disk = body.shape()
+    capacity.check("cpu_count", body.cpu_count or (cpu if body.size else None),
+                   size=None if body.cpu_count else body.size)
+    capacity.check("memory_mb", body.memory_mb or (memory if body.size else None),
+                   size=None if body.memory_mb else body.size)
+    capacity.check("disk_mb" if body.disk_mb else "disk_size_mb", body.disk_mb or body.disk_size_mb)
+    fitted = capacity.fit(cpu, memory, disk)
+    return (size if fitted[:2] == (cpu, memory) else None, *fitted)
 
 
 def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:

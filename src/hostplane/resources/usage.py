@@ -1,5 +1,6 @@
 """Usage and chargeback (spec "See also"; contract §16): resource counts and runtime seconds per
-workspace, external user or external project, over a period.
+workspace, external user or external project, over a period; and the organization's storage now
+(`resources/storage.py`).
 
 A resource counts in a period if it existed at any moment of it; its runtime is the part of
 [started_at, destroyed_at or now] inside the period.
@@ -16,6 +17,7 @@ from sqlalchemy import func, or_, select
 from hostplane import errors
 from hostplane.db.scope import Scope
 from hostplane.resources.models import Computer, Database, Deployment, OwnedResource, Sandbox
+from hostplane.resources.storage import storage_usage
 from hostplane.tenancy.models import Project
 from hostplane.tenancy.projects import get_project
 from hostplane.tenancy.workspaces import get_workspace
@@ -42,7 +44,7 @@ def period_bounds(period: str | None, start: datetime | None, end: datetime | No
 
 
 def usage(scope: Scope, group_by: str, start: datetime, end: datetime, now: datetime, *,
-          external_user_id: str | None = None) -> dict[str, Any]:
+          storage_quota_mb: int, external_user_id: str | None = None) -> dict[str, Any]:
     groups: dict[str | None, dict[str, Any]] = defaultdict(lambda: _row())
     for kind, model in KINDS.items():
         column = getattr(model, group_by)
@@ -61,7 +63,8 @@ def usage(scope: Scope, group_by: str, start: datetime, end: datetime, now: date
         {"group": group, group_by: group, **_rounded(row)}
         for group, row in sorted(groups.items(), key=lambda item: str(item[0] or ""))
     ]
-    return {"period_start": start, "period_end": end, "group_by": group_by, "results": results}
+    return {"period_start": start, "period_end": end, "group_by": group_by, "results": results,
+            "storage": storage_usage(scope, storage_quota_mb)}
 
 
 def workspace_usage(scope: Scope, workspace_id: str, now: datetime) -> dict[str, Any]:

@@ -5,64 +5,77 @@ serves (`active_version_id`). Files live in the release store (`compute/releases
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import func, select
 
 from hostplane import errors
 from hostplane.compute.port import WORKSPACE, ComputeDriver
-from hostplane.compute.releases import MAX_FILES, MAX_TOTAL_BYTES, Release, too_big
-from hostplane.db.helpers import try_insert
+from hostplane.compute.releases import MAX_FILES, MAX_TOTAL_BYTES, Release, Room, too_big
+from hostplane.db.helpers import on_rollback, try_insert
 from hostplane.db.scope import Scope
 from hostplane.resources.common import DESTROYED, get_resource
 from hostplane.resources.deployments import DeploymentView, get_deployment
+from hostplane.resources import storage
 from hostplane.resources.env import Env
 from hostplane.resources.models import Deployment, DeploymentVersion, Sandbox
 
 WHAT = "deployment"
 
 
-def check_publish(scope: Scope, deployment_id: str, sandbox_id: str) -> None:
-    """Both exist in this organization (404 otherwise) and the sandbox can be read."""
-    get_resource(scope, Deployment, deployment_id, WHAT)
+def check_publish(scope: Scope, deployment_id: str, sandbox_id: str, quota_mb: int) -> Room:
+    """Both exist in this organization (404 otherwise) and the sandbox can be read; answers the
+    room the build may take."""
+    room = upload_room(scope, deployment_id, quota_mb)
     sandbox = get_resource(scope, Sandbox, sandbox_id, "sandbox", include_destroyed=True)
     if sandbox.state == DESTROYED:
         raise errors.Conflict(f"Sandbox {sandbox_id!r} is destroyed.", code="SANDBOX_NOT_RUNNING",
                               field="source_sandbox_id", fix="Publish from a live sandbox.")
+    return room
 
 
-def get_deployment_record(scope: Scope, deployment_id: str) -> None:
+def upload_room(scope: Scope, deployment_id: str, quota_mb: int) -> Room:
+    """The deployment exists in this organization (404 otherwise); how much a new version of
+    it may add to the organization's storage."""
     get_resource(scope, Deployment, deployment_id, WHAT)
+    left = storage.room(scope, quota_mb)
+    return Room(left, lambda size: storage.quota_exceeded("The build", size, left, quota_mb))
 
 
 def sandbox_files(driver: ComputeDriver, sandbox_id: str,
-                  output_path: str) -> list[tuple[str, bytes]]:
-    """Every file under `output_path` in the sandbox, with paths relative to it (no transaction
-    is open while this reads)."""
+                  output_path: str) -> Iterator[tuple[str, bytes]]:
+    """Every file under `output_path` in the sandbox, with paths relative to it, one at a time
+    (no transaction is open while this reads)."""
     root = output_path if output_path.startswith("/") else f"{WORKSPACE}/{output_path}"
     root = posixpath.normpath(root)
-    found, total = [], 0
+    count, total = 0, 0
     for entry in driver.list_files(sandbox_id, root, depth=10):
         if entry.is_dir:
             continue
         relative = posixpath.relpath(posixpath.normpath(entry.path), root)
         if relative.startswith(".."):
             continue  # not under the folder as written (it is reached through a link)
-        if len(found) >= MAX_FILES:
-            raise too_big(len(found) + 1, total)
+        count += 1
+        if count > MAX_FILES:
+            raise too_big(count, total)
         try:  # what is read counts, links included: never more than the whole limit
             data = driver.read_file(sandbox_id, entry.path, max_bytes=MAX_TOTAL_BYTES - total)
         except errors.TooLarge:
-            raise too_big(len(found) + 1, MAX_TOTAL_BYTES + 1) from None
+            raise too_big(count, MAX_TOTAL_BYTES + 1) from None
         total += len(data)
-        found.append((relative, data))
-    return found
+        yield relative, data
 
 
 def record_version(scope: Scope, deployment_id: str, release: Release, source: str,
-                   entrypoint: str | None, promote: bool, env: Env
+                   entrypoint: str | None, promote: bool, env: Env, quota_mb: int
                    ) -> tuple[DeploymentView, DeploymentVersion]:
+    # The files are in the store already: if the version is not recorded, they go again.
+    shas = {entry["sha256"] for entry in release.manifest.values()}
+    on_rollback(scope.session, lambda: storage.forget_unkept(scope.session, env.releases, shas))
     deployment = get_resource(scope, Deployment, deployment_id, WHAT)
+    # Again, now that the files are in: another upload may have taken the room meanwhile.
+    storage.check_room(scope, quota_mb, _new_bytes(scope, release), "The build")
     for _ in range(5):
         number = (scope.session.scalar(
             select(func.max(DeploymentVersion.version_number))
@@ -80,6 +93,13 @@ def record_version(scope: Scope, deployment_id: str, release: Release, source: s
         _activate(deployment, version, env.now)
     scope.session.flush()
     return get_deployment(scope, deployment.id, env), version
+
+
+def _new_bytes(scope: Scope, release: Release) -> int:
+    """What the release adds to the organization's storage: files it does not keep already."""
+    kept = storage.kept_files(scope.session, scope.tenant_id)
+    return sum(entry["size"] for sha, entry in {
+        e["sha256"]: e for e in release.manifest.values()}.items() if sha not in kept)
 
 
 def list_versions(scope: Scope, deployment_id: str) -> list[DeploymentVersion]:

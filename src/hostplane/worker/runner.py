@@ -13,6 +13,7 @@ from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
 from hostplane.idempotency.service import purge_expired
 from hostplane.resources.sandbox_lifecycle import enforce_timeouts, reconcile_sandboxes
+from hostplane.resources.storage import collect_release_files
 from hostplane.webhooks.deliver import deliver_due
 
 log = logging.getLogger("hostplane.worker")
@@ -33,6 +34,7 @@ JOBS: dict[str, Job] = {
     "purge_idempotency_records": purge_idempotency_records,
     "recheck_domains": recheck_domains,
     "fetch_wallpapers": fetch_wallpapers,
+    "collect_release_files": collect_release_files,
 }
 
 

@@ -14,6 +14,7 @@ from hostplane.api.deps import RequestContext, container_of, needs
 from hostplane.branding import service
 from hostplane.branding.assets import MAX_BYTES, check_image
 from hostplane.branding.schemas import BrandingBody, BrandingPublic
+from hostplane.resources.storage import check_room
 
 router = APIRouter(tags=["branding"])
 public = APIRouter(tags=["branding"])
@@ -55,6 +56,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
 async def _upload(kind: str, ctx: RequestContext, request: Request) -> BrandingPublic:
     data = await _image_bytes(request)
     image = check_image(data, kind)
+    await ctx.run(check_room, ctx.env.capacity.storage_quota_mb, len(data), f"The {kind}")
     store = container_of(request).assets
     url = await ctx.call(store.save, ctx.principal.tenant_id, image, data)
     record = await ctx.run(service.record_asset, kind, url, image, "upload", ctx.now,

@@ -18,7 +18,7 @@ Reader = Annotated[RequestContext, needs("usage:read")]
 
 @router.get("/usage", response_model=Data[dict[str, Any]],
             summary="Resource counts and runtime seconds per workspace, external user or external "
-                    "project")
+                    "project; the organization's storage and its quota")
 async def get_usage(
     ctx: Reader,
     group_by: Annotated[Literal["workspace_id", "external_user_id", "external_project_id"],
@@ -30,4 +30,5 @@ async def get_usage(
 ) -> Data[dict[str, Any]]:
     first, last = usage.period_bounds(period, start, end, ctx.now)
     return Data(data=await ctx.run(usage.usage, group_by, first, last, ctx.now,
-                                   external_user_id=external_user_id))
+                                   external_user_id=external_user_id,
+                                   storage_quota_mb=ctx.env.capacity.storage_quota_mb))

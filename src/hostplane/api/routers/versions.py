@@ -32,13 +32,14 @@ UPLOAD_PATH = r"^/api/v1/deployments/[^/]+/versions$"  # its own body limit (a b
              summary="Publish a sandbox folder as a new version (promoted unless promote=false)")
 async def publish(deployment_id: str, body: PublishRequest, ctx: Writer,
                   request: Request) -> Data[PublishResult]:
-    await ctx.run(versions.check_publish, deployment_id, body.source_sandbox_id)
-    files = await ctx.call(versions.sandbox_files, ctx.env.driver, body.source_sandbox_id,
-                           body.output_path or WORKSPACE)
-    release = await ctx.call(container_of(request).releases.add, files)
+    quota = ctx.env.capacity.storage_quota_mb
+    room = await ctx.run(versions.check_publish, deployment_id, body.source_sandbox_id, quota)
+    files = versions.sandbox_files(ctx.env.driver, body.source_sandbox_id,
+                                   body.output_path or WORKSPACE)  # read as they are stored
+    release = await ctx.call(container_of(request).releases.add, files, room)
     view, version = await ctx.run(versions.record_version, deployment_id, release,
                                   f"sandbox:{body.source_sandbox_id}", body.entrypoint,
-                                  body.promote, ctx.env)
+                                  body.promote, ctx.env, quota)
     return Data(data=PublishResult(deployment=DeploymentPublic.of(view),
                                    version=VersionPublic.of(version), promoted=body.promote))
 
@@ -54,10 +55,20 @@ async def publish(deployment_id: str, body: PublishRequest, ctx: Writer,
 async def upload_version(deployment_id: str, ctx: Writer, request: Request,
                          promote: Annotated[bool, Query(description="Serve it at once")] = False
                          ) -> Data[PublishResult]:
-    await ctx.run(versions.get_deployment_record, deployment_id)  # 404 before reading the body
-    release = await ctx.call(container_of(request).releases.add_archive, await request.body())
+    quota = ctx.env.capacity.storage_quota_mb
+    # 404 before the body is read; then the room its files may take.
+    room = await ctx.run(versions.upload_room, deployment_id, quota)
+    store = container_of(request).releases
+    with store.spool() as spooled:
+        # The body goes to disk as it arrives (a piece at a time, however large), and is read
+        # back from there a piece at a time.
+        async for chunk in request.stream():
+            spooled.write(chunk)
+        spooled.flush()
+        spooled.seek(0)
+        release = await ctx.call(store.add_archive, spooled, room)
     view, version = await ctx.run(versions.record_version, deployment_id, release, "upload",
-                                  None, promote, ctx.env)
+                                  None, promote, ctx.env, quota)
     return Data(data=PublishResult(deployment=DeploymentPublic.of(view),
                                    version=VersionPublic.of(version), promoted=promote))
 
