@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -133,7 +134,9 @@ def _post(container: Container, webhook: Webhook, body: bytes, event_id: str,
     if webhook.previous_secret and webhook.previous_secret_expires_at \
             and webhook.previous_secret_expires_at > now:
         live.append(webhook.previous_secret)
-    headers = signature_headers(body, live, event_id, int(now.timestamp()))
+    # The receiver checks the timestamp against its own clock: the moment of sending, always
+    # the wall clock (the platform's clock may be moved in tests).
+    headers = signature_headers(body, live, event_id, int(time.time()))
     return post(webhook.url, body, headers,
                 allow_loopback=container.settings.webhook_allow_loopback)
 
