@@ -32,7 +32,8 @@ def env(tmp_path, database_url) -> dict[str, str]:
                                   ["keys", "create"], ["db"], ["db", "upgrade"], ["serve"],
                                   ["api"], ["worker"], ["tenants"],
                                   ["tenants", "set-deployment-domain"], ["keys", "rotate-signing"],
-                                  ["keys", "signing-keys"], ["keys", "revoke-signing"]])
+                                  ["keys", "signing-keys"], ["keys", "revoke-signing"],
+                                  ["backup"], ["restore"]])
 def test_help_everywhere(args):
     from typer.testing import CliRunner
 

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 
 from hostplane import __version__, errors
-from hostplane.cli import branding_cli, caddy_cli, domains_cli, org_cli, resources_cli
+from hostplane.cli import (
+    backup_cli,
+    branding_cli,
+    caddy_cli,
+    domains_cli,
+    org_cli,
+    resources_cli,
+)
 
 # The operator commands import the server's modules (database, services) when they run, not when
 # the command line starts: `hostplane --help` and the API commands never pay for them.
@@ -62,6 +69,8 @@ app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-do
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
 app.command("caddyfile")(caddy_cli.caddyfile)
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 
 console = Console()
 err_console = Console(stderr=True)
