@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane.api.metrics import Metrics
 from hostplane.api.problems import BodyTooLarge, envelope, too_large_response
+from hostplane.db.engine import database_unreachable
 
 log = logging.getLogger("hostplane.api")
 
@@ -92,7 +93,13 @@ class RequestContextMiddleware:
             if not started:
                 refusal = too_large_response(request_id, limit)
                 await refusal(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc):
+                log.warning("database unreachable in %s %s (request %s): %s", scope["method"],
+                            scope["path"], request_id, type(exc).__name__)
+                if not started:
+                    await _database_unavailable(request_id)(scope, receive, send_with_id)
+                return
             log.exception("unhandled error in %s %s (request %s)", scope["method"],
                           scope["path"], request_id)
             if not started:
@@ -111,3 +118,16 @@ class RequestContextMiddleware:
             elif scope["path"].startswith(self.prefix) and not route.startswith(self.prefix):
                 route = self.prefix + route  # an included router may report it without
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - began)
+
+
+RETRY_DATABASE_SECONDS = 2
+
+
+def _database_unavailable(request_id: str) -> ASGIApp:
+    """503 with retry_after: nothing was done, and the same request can be sent again."""
+    return envelope(request_id, 503, "DATABASE_UNAVAILABLE",
+                    "The service's database can't be reached right now; nothing was changed.",
+                    {"fix": f"Retry in {RETRY_DATABASE_SECONDS} seconds."},
+                    extra={"retryable": True, "retry_after": RETRY_DATABASE_SECONDS,
+                           "retry_after_ms": RETRY_DATABASE_SECONDS * 1000},
+                    headers={"Retry-After": str(RETRY_DATABASE_SECONDS)})

@@ -150,3 +150,13 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
     event.listen(engine, "rollback", _release)
     event.listen(engine, "invalidate", _release_record)
     event.listen(engine, "checkin", _release_record)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether an error means the database could not be reached or its connection died (a
+    restart, a network cut, SQLite's lock wait running out), rather than a fault of the request:
+    such a request can simply be retried."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+
+    return isinstance(exc, (OperationalError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -1,0 +1,211 @@
+"""Faults (issue "Events, webhooks …" item 4), with real processes: the database going away and
+coming back while hostplane serves, a process killed in the middle of writes, and a graceful stop
+that lets requests in flight finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import _free_port
+from tests.edge.helpers import wait_for
+from tests.edge.test_serve import _start, _stop, _up
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+
+
+def _as_postgres(*argv: str) -> None:
+    # No pipes: a started server would hold them open, and the call would never return.
+    subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture
+def private_postgres(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
+    """A PostgreSQL server of this test's own, which it may stop and start."""
+    if os.geteuid() != 0 or PG_BIN is None or shutil.which("runuser") is None:
+        pytest.skip("needs root and the Debian PostgreSQL server binaries")
+    # Outside pytest's own temporary folders, which only root may enter.
+    home = Path(tempfile.mkdtemp(prefix="hostplane-pg-"))
+    home.chmod(0o755)
+    data = home / "data"
+    data.mkdir()
+    shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+    try:
+        _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data, port
+    finally:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
+                        str(data), "stop", "-m", "immediate"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _pg(data: Path, port: int, action: str) -> None:
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data}"
+    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l",
+                 str(data / "server.log"), "-w", "-m", "fast", action)
+
+
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTPLANE_")}
+    env.update({"HOSTPLANE_DATA_DIR": str(tmp_path / "data"),
+                "HOSTPLANE_DATABASE_URL": database_url, "HOSTPLANE_SANDBOX_ISOLATION": "none"})
+    return env
+
+
+def _account(env: dict[str, str]) -> str:
+    made = subprocess.run([sys.executable, "-m", "hostplane.cli", "accounts", "create", "--name",
+                           f"Faults {time.time_ns()}", "--json"], env=env, capture_output=True,
+                          check=True)
+    return json.loads(made.stdout)["api_key"]
+
+
+def test_a_database_restart_is_a_503_with_retry_after_then_it_recovers(private_postgres,
+                                                                       tmp_path):
+    url, data, port = private_postgres
+    _pg(data, port, "start")
+    env = _env(tmp_path, url)
+    api_port = _free_port()
+    api = _start(["api", "--port", str(api_port)], env, tmp_path / "api.log")
+    try:
+        base = f"http://127.0.0.1:{api_port}"
+        wait_for(lambda: _up(f"{base}/healthz"), 60)
+        client = httpx.Client(base_url=base, timeout=30,
+                              headers={"Authorization": f"Bearer {_account(env)}"})
+        assert client.get("/api/v1/workspaces").status_code == 200
+
+        _pg(data, port, "stop")
+        down = client.get("/api/v1/workspaces")
+        assert down.status_code == 503, down.text
+        error = down.json()["error"]
+        assert error["code"] == "DATABASE_UNAVAILABLE" and error["retry_after"] > 0
+        assert down.headers["retry-after"]
+        assert client.post("/api/v1/workspaces", json={"name": "Lost"}).status_code == 503
+        assert client.get("/readyz").status_code == 503
+
+        _pg(data, port, "start")  # the same hostplane process, never restarted
+        wait_for(lambda: client.get("/api/v1/workspaces").status_code == 200, 10)
+        made = client.post("/api/v1/workspaces", json={"name": "After"})
+        assert made.status_code == 201, made.text
+        names = [w["name"] for w in client.get("/api/v1/workspaces").json()["data"]]
+        assert "After" in names and "Lost" not in names
+        assert client.get("/readyz").status_code == 200
+    finally:
+        _stop(api)
+    assert "Traceback" not in (tmp_path / "api.log").read_text()
+
+
+def _hammer(base: str, key: str, acknowledged: list[str], stop: threading.Event) -> None:
+    with httpx.Client(base_url=base, timeout=10,
+                      headers={"Authorization": f"Bearer {key}"}) as client:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                resp = client.post("/api/v1/workspaces",
+                                   json={"name": f"W {threading.get_ident()} {n}"})
+            except httpx.HTTPError:
+                return  # the server is gone
+            if resp.status_code == 201:
+                acknowledged.append(resp.json()["id"])
+
+
+def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(tmp_path, database_url):
+    """Every workspace the API answered 201 for is there after a kill -9 and a restart, each with
+    its default project (nothing half-made), and the database is intact."""
+    env = _env(tmp_path, database_url)
+    if database_url.startswith("sqlite"):
+        env.pop("HOSTPLANE_DATABASE_URL")
+    key = _account(env)
+    port = _free_port()
+    api = _start(["api", "--port", str(port)], env, tmp_path / "api.log")
+    base = f"http://127.0.0.1:{port}"
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    try:
+        wait_for(lambda: _up(f"{base}/healthz"), 60)
+        writers = [threading.Thread(target=_hammer, args=(base, key, acknowledged, stop))
+                   for _ in range(4)]
+        for w in writers:
+            w.start()
+        wait_for(lambda: len(acknowledged) >= 20, 30)
+        os.killpg(os.getpgid(api.pid), signal.SIGKILL)  # mid-write: the writers are still going
+        api.wait()
+        stop.set()
+        for w in writers:
+            w.join()
+    finally:
+        stop.set()
+        if api.poll() is None:
+            _stop(api)
+    api = _start(["api", "--port", str(port)], env, tmp_path / "api2.log")
+    try:
+        wait_for(lambda: _up(f"{base}/healthz"), 60)
+        with httpx.Client(base_url=base, timeout=30,
+                          headers={"Authorization": f"Bearer {key}"}) as client:
+            workspaces = _every(client, "/api/v1/workspaces")
+            projects = _every(client, "/api/v1/projects")
+        assert set(acknowledged) <= {w["id"] for w in workspaces}
+        # Nothing half-made: every workspace there (acknowledged or not) has its default project.
+        assert {w["id"] for w in workspaces} == {p["workspace_id"] for p in projects}
+    finally:
+        _stop(api)
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(tmp_path / "data" / "hostplane.db") as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def _every(client: httpx.Client, path: str) -> list[dict]:
+    found, cursor = [], None
+    while True:
+        page = client.get(path, params={"limit": 200, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        found += page.json()["data"]
+        cursor = page.json().get("next_cursor")
+        if not cursor:
+            return found
+
+
+def test_sigterm_lets_requests_in_flight_finish(tmp_path, database_url):
+    """A graceful stop: the server stops taking connections, and a request already running
+    (a command that takes a second) still gets its answer."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough for the shutdown itself")
+    env = _env(tmp_path, database_url)
+    env.pop("HOSTPLANE_DATABASE_URL")
+    key = _account(env)
+    port = _free_port()
+    api = _start(["api", "--port", str(port)], env, tmp_path / "api.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(f"{base}/healthz"), 60)
+        client = httpx.Client(base_url=base, timeout=30,
+                              headers={"Authorization": f"Bearer {key}"})
+        sandbox = client.post("/api/v1/sandboxes", json={}).json()["data"]
+        answer: list[httpx.Response] = []
+        running = threading.Thread(target=lambda: answer.append(client.post(
+            f"/api/v1/sandboxes/{sandbox['id']}/exec", json={"command": "sleep 1.5; echo done"})))
+        running.start()
+        time.sleep(0.5)
+        os.kill(api.pid, signal.SIGTERM)
+        running.join(30)
+        assert answer and answer[0].status_code == 200
+        assert answer[0].json()["data"]["stdout"].strip() == "done"
+        api.wait(timeout=30)
+    finally:
+        if api.poll() is None:
+            _stop(api)
