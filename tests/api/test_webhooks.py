@@ -192,3 +192,42 @@ def test_the_official_client_manages_webhooks(org, base_url, receiver):
     assert client.webhooks.deliveries(made["id"])[0]["event_type"] == "webhook.test"
     client.webhooks.delete(made["id"])
     assert client.webhooks.list() == []
+
+
+@pytest.mark.parametrize("fault", ["hang", "reset", "500"])
+def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, container, fault,
+                                                                    monkeypatch):
+    """Whatever the receiver does, the attempt ends (within the send timeout), is recorded with
+    why, and the event waits for its retry."""
+    import socket
+    import struct
+
+    from hostplane.webhooks import send
+
+    monkeypatch.setattr(send, "TIMEOUT", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        if fault == "reset":
+            # Linger on, zero seconds: close sends a TCP reset instead of a goodbye.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif fault == "500":
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+        else:
+            threading.Event().wait(2)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    made = org.post(WEBHOOKS, {"url": f"http://127.0.0.1:{port}/hooks", "events": ["*"]})
+    webhook = made.json()["data"]
+    org.workspace()
+    deliver_due(container)
+    listener.close()
+    attempt = org.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"][0]
+    assert attempt["status"] == "failed" and attempt["error"]
+    assert attempt["status_code"] == (500 if fault == "500" else None)
+    got = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
+    assert got["failures"] == 1 and got["next_attempt_at"] and got["enabled"]
