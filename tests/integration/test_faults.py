@@ -209,3 +209,54 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path, database_url):
     finally:
         if api.poll() is None:
             _stop(api)
+
+
+def test_a_full_disk_during_an_upload_is_507_and_leaves_no_version(tmp_path, database_url):
+    """The data dir on a 16 MB filesystem and a 9 MB build, which needs twice that while it is
+    staged: 507 INSUFFICIENT_STORAGE, no version, nothing left in staging; the next upload that
+    fits works."""
+    import io
+    import tarfile
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the disk, not the database, is under test")
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(data)], check=True)
+    try:
+        env = _env(tmp_path, database_url)
+        env.pop("HOSTPLANE_DATABASE_URL")
+        env["HOSTPLANE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'hostplane.db'}"  # not full
+        key = _account(env)
+        port = _free_port()
+        api = _start(["api", "--port", str(port)], env, tmp_path / "api.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _up(f"{base}/healthz"), 60)
+            client = httpx.Client(base_url=f"{base}/api/v1", timeout=60,
+                                  headers={"Authorization": f"Bearer {key}"})
+            dep = client.post("/deployments", json={"name": "Full"}).json()["data"]
+
+            def build(size: int) -> bytes:
+                out = io.BytesIO()
+                with tarfile.open(fileobj=out, mode="w") as tar:  # plain tar: no compression
+                    info = tarfile.TarInfo("blob.bin")
+                    info.size = size
+                    tar.addfile(info, io.BytesIO(os.urandom(size)))
+                return out.getvalue()
+
+            full = client.post(f"/deployments/{dep['id']}/versions", content=build(9 << 20),
+                               headers={"Content-Type": "application/x-tar"})
+            assert full.status_code == 507, full.text
+            assert full.json()["error"]["code"] == "INSUFFICIENT_STORAGE"
+            assert client.get(f"/deployments/{dep['id']}/versions").json()["data"] == []
+            assert not any((data / "releases" / "staging").iterdir())
+            fits = client.post(f"/deployments/{dep['id']}/versions", content=build(1 << 20),
+                               headers={"Content-Type": "application/x-tar"})
+            assert fits.status_code == 201, fits.text
+        finally:
+            _stop(api)
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)

@@ -3,6 +3,7 @@ database can store, and a JSON 500 (logged with its traceback) for anything unex
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -100,6 +101,12 @@ class RequestContextMiddleware:
                 if not started:
                     await _database_unavailable(request_id)(scope, receive, send_with_id)
                 return
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                log.error("no space left for %s %s (request %s)", scope["method"],
+                          scope["path"], request_id)
+                if not started:
+                    await _no_space(request_id)(scope, receive, send_with_id)
+                return
             log.exception("unhandled error in %s %s (request %s)", scope["method"],
                           scope["path"], request_id)
             if not started:
@@ -131,3 +138,12 @@ def _database_unavailable(request_id: str) -> ASGIApp:
                     extra={"retryable": True, "retry_after": RETRY_DATABASE_SECONDS,
                            "retry_after_ms": RETRY_DATABASE_SECONDS * 1000},
                     headers={"Retry-After": str(RETRY_DATABASE_SECONDS)})
+
+
+def _no_space(request_id: str) -> ASGIApp:
+    """507: the server's disk is full. What the request was writing went with its staging."""
+    return envelope(request_id, 507, "INSUFFICIENT_STORAGE",
+                    "The service has no room to store this right now; nothing was kept.",
+                    {"fix": "Retry later; if it persists, tell the service's operator."},
+                    extra={"retryable": True, "retry_after": 60, "retry_after_ms": 60_000},
+                    headers={"Retry-After": "60"})
