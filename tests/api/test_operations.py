@@ -8,6 +8,16 @@ import asyncio
 import httpx
 
 
+def get(app, path: str, *, peer: str = "127.0.0.1") -> httpx.Response:
+    """One request to an app in this process, as if from `peer`."""
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    return asyncio.run(ask())
+
+
 def test_readyz_says_the_database_answers_and_its_schema_is_current(anon):
     resp = anon.get("/readyz")
     assert resp.status_code == 200, resp.text
@@ -24,14 +34,7 @@ def test_readyz_is_503_with_the_reason_when_a_migration_is_missing(container, tm
     behind = Database(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(behind, "0022")
     settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path}/old.db")
-    app = create_app(settings, migrate=False)
-
-    async def ask() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/readyz")
-
-    resp = asyncio.run(ask())
+    resp = get(create_app(settings, migrate=False), "/readyz")
     assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
     assert resp.json()["checks"]["migrations"].endswith("not applied")
     behind.engine.dispose()
@@ -51,14 +54,8 @@ def test_metrics_are_a_404_outside_the_allowed_networks(container):
     from hostplane.api.app import create_app
 
     app = create_app(container=container, migrate=False)
-
-    async def ask(peer: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/metrics")
-
-    assert asyncio.run(ask("203.0.113.9")).status_code == 404
-    assert asyncio.run(ask("127.0.0.1")).status_code == 200
+    assert get(app, "/metrics", peer="203.0.113.9").status_code == 404
+    assert get(app, "/metrics", peer="127.0.0.1").status_code == 200
 
 
 def test_a_database_that_does_not_answer_is_not_ready(container, tmp_path):
@@ -67,13 +64,6 @@ def test_a_database_that_does_not_answer_is_not_ready(container, tmp_path):
 
     settings = Settings(data_dir=tmp_path / "data",
                         database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    app = create_app(settings, migrate=False)
-
-    async def ask() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/readyz")
-
-    resp = asyncio.run(ask())
+    resp = get(create_app(settings, migrate=False), "/readyz")
     assert resp.status_code == 503
     assert resp.json()["checks"]["database"].startswith("unreachable")
