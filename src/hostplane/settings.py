@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     sandbox_max_disk_mb: int | None = Field(None, ge=256)
     """Most disk one sandbox (disk_mb) or database (storage_mb) may ask for; empty: the size of
     the filesystem holding data_dir."""
-    storage_quota_mb: int = Field(102_400, ge=1)
+    storage_quota_mb: int = Field(1_048_576, ge=1)
     """Storage one organization may hold: deployment releases, branding images and its live
     sandboxes' disk_mb together (413 STORAGE_QUOTA_EXCEEDED above)."""
 

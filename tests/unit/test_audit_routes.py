@@ -11,7 +11,7 @@ from hostplane.settings import Settings
 
 RESOURCES = {"tenant", "preview_domain", "deployment_domain", "workspace", "project", "sandbox",
              "preview", "database", "deployment", "computer", "custom_domain", "api_key",
-             "browser_token", "browser_origins", "branding", "deployment_version",
+             "browser_token", "browser_origins", "branding", "deployment_version", "webhook",
              "sandbox_process"}
 
 
