@@ -11,12 +11,13 @@ import typer
 from rich.console import Console
 
 from hostplane import __version__, errors
-from hostplane.cli import branding_cli, caddy_cli, domains_cli, org_cli, resources_cli
+from hostplane.cli import branding_cli, caddy_cli, domains_cli, down_cli, org_cli, resources_cli
+from hostplane.cli._operator import container as _container
+from hostplane.cli._operator import fail as _fail
 
 # The operator commands import the server's modules (database, services) when they run, not when
 # the command line starts: `hostplane --help` and the API commands never pay for them.
 if TYPE_CHECKING:
-    from hostplane.api.container import Container
     from hostplane.tokens.models import SigningKey
 
 app = typer.Typer(
@@ -62,26 +63,12 @@ app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-do
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
 app.command("caddyfile")(caddy_cli.caddyfile)
+app.command("down")(down_cli.down)
 
 console = Console()
 err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
-
-
-def _container() -> Container:
-    from hostplane.api.container import Container
-    from hostplane.db.migrate import upgrade
-    from hostplane.settings import get_settings
-
-    container = Container.build(get_settings())
-    upgrade(container.database)
-    return container
-
-
-def _fail(exc: errors.HostplaneError) -> None:
-    err_console.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    raise typer.Exit(1)
 
 
 def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,

@@ -1,0 +1,34 @@
+"""What the operator commands share: this machine's container (database migrated), and errors
+turned into a message on stderr and exit code 1."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+
+from hostplane import errors
+
+# The server's modules are imported when an operator command runs, not when `hostplane` starts.
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+
+err_console = Console(stderr=True)
+
+
+def container() -> Container:
+    """The database, services and compute driver of HOSTPLANE_DATA_DIR, migrated to the latest
+    schema."""
+    from hostplane.api.container import Container
+    from hostplane.db.migrate import upgrade
+    from hostplane.settings import get_settings
+
+    built = Container.build(get_settings())
+    upgrade(built.database)
+    return built
+
+
+def fail(exc: errors.HostplaneError) -> NoReturn:
+    err_console.print(f"[red]error[/red] {exc.code}: {exc.message}", highlight=False)
+    raise typer.Exit(1)
