@@ -107,6 +107,24 @@ def test_domains_add_doctor_and_verify_wait(cli, zone):
     assert cli("domains", "remove", name)["deleted"] is True
 
 
+def test_verify_wait_honours_the_timeout_and_says_so(cli):
+    """--timeout 3 waits about 3 s (not one check, not 30 s), shows progress without a terminal
+    (plain lines on stderr), then says it gave up: exit code 4, the last record on stdout."""
+    dep = cli("deployments", "create", "Waiting")
+    name = f"wait.cli{uuid.uuid4().hex[:10]}.com"
+    cli("domains", "add", name, "--deployment", dep["id"])
+    started = time.monotonic()
+    waited = cli("domains", "verify", name, "--wait", "--timeout", "3", code=4)
+    assert 3 <= time.monotonic() - started < 25
+    assert json.loads(waited.stdout)["verified"] is False
+    lines = waited.stderr.splitlines()
+    assert any(f"{name} is pending" in line and "next check in" in line for line in lines)
+    error = json.loads(waited.stderr[waited.stderr.index("{"):])["error"]
+    assert error["code"] == "TIMED_OUT" and "Gave up after 3 s" in error["message"]
+    people = cli("domains", "verify", name, "--wait", "--timeout", "0", code=4, as_json=False)
+    assert "TIMED_OUT" in people.stderr and f"{name}: pending" in people.stdout
+
+
 def test_preview_domain_commands(cli, zone):
     name = f"cli{uuid.uuid4().hex[:10]}.dev"
     record = cli("preview-domain", "set", name)
@@ -144,7 +162,13 @@ def test_errors_and_exit_codes(cli, base_url):
     env = {**cli.env, "HOSTPLANE_API_URL": "http://127.0.0.1:9"}
     down = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=env,
                           capture_output=True, text=True, timeout=120)
-    assert down.returncode == 2 and "CONNECTION_FAILED" in down.stderr
+    assert down.returncode == 3 and "CONNECTION_FAILED" in down.stderr
+    # A wrong command line is not a refused request: 2, as for any bad option.
+    assert cli("org", "show", "--no-such-option", code=2, as_json=False).stderr
+    dep = cli("deployments", "create", "Two Targets")
+    both = cli("domains", "add", "two.example.com", "--deployment", dep["id"], "--project",
+               dep["project_id"], code=2)
+    assert json.loads(both.stderr)["error"]["code"] == "USAGE_ERROR"
     keyless = {k: v for k, v in cli.env.items() if k != "HOSTPLANE_API_KEY"}
     nokey = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=keyless,
                            capture_output=True, text=True, timeout=120)

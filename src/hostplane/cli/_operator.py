@@ -1,20 +1,18 @@
 """What the operator commands share: this machine's container (database migrated), and errors
-turned into a message on stderr and exit code 1."""
+turned into a message on stderr (JSON with --json) and exit code 1."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from rich.console import Console
 
 from hostplane import errors
+from hostplane.cli._api import USER_ERROR, report
 
 # The server's modules are imported when an operator command runs, not when `hostplane` starts.
 if TYPE_CHECKING:
     from hostplane.api.container import Container
-
-err_console = Console(stderr=True)
 
 
 def container() -> Container:
@@ -29,6 +27,6 @@ def container() -> Container:
     return built
 
 
-def fail(exc: errors.HostplaneError) -> NoReturn:
-    err_console.print(f"[red]error[/red] {exc.code}: {exc.message}", highlight=False)
-    raise typer.Exit(1)
+def fail(exc: errors.HostplaneError, as_json: bool = False) -> NoReturn:
+    report(exc.code, exc.message, exc.details, None, as_json)
+    raise typer.Exit(USER_ERROR)

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
+from hostplane.cli._api import console, err_console
 from hostplane.cli._operator import container
 
 if TYPE_CHECKING:
     from hostplane.compute.leftovers import Leftover
 
-console = Console()
-err_console = Console(stderr=True)
 REASON = "stopped by `hostplane down`"
 
 

@@ -8,12 +8,22 @@ import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from hostplane import __version__, errors
-from hostplane.cli import branding_cli, caddy_cli, domains_cli, down_cli, org_cli, resources_cli
+from hostplane.cli import (
+    _help,
+    branding_cli,
+    caddy_cli,
+    domains_cli,
+    down_cli,
+    org_cli,
+    resources_cli,
+)
+from hostplane.cli._api import console
 from hostplane.cli._operator import container as _container
 from hostplane.cli._operator import fail as _fail
+
+_help.install()
 
 # The operator commands import the server's modules (database, services) when they run, not when
 # the command line starts: `hostplane --help` and the API commands never pay for them.
@@ -65,8 +75,6 @@ app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
 app.command("caddyfile")(caddy_cli.caddyfile)
 app.command("down")(down_cli.down)
 
-console = Console()
-err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
@@ -207,7 +215,7 @@ def accounts_create(
                                          now=container.clock.now())
             _key, secret = create_key(session, tenant_id=tenant.id, name="default")
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     result = {"tenant_id": tenant.id, "slug": tenant.slug, "name": tenant.name, "api_key": secret}
     if as_json:
         print(json.dumps(result))
@@ -234,14 +242,20 @@ def keys_create(
     with container.database.transaction() as session:
         org = find_organization(session, tenant)
         if org is None:
-            err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
-            raise typer.Exit(1)
+            _fail(_no_organization(tenant), as_json)
         key, secret = create_key(session, tenant_id=org.id, name=name)
     result = {"id": key.id, "api_key": secret, "key_prefix": key.key_prefix}
     if as_json:
         print(json.dumps(result))
     else:
         console.print(f"key {key.id}  {secret}  [dim](shown once)[/dim]")
+
+
+def _no_organization(tenant: str) -> errors.NotFound:
+    return errors.NotFound(f"No organization {tenant!r} on this hostplane.", code="ORG_NOT_FOUND",
+                           field="tenant", rule="an organization's id or slug",
+                           fix="Use the tenant_id or slug that `hostplane accounts create` "
+                               "printed.")
 
 
 def _signing_view(key: SigningKey) -> dict[str, object]:
@@ -303,7 +317,7 @@ def keys_revoke_signing(
         with container.database.transaction() as session:
             view = _signing_view(signing.revoke(session, kid, container.clock.now()))
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     if as_json:
         print(json.dumps(view))
     else:
@@ -319,7 +333,8 @@ def tenants_set_deployment_domain(
                            "URLs use it at once instead of waiting for DNS verification.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Set an organization's deployment domain (spec §5: operator-managed in V1)."""
+    """Set an organization's deployment domain (operators manage it; organizations manage
+    their preview domain themselves)."""
     from hostplane.db.scope import Scope
     from hostplane.domains.models import DEPLOYMENT
     from hostplane.domains.schemas import TenantDomainPublic
@@ -331,8 +346,7 @@ def tenants_set_deployment_domain(
         with container.database.transaction() as session:
             org = find_organization(session, tenant)
             if org is None:
-                err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
-                raise typer.Exit(1)
+                raise _no_organization(tenant)
             scope = Scope(session, org.id)
             view = set_tenant_domain(scope, DEPLOYMENT, domain, container.platform,
                                      container.clock.now(), field="domain")
@@ -340,7 +354,7 @@ def tenants_set_deployment_domain(
                 mark_verified(scope, DEPLOYMENT, container.clock.now())
             record = TenantDomainPublic.of(view, container.settings)
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     if as_json:
         print(record.model_dump_json())
     else:
