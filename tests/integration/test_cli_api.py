@@ -63,6 +63,48 @@ def test_org_workspaces_sandboxes_and_the_checklist(cli, org):
     assert "next:" in people.stdout and "✓ done" in people.stdout
 
 
+def test_databases_computers_and_the_rest_of_each_group(cli):
+    """Every group covers what the API offers for it, with the same selector options."""
+    ws = cli("workspaces", "create", "Coverage Clinic", "--external-workspace-id", "cov_1")
+    assert cli("workspaces", "show", ws["id"])["external_workspace_id"] == "cov_1"
+    project = cli("projects", "create", "Booking Portal", "--workspace-id", ws["id"],
+                  "--external-project-id", "cov_p1")
+    assert cli("projects", "show", project["id"])["workspace_id"] == ws["id"]
+    shown = cli("projects", "show", project["id"], as_json=False)
+    assert f"slug: {project['slug']}" in shown.stdout
+    db = cli("databases", "create", "--name", "forms", "--project-id", project["id"])
+    assert db["project_id"] == project["id"] and db["name"] == "forms"
+    assert [d["id"] for d in cli("databases", "list", "--workspace-id", ws["id"])] == [db["id"]]
+    assert cli("databases", "show", db["id"])["id"] == db["id"]
+    assert cli("databases", "credentials", db["id"])["url"]
+    assert cli("databases", "stop", db["id"])["state"] == "stopped"
+    assert cli("databases", "start", db["id"])["state"] != "stopped"
+    assert cli("databases", "delete", db["id"])["deleted"] is True
+    computer = cli("computers", "create", "Front Desk", "--external-workspace-id", "cov_1")
+    assert computer["workspace_id"] == ws["id"] and computer["desktop_url"]
+    assert [c["id"] for c in cli("computers", "list", "--workspace-id", ws["id"])] == \
+        [computer["id"]]
+    assert cli("computers", "show", computer["id"])["name"] == "Front Desk"
+    cli("computers", "delete", computer["id"])
+    dep = cli("deployments", "create", "Portal", "--project-id", project["id"])
+    assert [d["id"] for d in cli("deployments", "list", "--workspace-id", ws["id"])] == [dep["id"]]
+    assert cli("deployments", "delete", dep["id"])["deleted"] is True
+    cli("deployments", "show", dep["id"], code=1)
+    assert cli("projects", "delete", project["id"])["deleted"] is True
+    gone = cli("projects", "show", project["id"], code=1, as_json=False)
+    assert "PROJECT_NOT_FOUND" in gone.stderr
+
+
+def test_sandboxes_stop_all(cli):
+    first, second = cli("sandboxes", "create"), cli("sandboxes", "create")
+    stopped = cli("sandboxes", "stop", "--all")
+    assert {s["id"] for s in stopped} == {first["id"], second["id"]}
+    assert {s["state"] for s in cli("sandboxes", "list")} == {"stopped"}
+    assert "0 sandboxes stopped" in cli("sandboxes", "stop", "--all", as_json=False).stdout
+    both = cli("sandboxes", "stop", first["id"], "--all", code=2)
+    assert json.loads(both.stderr)["error"]["code"] == "USAGE_ERROR"
+
+
 def test_sandbox_lifecycle_processes_and_ports(cli):
     sandbox = cli("sandboxes", "create")
     started = cli("sandboxes", "spawn", sandbox["id"], "--json", "--",
@@ -182,7 +224,9 @@ def test_errors_and_exit_codes(cli, base_url):
     ["sandboxes", "exec"], ["deployments", "show"], ["domains", "add"], ["domains", "verify"],
     ["domains", "doctor"], ["preview-domain", "verify"], ["deployment-domain", "set"],
     ["branding", "set"], ["branding", "wallpaper"], ["browser-tokens", "create"],
-    ["browser-tokens", "revoke"]])
+    ["browser-tokens", "revoke"], ["databases", "create"], ["databases", "credentials"],
+    ["computers", "create"], ["computers", "show"], ["workspaces", "show"],
+    ["projects", "delete"], ["deployments", "delete"], ["sandboxes", "stop"], ["down"]])
 def test_every_command_has_help(args):
     from typer.testing import CliRunner
 

@@ -44,6 +44,14 @@ def test_help_reads_plainly(path):
     assert "§" not in shown and "spec " not in shown.lower()
 
 
+def test_help_text_is_reflowed():
+    """A docstring's line breaks are not the help's: on a wide terminal a command's summary in
+    a list is one line."""
+    wide = CliRunner().invoke(app, ["--help"], prog_name="hostplane", env={"COLUMNS": "400"})
+    [serve] = [line for line in wide.output.splitlines() if line.startswith("│ serve ")]
+    assert "Run everything in one process" in serve and "SQLite by default." in serve
+
+
 def test_plain_output_is_not_cut_at_80_columns(tmp_path):
     """Into a pipe (no terminal, no COLUMNS), a line is as long as it is: here an error message
     longer than 80 characters, and a table row."""

@@ -14,10 +14,14 @@ from hostplane.cli import (
     _help,
     branding_cli,
     caddy_cli,
+    computers_cli,
+    databases_cli,
+    deployments_cli,
     domains_cli,
     down_cli,
     org_cli,
-    resources_cli,
+    sandboxes_cli,
+    workspaces_cli,
 )
 from hostplane.cli._api import console
 from hostplane.cli._operator import container as _container
@@ -63,10 +67,12 @@ app.add_typer(tenants, name="tenants")
 # The API, from a terminal (HOSTPLANE_API_URL and HOSTPLANE_API_KEY).
 app.add_typer(org_cli.org, name="org")
 app.command("setup")(org_cli.setup)
-app.add_typer(resources_cli.workspaces, name="workspaces")
-app.add_typer(resources_cli.projects, name="projects")
-app.add_typer(resources_cli.sandboxes, name="sandboxes")
-app.add_typer(resources_cli.deployments, name="deployments")
+app.add_typer(workspaces_cli.workspaces, name="workspaces")
+app.add_typer(workspaces_cli.projects, name="projects")
+app.add_typer(sandboxes_cli.sandboxes, name="sandboxes")
+app.add_typer(databases_cli.databases, name="databases")
+app.add_typer(deployments_cli.deployments, name="deployments")
+app.add_typer(computers_cli.computers, name="computers")
 app.add_typer(domains_cli.domains, name="domains")
 app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
 app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")

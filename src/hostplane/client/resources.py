@@ -187,6 +187,10 @@ class Databases(Resource):
     def list(self, **filters: Any) -> Any:
         return self._run(Call("GET", "/databases", params=filters, model=m.Database, many=True))
 
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/databases", params=filters, model=m.Database,
+                                many=True))
+
     def get(self, database_id: str) -> Any:
         return self._run(Call("GET", f"/databases/{database_id}", model=m.Database))
 
@@ -213,6 +217,10 @@ class Computers(Resource):
 
     def list(self, **filters: Any) -> Any:
         return self._run(Call("GET", "/computers", params=filters, model=m.Computer, many=True))
+
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/computers", params=filters, model=m.Computer,
+                                many=True))
 
     def get(self, computer_id: str) -> Any:
         return self._run(Call("GET", f"/computers/{computer_id}", model=m.Computer))
