@@ -208,7 +208,7 @@ def test_errors_and_exit_codes(cli, base_url):
     # A wrong command line is not a refused request: 2, as for any bad option.
     assert cli("org", "show", "--no-such-option", code=2, as_json=False).stderr
     dep = cli("deployments", "create", "Two Targets")
-    both = cli("domains", "add", "two.example.com", "--deployment", dep["id"], "--project",
+    both = cli("domains", "add", "two.example.com", "--deployment-id", dep["id"], "--project-id",
                dep["project_id"], code=2)
     assert json.loads(both.stderr)["error"]["code"] == "USAGE_ERROR"
     keyless = {k: v for k, v in cli.env.items() if k != "HOSTPLANE_API_KEY"}

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from hostplane.cli.main import app
 
 
-def _commands(group: typer.core.TyperCommand | typer.core.TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def _commands(group: typer.core.TyperCommand | typer.core.TyperGroup,
+              path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
     if hasattr(group, "commands"):  # a group (typer's own class, not click.Group)
         for name, command in group.commands.items():

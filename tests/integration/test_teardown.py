@@ -156,6 +156,7 @@ def test_down_orphans_ends_sandboxes_of_a_deleted_data_dir(machine: Machine, tmp
     assert orphan["data_dir"] == str(machine.data)
     assert set(_marked(machine.marker)) <= set(orphan["pids"])
     assert len(_marked(machine.marker)) >= 2  # a dry run ends nothing
+    assert "USAGE_ERROR" in machine.cli("down", "--under", str(tmp_path), code=2).stderr
     people = machine.cli("down", "--orphans", "--under", str(tmp_path))
     assert f"ended sandbox {sandbox_id} of {machine.data} (deleted)" in people.stdout
     assert _gone(machine.marker)

@@ -40,10 +40,13 @@ EVERY = 30.0  # seconds between checks while waiting (verify is limited per orga
 @api_command
 def domains_add(
     domain: str,
-    deployment: Annotated[str | None, typer.Option("--deployment", help="Deployment id.")] = None,
-    computer: Annotated[str | None, typer.Option("--computer", help="Computer id.")] = None,
-    project: Annotated[str | None, typer.Option("--project", help="Project id (routes to its "
-                                                                  "production deployment).")] = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", "--deployment-id",
+                                                   help="Deployment id.")] = None,
+    computer: Annotated[str | None, typer.Option("--computer", "--computer-id",
+                                                 help="Computer id.")] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "--project-id", help="Project id (routes to its production deployment).")]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Attach DOMAIN to one deployment, computer or project, and print the DNS to create."""

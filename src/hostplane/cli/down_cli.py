@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hostplane.cli._api import console, err_console
+from hostplane.cli._api import console, err_console, usage_error
 from hostplane.cli._operator import container
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ def down(
     from hostplane.compute import leftovers
     from hostplane.settings import get_settings
 
+    if under is not None and not orphans:
+        usage_error("--under only narrows --orphans; this data dir is HOSTPLANE_DATA_DIR.",
+                    "Add --orphans, or set HOSTPLANE_DATA_DIR to the data dir to stop.", as_json)
     settings = get_settings()
     stopped: list[str] = []
     if orphans:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -116,9 +116,13 @@ def sandboxes_delete(sandbox_id: SandboxId, as_json: JsonFlag = False) -> None:
 def _change(sandbox_id: str, action: str, as_json: bool) -> None:
     with client() as hp:
         sandbox = hp.sandboxes.change(sandbox_id, action)
-    emit_json(sandbox) if as_json else console.print(
-        f"sandbox {sandbox.id} is {sandbox.state}"
-        + (f": {sandbox.status_reason}" if sandbox.status_reason else ""))
+    emit_json(sandbox) if as_json else _say_state(sandbox)
+
+
+def _say_state(sandbox: Any) -> None:
+    console.print(f"sandbox {sandbox.id} is {sandbox.state}"
+                  + (f": {sandbox.status_reason}" if sandbox.status_reason else ""),
+                  highlight=False)
 
 
 @sandboxes.command("stop")
@@ -146,7 +150,7 @@ def sandboxes_stop(
         emit_json(stopped)
         return
     for sandbox in stopped:
-        console.print(f"sandbox {sandbox.id} is {sandbox.state}", highlight=False)
+        _say_state(sandbox)
     console.print(f"{len(stopped)} sandbox{'es' if len(stopped) != 1 else ''} stopped",
                   highlight=False)
 
