@@ -34,6 +34,9 @@ def test_tags_schemas_servers_and_descriptions(anon):
     assert not [n for n in names if n.startswith(("Data_", "DataList_", "Body_"))], names
     assert {"SandboxData", "SandboxPage", "Deleted"} <= names
     assert document["servers"][0]["url"] == "/"
+    answers = [a for op in _operations(document) for status, a in op["responses"].items()
+               if status.startswith("2")]
+    assert not [a for a in answers if a["description"] == "Successful Response"]
     exec_op = document["paths"]["/api/v1/sandboxes/{sandbox_id}/exec"]["post"]
     assert "exit_code" in exec_op["description"]
     deleted = document["paths"]["/api/v1/deployments/{deployment_id}"]["delete"]

@@ -85,9 +85,10 @@ def install(app: FastAPI, *, prefix: str) -> None:
                            "description": "An API key: msk_live_…"}
             }
             for path, operations in schema.get("paths", {}).items():
-                if not path.startswith(prefix):
-                    continue
                 for method, operation in operations.items():
+                    _describe_success(operation)
+                    if not path.startswith(prefix):
+                        continue
                     operation["security"] = [{"apiKey": []}]
                     if method == "post":
                         operation.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
@@ -96,6 +97,16 @@ def install(app: FastAPI, *, prefix: str) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
     _docs(app)
+
+
+SUCCESS = {"200": "OK", "201": "Created: the new object", "202": "Accepted", "204": "Done"}
+
+
+def _describe_success(operation: dict[str, Any]) -> None:
+    """Success answers say what they are rather than FastAPI's "Successful Response"."""
+    for status, answer in operation.get("responses", {}).items():
+        if answer.get("description") == "Successful Response" and status in SUCCESS:
+            answer["description"] = SUCCESS[status]
 
 
 def _named_schemas(schema: dict[str, Any]) -> dict[str, Any]:
