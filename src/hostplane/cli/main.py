@@ -1,5 +1,6 @@
-"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, tenants, db),
-and the API's own commands (org, setup, workspaces, …), which talk to a running server."""
+"""The `hostplane` command: operator commands (serve, api, edge, worker, accounts, keys, tenants,
+db; caddyfile and down have modules of their own), and the API's own commands (org, setup,
+workspaces, …, one module per group), which talk to a running server."""
 
 from __future__ import annotations
 
