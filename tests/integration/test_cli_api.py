@@ -77,6 +77,7 @@ def test_databases_computers_and_the_rest_of_each_group(cli):
     assert [d["id"] for d in cli("databases", "list", "--workspace-id", ws["id"])] == [db["id"]]
     assert cli("databases", "show", db["id"])["id"] == db["id"]
     assert cli("databases", "credentials", db["id"])["url"]
+    assert cli("databases", "rename", db["id"], "submissions")["name"] == "submissions"
     assert cli("databases", "stop", db["id"])["state"] == "stopped"
     assert cli("databases", "start", db["id"])["state"] != "stopped"
     assert cli("databases", "delete", db["id"])["deleted"] is True
@@ -84,7 +85,9 @@ def test_databases_computers_and_the_rest_of_each_group(cli):
     assert computer["workspace_id"] == ws["id"] and computer["desktop_url"]
     assert [c["id"] for c in cli("computers", "list", "--workspace-id", ws["id"])] == \
         [computer["id"]]
-    assert cli("computers", "show", computer["id"])["name"] == "Front Desk"
+    renamed = cli("computers", "rename", computer["id"], "Reception")
+    assert renamed["name"] == "Reception" and renamed["desktop_url"] == computer["desktop_url"]
+    assert cli("computers", "show", computer["id"])["name"] == "Reception"
     cli("computers", "delete", computer["id"])
     dep = cli("deployments", "create", "Portal", "--project-id", project["id"])
     assert [d["id"] for d in cli("deployments", "list", "--workspace-id", ws["id"])] == [dep["id"]]

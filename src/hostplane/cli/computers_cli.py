@@ -63,6 +63,18 @@ def computers_show(computer_id: ComputerId, as_json: JsonFlag = False) -> None:
     emit_json(found) if as_json else fields(found, FIELDS)
 
 
+@computers.command("rename")
+@api_command
+def computers_rename(computer_id: ComputerId,
+                 name: Annotated[str, typer.Argument(help="The new name.")],
+                 as_json: JsonFlag = False) -> None:
+    """Give a computer a new name (its id and URLs stay)."""
+    with client() as hp:
+        found = hp.computers.update(computer_id, name=name)
+    emit_json(found) if as_json else console.print(f"computer {found.id} is now {found.name}",
+                                                   highlight=False)
+
+
 @computers.command("delete")
 @api_command
 def computers_delete(computer_id: ComputerId, as_json: JsonFlag = False) -> None:

@@ -97,6 +97,18 @@ def databases_start(database_id: DatabaseId, as_json: JsonFlag = False) -> None:
                                                    highlight=False)
 
 
+@databases.command("rename")
+@api_command
+def databases_rename(database_id: DatabaseId,
+                 name: Annotated[str, typer.Argument(help="The new name.")],
+                 as_json: JsonFlag = False) -> None:
+    """Give a database a new name (its id and URLs stay)."""
+    with client() as hp:
+        found = hp.databases.update(database_id, name=name)
+    emit_json(found) if as_json else console.print(f"database {found.id} is now {found.name}",
+                                                   highlight=False)
+
+
 @databases.command("delete")
 @api_command
 def databases_delete(database_id: DatabaseId, as_json: JsonFlag = False) -> None:

@@ -194,6 +194,11 @@ class Databases(Resource):
     def get(self, database_id: str) -> Any:
         return self._run(Call("GET", f"/databases/{database_id}", model=m.Database))
 
+    def update(self, database_id: str, **fields: Any) -> Any:
+        """A new `name` and/or `metadata`."""
+        return self._run(Call("PATCH", f"/databases/{database_id}", json=fields,
+                              model=m.Database))
+
     def credentials(self, database_id: str) -> Any:
         """{engine, url, host, port, database, username, password}."""
         return self._run(Call("GET", f"/databases/{database_id}/credentials"))
@@ -224,6 +229,11 @@ class Computers(Resource):
 
     def get(self, computer_id: str) -> Any:
         return self._run(Call("GET", f"/computers/{computer_id}", model=m.Computer))
+
+    def update(self, computer_id: str, **fields: Any) -> Any:
+        """A new `name` and/or `metadata`."""
+        return self._run(Call("PATCH", f"/computers/{computer_id}", json=fields,
+                              model=m.Computer))
 
     def delete(self, computer_id: str) -> Any:
         return self._run(Call("DELETE", f"/computers/{computer_id}"))
