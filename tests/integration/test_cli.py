@@ -58,9 +58,16 @@ def test_accounts_and_keys_print_json(env):
     assert set(key) == {"id", "api_key", "key_prefix"}
     assert key["api_key"].startswith(key["key_prefix"])
     missing = run(env, "keys", "create", "--tenant", "no-such-org", "--json")
-    assert missing.returncode == 1 and "ORG_NOT_FOUND" in missing.stderr
+    assert missing.returncode == 1
+    assert json.loads(missing.stderr)["error"]["details"]["field"] == "tenant"
+    # With --json, refusals are JSON too, naming the field, the rule and the fix.
     taken = run(env, "accounts", "create", "--name", named["name"], "--json")
-    assert taken.returncode == 1 and "SLUG_TAKEN" in taken.stderr
+    assert taken.returncode == 1 and taken.stdout == ""
+    error = json.loads(taken.stderr)["error"]
+    assert error["code"] == "SLUG_TAKEN" and error["details"]["field"] == "name"
+    assert error["details"]["fix"]
+    people = run(env, "accounts", "create", "--name", named["name"])
+    assert "SLUG_TAKEN" in people.stderr and "fix:" in people.stderr
 
 
 def test_db_upgrade_reports_the_revision(env):

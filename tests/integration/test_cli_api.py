@@ -63,6 +63,51 @@ def test_org_workspaces_sandboxes_and_the_checklist(cli, org):
     assert "next:" in people.stdout and "✓ done" in people.stdout
 
 
+def test_databases_computers_and_the_rest_of_each_group(cli):
+    """Every group covers what the API offers for it, with the same selector options."""
+    ws = cli("workspaces", "create", "Coverage Clinic", "--external-workspace-id", "cov_1")
+    assert cli("workspaces", "show", ws["id"])["external_workspace_id"] == "cov_1"
+    project = cli("projects", "create", "Booking Portal", "--workspace-id", ws["id"],
+                  "--external-project-id", "cov_p1")
+    assert cli("projects", "show", project["id"])["workspace_id"] == ws["id"]
+    shown = cli("projects", "show", project["id"], as_json=False)
+    assert f"slug: {project['slug']}" in shown.stdout
+    db = cli("databases", "create", "--name", "forms", "--project-id", project["id"])
+    assert db["project_id"] == project["id"] and db["name"] == "forms"
+    assert [d["id"] for d in cli("databases", "list", "--workspace-id", ws["id"])] == [db["id"]]
+    assert cli("databases", "show", db["id"])["id"] == db["id"]
+    assert cli("databases", "credentials", db["id"])["url"]
+    assert cli("databases", "rename", db["id"], "submissions")["name"] == "submissions"
+    assert cli("databases", "stop", db["id"])["state"] == "stopped"
+    assert cli("databases", "start", db["id"])["state"] != "stopped"
+    assert cli("databases", "delete", db["id"])["deleted"] is True
+    computer = cli("computers", "create", "Front Desk", "--external-workspace-id", "cov_1")
+    assert computer["workspace_id"] == ws["id"] and computer["desktop_url"]
+    assert [c["id"] for c in cli("computers", "list", "--workspace-id", ws["id"])] == \
+        [computer["id"]]
+    renamed = cli("computers", "rename", computer["id"], "Reception")
+    assert renamed["name"] == "Reception" and renamed["desktop_url"] == computer["desktop_url"]
+    assert cli("computers", "show", computer["id"])["name"] == "Reception"
+    cli("computers", "delete", computer["id"])
+    dep = cli("deployments", "create", "Portal", "--project-id", project["id"])
+    assert [d["id"] for d in cli("deployments", "list", "--workspace-id", ws["id"])] == [dep["id"]]
+    assert cli("deployments", "delete", dep["id"])["deleted"] is True
+    cli("deployments", "show", dep["id"], code=1)
+    assert cli("projects", "delete", project["id"])["deleted"] is True
+    gone = cli("projects", "show", project["id"], code=1, as_json=False)
+    assert "PROJECT_NOT_FOUND" in gone.stderr
+
+
+def test_sandboxes_stop_all(cli):
+    first, second = cli("sandboxes", "create"), cli("sandboxes", "create")
+    stopped = cli("sandboxes", "stop", "--all")
+    assert {s["id"] for s in stopped} == {first["id"], second["id"]}
+    assert {s["state"] for s in cli("sandboxes", "list")} == {"stopped"}
+    assert "0 sandboxes stopped" in cli("sandboxes", "stop", "--all", as_json=False).stdout
+    both = cli("sandboxes", "stop", first["id"], "--all", code=2)
+    assert json.loads(both.stderr)["error"]["code"] == "USAGE_ERROR"
+
+
 def test_sandbox_lifecycle_processes_and_ports(cli):
     sandbox = cli("sandboxes", "create")
     started = cli("sandboxes", "spawn", sandbox["id"], "--json", "--",
@@ -107,6 +152,24 @@ def test_domains_add_doctor_and_verify_wait(cli, zone):
     assert cli("domains", "remove", name)["deleted"] is True
 
 
+def test_verify_wait_honours_the_timeout_and_says_so(cli):
+    """--timeout 3 waits about 3 s (not one check, not 30 s), shows progress without a terminal
+    (plain lines on stderr), then says it gave up: exit code 4, the last record on stdout."""
+    dep = cli("deployments", "create", "Waiting")
+    name = f"wait.cli{uuid.uuid4().hex[:10]}.com"
+    cli("domains", "add", name, "--deployment", dep["id"])
+    started = time.monotonic()
+    waited = cli("domains", "verify", name, "--wait", "--timeout", "3", code=4)
+    assert 3 <= time.monotonic() - started < 25
+    assert json.loads(waited.stdout)["verified"] is False
+    lines = waited.stderr.splitlines()
+    assert any(f"{name} is pending" in line and "next check in" in line for line in lines)
+    error = json.loads(waited.stderr[waited.stderr.index("{"):])["error"]
+    assert error["code"] == "TIMED_OUT" and "Gave up after 3 s" in error["message"]
+    people = cli("domains", "verify", name, "--wait", "--timeout", "0", code=4, as_json=False)
+    assert "TIMED_OUT" in people.stderr and f"{name}: pending" in people.stdout
+
+
 def test_preview_domain_commands(cli, zone):
     name = f"cli{uuid.uuid4().hex[:10]}.dev"
     record = cli("preview-domain", "set", name)
@@ -144,7 +207,13 @@ def test_errors_and_exit_codes(cli, base_url):
     env = {**cli.env, "HOSTPLANE_API_URL": "http://127.0.0.1:9"}
     down = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=env,
                           capture_output=True, text=True, timeout=120)
-    assert down.returncode == 2 and "CONNECTION_FAILED" in down.stderr
+    assert down.returncode == 3 and "CONNECTION_FAILED" in down.stderr
+    # A wrong command line is not a refused request: 2, as for any bad option.
+    assert cli("org", "show", "--no-such-option", code=2, as_json=False).stderr
+    dep = cli("deployments", "create", "Two Targets")
+    both = cli("domains", "add", "two.example.com", "--deployment-id", dep["id"], "--project-id",
+               dep["project_id"], code=2)
+    assert json.loads(both.stderr)["error"]["code"] == "USAGE_ERROR"
     keyless = {k: v for k, v in cli.env.items() if k != "HOSTPLANE_API_KEY"}
     nokey = subprocess.run([sys.executable, "-m", "hostplane.cli", "org", "show"], env=keyless,
                            capture_output=True, text=True, timeout=120)
@@ -158,7 +227,9 @@ def test_errors_and_exit_codes(cli, base_url):
     ["sandboxes", "exec"], ["deployments", "show"], ["domains", "add"], ["domains", "verify"],
     ["domains", "doctor"], ["preview-domain", "verify"], ["deployment-domain", "set"],
     ["branding", "set"], ["branding", "wallpaper"], ["browser-tokens", "create"],
-    ["browser-tokens", "revoke"]])
+    ["browser-tokens", "revoke"], ["databases", "create"], ["databases", "credentials"],
+    ["computers", "create"], ["computers", "show"], ["workspaces", "show"],
+    ["projects", "delete"], ["deployments", "delete"], ["sandboxes", "stop"], ["down"]])
 def test_every_command_has_help(args):
     from typer.testing import CliRunner
 

@@ -74,8 +74,13 @@ def create_app(
         version=__version__,
         description="Self-hostable white-label platform API.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by openapi.install, without a CDN
         redoc_url=None,
+        openapi_tags=openapi.TAGS,
+        generate_unique_id_function=openapi.operation_id,
+        servers=[{"url": "/", "description": "This server"},
+                 {"url": settings.api_url, "description": "The API's public URL "
+                                                           "(HOSTPLANE_API_URL)"}],
     )
     app.state.container = container
     problems.install(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -12,8 +12,31 @@ from hostplane.db.helpers import MAX_PAGE
 T = TypeVar("T")
 
 
+def _schema_name(kind: Any) -> str:
+    """`DeploymentPublic` → `Deployment`, `list[X]` → `XList`, a dict → `Object`."""
+    if get_origin(kind) is list:
+        return _schema_name(get_args(kind)[0]) + "List"
+    if get_origin(kind) is dict or kind is dict:
+        return "Object"
+    return str(getattr(kind, "__name__", kind)).removesuffix("Public")
+
+
 class Data(BaseModel, Generic[T]):
+    """`{"data": …}`: one object (in the OpenAPI document `DeploymentData`, …)."""
+
     data: T
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        return f"{_schema_name(params[0])}Data"
+
+
+class Deleted(BaseModel):
+    """What a delete answers."""
+
+    id: str
+    object: str
+    deleted: bool
 
 
 class ListMeta(BaseModel):
@@ -23,9 +46,15 @@ class ListMeta(BaseModel):
 
 
 class DataList(BaseModel, Generic[T]):
+    """One page of a list (in the OpenAPI document `DeploymentPage`, …)."""
+
     data: list[T]
     next_cursor: str | None = None
     meta: ListMeta
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        return f"{_schema_name(params[0])}Page"
 
 
 class PageParams(BaseModel):

@@ -2,4 +2,4 @@
 
 from hostplane.cli.main import app
 
-app()
+app(prog_name="hostplane")

@@ -1,13 +1,16 @@
 """What the API commands share: a client from the environment, output as tables for people or
-JSON for scripts, and errors turned into readable messages and exit codes (0 ok, 1 the request
-was refused, 2 the server or the network failed)."""
+JSON for scripts, and errors turned into readable messages and exit codes (docs/cli.md): 0 done,
+1 refused, 2 the command line itself was wrong, 3 the server or the network failed, 4 gave up
+waiting."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,13 +21,23 @@ from rich.table import Table
 if TYPE_CHECKING:
     from hostplane.client import Hostplane
 
-console = Console()
-err_console = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Output for people. Into a pipe, a file or a CI log, lines are as long as they are (a
+    value is never cut at 80 columns); on a terminal, or with COLUMNS set, they fit its width."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, width=100_000 if piped else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (the API's own "
                                                        "objects; see docs/cli.md).")]
-USER_ERROR, SERVER_ERROR = 1, 2
+USER_ERROR, USAGE_ERROR, SERVER_ERROR, TIMED_OUT = 1, 2, 3, 4  # 2: also click's own
 
 
 def client() -> Hostplane:
@@ -46,20 +59,27 @@ def api_command(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except errors.ApiError as exc:
-            _report(exc.code, exc.message, exc.details, exc.request_id, as_json)
+            report(exc.code, exc.message, exc.details, exc.request_id, as_json)
             raise typer.Exit(SERVER_ERROR if exc.status >= 500 else USER_ERROR) from None
         except errors.ConnectionFailed as exc:
-            _report("CONNECTION_FAILED", str(exc), {"fix": "Check HOSTPLANE_API_URL and that "
+            report("CONNECTION_FAILED", str(exc), {"fix": "Check HOSTPLANE_API_URL and that "
                                                           "the server is running."}, None, as_json)
             raise typer.Exit(SERVER_ERROR) from None
         except errors.HostplaneError as exc:
-            _report("CLIENT_ERROR", str(exc), {}, None, as_json)
+            report("CLIENT_ERROR", str(exc), {}, None, as_json)
             raise typer.Exit(USER_ERROR) from None
 
     return run  # type: ignore[return-value]
 
 
-def _report(code: str, message: str, details: dict[str, Any], request_id: str | None,
+def usage_error(message: str, fix: str, as_json: bool) -> NoReturn:
+    """A command line that can't be right (options that exclude each other), as click reports
+    a bad option: exit code 2."""
+    report("USAGE_ERROR", message, {"fix": fix}, None, as_json)
+    raise typer.Exit(USAGE_ERROR)
+
+
+def report(code: str, message: str, details: dict[str, Any], request_id: str | None,
             as_json: bool) -> None:
     if as_json:
         err_console.print_json(json.dumps({"error": {"code": code, "message": message,

@@ -4,19 +4,25 @@ conflicting and the exact fix."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hostplane.cli._api import (
+    TIMED_OUT,
     USER_ERROR,
     JsonFlag,
     api_command,
     client,
     console,
     emit_json,
+    err_console,
+    report,
     table,
+    usage_error,
 )
 if TYPE_CHECKING:
     from hostplane.client import Hostplane
@@ -25,7 +31,8 @@ domains = typer.Typer(help="Exact custom domains of deployments, computers and p
                       no_args_is_help=True)
 WaitFlag = Annotated[bool, typer.Option("--wait", help="Check again until verified, showing "
                                                        "progress.")]
-TimeoutOpt = Annotated[int, typer.Option("--timeout", help="Seconds to wait at most.")]
+TimeoutOpt = Annotated[int, typer.Option("--timeout", min=0, help="With --wait: seconds to wait "
+                                                                  "at most.")]
 EVERY = 30.0  # seconds between checks while waiting (verify is limited per organization and hour)
 
 
@@ -33,19 +40,22 @@ EVERY = 30.0  # seconds between checks while waiting (verify is limited per orga
 @api_command
 def domains_add(
     domain: str,
-    deployment: Annotated[str | None, typer.Option("--deployment", help="Deployment id.")] = None,
-    computer: Annotated[str | None, typer.Option("--computer", help="Computer id.")] = None,
-    project: Annotated[str | None, typer.Option("--project", help="Project id (routes to its "
-                                                                  "production deployment).")] = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", "--deployment-id",
+                                                   help="Deployment id.")] = None,
+    computer: Annotated[str | None, typer.Option("--computer", "--computer-id",
+                                                 help="Computer id.")] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "--project-id", help="Project id (routes to its production deployment).")]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Attach DOMAIN to one deployment, computer or project, and print the DNS to create."""
-    from hostplane.client import errors
-
     targets = [(t, i) for t, i in (("deployment", deployment), ("computer", computer),
                                    ("project", project)) if i]
     if len(targets) != 1:
-        raise errors.HostplaneError("Give exactly one of --deployment, --computer, --project.")
+        usage_error(f"{len(targets)} targets given for {domain}; a domain serves exactly one.",
+                    "Give exactly one of --deployment ID, --computer ID or --project ID.",
+                    as_json)
     with client() as hp:
         record = hp.domains.add(domain, target_type=targets[0][0], target_id=targets[0][1])
     if as_json:
@@ -70,7 +80,8 @@ def domains_list(as_json: JsonFlag = False) -> None:
 def domains_verify(domain: Annotated[str, typer.Argument(help="Domain id or name.")],
                    wait: WaitFlag = False, timeout: TimeoutOpt = 600,
                    as_json: JsonFlag = False) -> None:
-    """Check DNS now; with --wait, keep checking (every 30 s) until verified, or --timeout."""
+    """Check DNS now; with --wait, keep checking (every 30 s) until verified, or until --timeout
+    seconds have passed (exit code 4)."""
     with client() as hp:
         domain_id = _find(hp, domain).id
         record = _wait(lambda: hp.domains.verify(domain_id), wait, timeout, as_json)
@@ -154,42 +165,73 @@ def _records(record: Any, explain: bool = False) -> None:
 
 
 def _wait(check: Any, wait: bool, timeout: int, as_json: bool) -> Any:
-    """One check, or (--wait) checks until verified, with a spinner saying where it stands."""
+    """One check, or (--wait) checks until verified or `timeout` seconds have passed, saying
+    where it stands: a spinner on a terminal, else a line on stderr per check. Out of time, the
+    last record is printed as usual and the command ends with TIMED_OUT (exit code 4)."""
     from hostplane.client import errors
 
     if not wait:
         return check()
     deadline = time.monotonic() + timeout
-    with console.status("checking DNS…", spinner="dots") as status:
+    record = None
+    with _progress() as say:
         while True:
             try:
-                record = check()
+                record, pause, note = check(), EVERY, None
             except errors.RateLimited as exc:
-                record, pause = None, exc.retry_after or EVERY
-            else:
-                pause = EVERY
-                missing = [f"{r.type} {r.name}" for r in record.dns_records
-                           if r.required and r.status != "ok"]
-                if record.verified or time.monotonic() + pause > deadline:
-                    return record
-                status.update(f"{record.domain}: {record.status}; waiting for "
-                              f"{', '.join(missing) or 'DNS'} (next check in {pause:.0f} s)")
-            if time.monotonic() + pause > deadline:
-                if record is None:
-                    raise errors.HostplaneError("Timed out: verification is rate-limited.")
+                pause, note = exc.retry_after or EVERY, "checks are rate-limited"
+            if record is not None and record.verified:
                 return record
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            pause = min(pause, left)
+            say(f"{_standing(record, note)}; next check in {pause:.0f} s "
+                f"(gives up in {left:.0f} s)")
             time.sleep(pause)
+    if record is not None:
+        _show(record, as_json)
+    missing = _standing(record, "no check got through (rate-limited)")
+    report("TIMED_OUT", f"Gave up after {timeout} s: {missing}.",
+           {"fix": "Create the DNS records shown (hostplane domains doctor NAME explains "
+                   "each), then verify again; DNS changes can take minutes to reach resolvers. "
+                   "A longer --timeout waits longer."}, None, as_json)
+    raise typer.Exit(TIMED_OUT)
+
+
+def _standing(record: Any, note: str | None) -> str:
+    if record is None:
+        return note or "not checked yet"
+    missing = [f"{r.type} {r.name}" for r in record.dns_records
+               if r.required and r.status != "ok"]
+    return (f"{record.domain} is {record.status}"
+            + (f", waiting for {', '.join(missing)}" if missing else "")
+            + (f" ({note})" if note else ""))
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    """Progress on stderr: a spinner on a terminal, else one plain line per update."""
+    if err_console.is_terminal:
+        with err_console.status("checking DNS…", spinner="dots") as status:
+            yield status.update
+    else:
+        yield lambda line: typer.echo(line, err=True)
 
 
 def _finish(record: Any, as_json: bool) -> None:
+    _show(record, as_json)
+    if not record.verified:
+        raise typer.Exit(USER_ERROR)
+
+
+def _show(record: Any, as_json: bool) -> None:
     if as_json:
         emit_json(record)
     else:
         console.print(f"{record.domain}: {record.status}", highlight=False)
         if not record.verified:
             _records(record, explain=True)
-    if not record.verified:
-        raise typer.Exit(USER_ERROR)
 
 
 def organization_domain(kind: str) -> typer.Typer:
@@ -225,7 +267,8 @@ def organization_domain(kind: str) -> typer.Typer:
     @api_command
     def verify_domain(wait: WaitFlag = False, timeout: TimeoutOpt = 600,
                       as_json: JsonFlag = False) -> None:
-        """Check DNS now; with --wait, keep checking until verified (or --timeout)."""
+        """Check DNS now; with --wait, keep checking (every 30 s) until verified, or until
+        --timeout seconds have passed (exit code 4)."""
         with client() as hp:
             record = _wait(getattr(hp, f"{kind}_domain").verify, wait, timeout, as_json)
         _finish(record, as_json)

@@ -1,5 +1,6 @@
-"""The `hostplane` command: operator commands (serve, api, worker, accounts, keys, tenants, db),
-and the API's own commands (org, setup, workspaces, …), which talk to a running server."""
+"""The `hostplane` command: operator commands (serve, api, edge, worker, accounts, keys, tenants,
+db; caddyfile and down have modules of their own), and the API's own commands (org, setup,
+workspaces, …, one module per group), which talk to a running server."""
 
 from __future__ import annotations
 
@@ -8,22 +9,31 @@ import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from hostplane import __version__, errors
 from hostplane.cli import (
+    _help,
     backup_cli,
     branding_cli,
     caddy_cli,
+    computers_cli,
+    databases_cli,
+    deployments_cli,
     domains_cli,
+    down_cli,
     org_cli,
-    resources_cli,
+    sandboxes_cli,
+    workspaces_cli,
 )
+from hostplane.cli._api import console
+from hostplane.cli._operator import container as _container
+from hostplane.cli._operator import fail as _fail
+
+_help.install()
 
 # The operator commands import the server's modules (database, services) when they run, not when
 # the command line starts: `hostplane --help` and the API commands never pay for them.
 if TYPE_CHECKING:
-    from hostplane.api.container import Container
     from hostplane.tokens.models import SigningKey
 
 app = typer.Typer(
@@ -59,38 +69,24 @@ app.add_typer(tenants, name="tenants")
 # The API, from a terminal (HOSTPLANE_API_URL and HOSTPLANE_API_KEY).
 app.add_typer(org_cli.org, name="org")
 app.command("setup")(org_cli.setup)
-app.add_typer(resources_cli.workspaces, name="workspaces")
-app.add_typer(resources_cli.projects, name="projects")
-app.add_typer(resources_cli.sandboxes, name="sandboxes")
-app.add_typer(resources_cli.deployments, name="deployments")
+app.add_typer(workspaces_cli.workspaces, name="workspaces")
+app.add_typer(workspaces_cli.projects, name="projects")
+app.add_typer(sandboxes_cli.sandboxes, name="sandboxes")
+app.add_typer(databases_cli.databases, name="databases")
+app.add_typer(deployments_cli.deployments, name="deployments")
+app.add_typer(computers_cli.computers, name="computers")
 app.add_typer(domains_cli.domains, name="domains")
 app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
 app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
 app.command("caddyfile")(caddy_cli.caddyfile)
+app.command("down")(down_cli.down)
 app.command("backup")(backup_cli.backup)
 app.command("restore")(backup_cli.restore)
 
-console = Console()
-err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
-
-
-def _container() -> Container:
-    from hostplane.api.container import Container
-    from hostplane.db.migrate import upgrade
-    from hostplane.settings import get_settings
-
-    container = Container.build(get_settings())
-    upgrade(container.database)
-    return container
-
-
-def _fail(exc: errors.HostplaneError) -> None:
-    err_console.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    raise typer.Exit(1)
 
 
 def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
@@ -229,7 +225,7 @@ def accounts_create(
                                          now=container.clock.now())
             _key, secret = create_key(session, tenant_id=tenant.id, name="default")
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     result = {"tenant_id": tenant.id, "slug": tenant.slug, "name": tenant.name, "api_key": secret}
     if as_json:
         print(json.dumps(result))
@@ -256,14 +252,20 @@ def keys_create(
     with container.database.transaction() as session:
         org = find_organization(session, tenant)
         if org is None:
-            err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
-            raise typer.Exit(1)
+            _fail(_no_organization(tenant), as_json)
         key, secret = create_key(session, tenant_id=org.id, name=name)
     result = {"id": key.id, "api_key": secret, "key_prefix": key.key_prefix}
     if as_json:
         print(json.dumps(result))
     else:
         console.print(f"key {key.id}  {secret}  [dim](shown once)[/dim]")
+
+
+def _no_organization(tenant: str) -> errors.NotFound:
+    return errors.NotFound(f"No organization {tenant!r} on this hostplane.", code="ORG_NOT_FOUND",
+                           field="tenant", rule="an organization's id or slug",
+                           fix="Use the tenant_id or slug that `hostplane accounts create` "
+                               "printed.")
 
 
 def _signing_view(key: SigningKey) -> dict[str, object]:
@@ -325,7 +327,7 @@ def keys_revoke_signing(
         with container.database.transaction() as session:
             view = _signing_view(signing.revoke(session, kid, container.clock.now()))
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     if as_json:
         print(json.dumps(view))
     else:
@@ -341,7 +343,8 @@ def tenants_set_deployment_domain(
                            "URLs use it at once instead of waiting for DNS verification.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Set an organization's deployment domain (spec §5: operator-managed in V1)."""
+    """Set an organization's deployment domain (operators manage it; organizations manage
+    their preview domain themselves)."""
     from hostplane.db.scope import Scope
     from hostplane.domains.models import DEPLOYMENT
     from hostplane.domains.schemas import TenantDomainPublic
@@ -353,8 +356,7 @@ def tenants_set_deployment_domain(
         with container.database.transaction() as session:
             org = find_organization(session, tenant)
             if org is None:
-                err_console.print(f"[red]error[/red] ORG_NOT_FOUND: no organization {tenant!r}")
-                raise typer.Exit(1)
+                raise _no_organization(tenant)
             scope = Scope(session, org.id)
             view = set_tenant_domain(scope, DEPLOYMENT, domain, container.platform,
                                      container.clock.now(), field="domain")
@@ -362,7 +364,7 @@ def tenants_set_deployment_domain(
                 mark_verified(scope, DEPLOYMENT, container.clock.now())
             record = TenantDomainPublic.of(view, container.settings)
     except errors.HostplaneError as exc:
-        _fail(exc)
+        _fail(exc, as_json)
     if as_json:
         print(record.model_dump_json())
     else:

@@ -187,8 +187,17 @@ class Databases(Resource):
     def list(self, **filters: Any) -> Any:
         return self._run(Call("GET", "/databases", params=filters, model=m.Database, many=True))
 
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/databases", params=filters, model=m.Database,
+                                many=True))
+
     def get(self, database_id: str) -> Any:
         return self._run(Call("GET", f"/databases/{database_id}", model=m.Database))
+
+    def update(self, database_id: str, **fields: Any) -> Any:
+        """A new `name` and/or `metadata`."""
+        return self._run(Call("PATCH", f"/databases/{database_id}", json=fields,
+                              model=m.Database))
 
     def credentials(self, database_id: str) -> Any:
         """{engine, url, host, port, database, username, password}."""
@@ -214,8 +223,17 @@ class Computers(Resource):
     def list(self, **filters: Any) -> Any:
         return self._run(Call("GET", "/computers", params=filters, model=m.Computer, many=True))
 
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/computers", params=filters, model=m.Computer,
+                                many=True))
+
     def get(self, computer_id: str) -> Any:
         return self._run(Call("GET", f"/computers/{computer_id}", model=m.Computer))
+
+    def update(self, computer_id: str, **fields: Any) -> Any:
+        """A new `name` and/or `metadata`."""
+        return self._run(Call("PATCH", f"/computers/{computer_id}", json=fields,
+                              model=m.Computer))
 
     def delete(self, computer_id: str) -> Any:
         return self._run(Call("DELETE", f"/computers/{computer_id}"))

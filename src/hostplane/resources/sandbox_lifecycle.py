@@ -111,6 +111,24 @@ def enforce_timeouts(container: Container) -> int:
     return stopped
 
 
+def stop_all(container: Container, reason: str) -> list[str]:
+    """Stop every running, paused or failed sandbox of this data dir and record why (an
+    always_on one too: it stays stopped until started); answers their ids."""
+    driver = container.driver
+    assert driver is not None
+    with container.database.transaction() as session:
+        ids = list(session.scalars(select(Sandbox.id).where(
+            Sandbox.state.in_((*STOPPABLE, "error")), Sandbox.destroyed_at.is_(None))))
+    stopped = []
+    for sandbox_id in ids:
+        with _row(container, sandbox_id) as sandbox:
+            if sandbox is not None and sandbox.state in (*STOPPABLE, "error"):
+                driver.stop_sandbox(sandbox_id)
+                _set(sandbox, "stopped", reason)
+                stopped.append(sandbox_id)
+    return stopped
+
+
 def reconcile_sandboxes(container: Container) -> int:
     """Bring records and this machine into agreement; answers how many changed. A record that
     says running or paused with nothing behind it (the machine restarted, its processes died) is

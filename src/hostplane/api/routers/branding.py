@@ -38,13 +38,16 @@ async def reset_branding(ctx: Writer, request: Request) -> BrandingPublic:
     return BrandingPublic.of(None)
 
 
-for base in ("/tenant/branding", "/settings/branding"):  # Client quirk: the SDKs use both
+# Client quirk: the SDKs use both (operation ids getBranding, getSettingsBranding, …).
+for base, kind in (("/tenant/branding", ""), ("/settings/branding", "_settings")):
     router.add_api_route(base, get_branding, methods=["GET"], response_model=BrandingPublic,
-                         summary="The organization's branding (every alias of every field)")
+                         summary="The organization's branding (every alias of every field)",
+                         name=f"get{kind}_branding")
     router.add_api_route(base, set_branding, methods=["PUT"], response_model=BrandingPublic,
-                         summary="Change branding: a merge; flat or {\"branding\": {...}} bodies")
+                         summary="Change branding: a merge; flat or {\"branding\": {...}} bodies",
+                         name=f"set{kind}_branding")
     router.add_api_route(base, reset_branding, methods=["DELETE"], response_model=BrandingPublic,
-                         summary="Back to the platform's defaults")
+                         summary="Back to the platform's defaults", name=f"reset{kind}_branding")
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "image/png": {"schema": {"type": "string", "format": "binary"}},

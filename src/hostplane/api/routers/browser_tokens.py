@@ -52,7 +52,7 @@ async def create_browser_token(body: BrowserTokenCreate, ctx: Minter,
 # The client contract's suggested alias for the TypeScript seed's browserTokens.create.
 router.add_api_route("/tokens/browser", create_browser_token, methods=["POST"],
                      response_model=Data[BrowserTokenCreated], status_code=201,
-                     summary="Same as POST /browser-tokens")
+                     summary="Same as POST /browser-tokens", name="create_tokens_browser")
 
 
 @router.post("/tokens/scoped", response_model=Data[BrowserTokenCreated], status_code=201,
@@ -75,18 +75,22 @@ async def revoke_token(token_id: str, ctx: Minter) -> Data[BrowserTokenPublic]:
     return Data(data=BrowserTokenPublic.of(record, ctx.now))
 
 
-for base in ("/browser-tokens", "/tokens/scoped"):
+for base, kind in (("/browser-tokens", ""), ("/tokens/scoped", "_scoped")):
     router.add_api_route(base, list_tokens, methods=["GET"],
                          response_model=DataList[BrowserTokenPublic],
-                         summary="Tokens issued (never the tokens themselves), newest last")
+                         summary="Tokens issued (never the tokens themselves), newest last",
+                         name=f"list{kind}_tokens")
     router.add_api_route(f"{base}/{{token_id}}", revoke_token, methods=["DELETE"],
                          response_model=Data[BrowserTokenPublic],
-                         summary="Revoke one token; its next request is refused")
+                         summary="Revoke one token; its next request is refused",
+                         name=f"revoke{kind}_token")
 
 
 @router.post("/browser-tokens/revoke-user", response_model=Data[RevokedUser],
              summary="Revoke every token an external user holds now")
 async def revoke_user(body: RevokeUser, ctx: Minter) -> Data[RevokedUser]:
+    """Every token `external_user_id` holds now is refused from its next request on (an end
+    user who signs out everywhere, or leaves); tokens minted later work. Answers how many."""
     count = await ctx.run(service.revoke_user, body.external_user_id, ctx.now)
     return Data(data=RevokedUser(external_user_id=body.external_user_id, revoked=count,
                                  revoked_before=ctx.now))
@@ -103,6 +107,8 @@ async def get_origins(
             summary="Set the web origins browser tokens may be used from (CORS)")
 async def set_origins(body: BrowserOrigins, ctx: Annotated[
         RequestContext, needs("organization:manage")]) -> BrowserOriginsPublic:
+    """The web origins (scheme://host[:port]) whose pages may call the API with a browser
+    token: CORS answers them, and no other origin."""
     return BrowserOriginsPublic(origins=await ctx.run(service.set_origins, body.origins))
 
 

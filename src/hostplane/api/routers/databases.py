@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, status
 
 from hostplane.api.deps import RequestContext, needs
-from hostplane.api.envelopes import Data, DataList, Paging
+from hostplane.api.envelopes import Data, DataList, Deleted, Paging
 from hostplane.api.filters import Filters
 from hostplane.resources import databases
 from hostplane.resources.database_schemas import (
@@ -51,9 +51,9 @@ async def update_database(database_id: str, body: DatabaseUpdate,
 
 
 @router.delete("/{database_id}", summary="Delete a database")
-async def delete_database(database_id: str, ctx: Writer) -> Data[dict[str, Any]]:
+async def delete_database(database_id: str, ctx: Writer) -> Data[Deleted]:
     database = await ctx.run(databases.delete_database, database_id, ctx.env)
-    return Data(data={"id": database.id, "object": "database", "deleted": True})
+    return Data(data=Deleted(id=database.id, object="database", deleted=True))
 
 
 @router.get("/{database_id}/credentials", response_model=Data[DatabaseCredentials],

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, status
 
 from hostplane import errors
 from hostplane.api.deps import RequestContext, needs
-from hostplane.api.envelopes import Data, DataList, Paging
+from hostplane.api.envelopes import Data, DataList, Deleted, Paging
 from hostplane.api.filters import Filters
 from hostplane.resources import deployments
 from hostplane.resources.deployment_schemas import (
@@ -72,6 +72,6 @@ async def update_deployment(deployment_id: str, body: DeploymentUpdate,
 
 
 @router.delete("/deployments/{deployment_id}", summary="Delete a deployment")
-async def delete_deployment(deployment_id: str, ctx: Writer) -> Data[dict[str, Any]]:
+async def delete_deployment(deployment_id: str, ctx: Writer) -> Data[Deleted]:
     deployment = await ctx.run(deployments.delete_deployment, deployment_id, ctx.env)
-    return Data(data={"id": deployment.id, "object": "deployment", "deleted": True})
+    return Data(data=Deleted(id=deployment.id, object="deployment", deleted=True))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
 
 from hostplane.api.deps import RequestContext, needs
-from hostplane.api.envelopes import Data
+from hostplane.api.envelopes import Data, Deleted
 from hostplane.resources import previews
 from hostplane.resources.preview_schemas import ExposeRequest, PreviewCreate, PreviewPublic
 
@@ -22,6 +22,9 @@ Writer = Annotated[RequestContext, needs("sandbox:write")]
              responses={200: {"model": Data[PreviewPublic], "description": "Already exposed"}})
 async def expose(sandbox_id: str, ctx: Writer, response: Response,
                  body: Annotated[ExposeRequest | None, Body()] = None) -> Data[PreviewPublic]:
+    """Safe to repeat: exposing a port that already has a preview answers that preview with
+    200 instead of 201. The URL is on the organization's preview domain once verified, else
+    the platform's."""
     port = (body or ExposeRequest()).port
     view = await ctx.run(previews.expose_port, sandbox_id, port, ctx.env)
     if view.reused:
@@ -54,6 +57,6 @@ async def get_preview(sandbox_id: str, preview_id: str, ctx: Reader) -> Data[Pre
 
 
 @router.delete("/previews/{preview_id}", summary="Delete a preview")
-async def delete_preview(sandbox_id: str, preview_id: str, ctx: Writer) -> Data[dict[str, Any]]:
+async def delete_preview(sandbox_id: str, preview_id: str, ctx: Writer) -> Data[Deleted]:
     preview = await ctx.run(previews.delete_preview, sandbox_id, preview_id)
-    return Data(data={"id": preview.id, "object": "preview", "deleted": True})
+    return Data(data=Deleted(id=preview.id, object="preview", deleted=True))

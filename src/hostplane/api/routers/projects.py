@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from hostplane.api.deps import RequestContext, needs
-from hostplane.api.envelopes import Data, DataList, Paging
+from hostplane.api.envelopes import Data, DataList, Deleted, Paging
 from hostplane.resources import lifecycle, usage
 from hostplane.tenancy import projects
 from hostplane.tenancy.schemas import ProjectCreate, ProjectMove, ProjectPublic, ProjectUpdate
@@ -53,14 +53,16 @@ async def update_project(project_id: str, body: ProjectUpdate, ctx: Writer) -> D
 
 
 @router.delete("/{project_id}", summary="Delete a project (never a workspace's default project)")
-async def delete_project(project_id: str, ctx: Writer) -> dict[str, Any]:
+async def delete_project(project_id: str, ctx: Writer) -> Deleted:
     project = await ctx.run(lifecycle.delete_project, project_id, ctx.env)
-    return {"id": project.id, "object": "project", "deleted": True}
+    return Deleted(id=project.id, object="project", deleted=True)
 
 
 @router.post("/{project_id}/move", response_model=Data[ProjectPublic],
              summary="Move a project to another workspace")
 async def move_project(project_id: str, body: ProjectMove, ctx: Writer) -> Data[ProjectPublic]:
+    """Moves the project, with what it owns, to `workspace_id`. A workspace's default project
+    cannot move; a project slug already taken there is 409."""
     moved = await ctx.run(lifecycle.move_project, project_id, body.target_workspace_id)
     return Data(data=ProjectPublic.of(moved))
 

@@ -30,6 +30,11 @@ OCTETS = {200: {"content": {"application/octet-stream": {}}, "description": "The
 @router.post("/exec", response_model=Data[ExecPublic],
              summary="Run a shell command in the sandbox and wait for it")
 async def exec_command(sandbox_id: str, body: ExecRequest, ctx: Exec) -> Data[ExecPublic]:
+    """Runs `command` with `/bin/sh -c` in the sandbox's working directory (or `cwd`) and
+    answers once it has ended: its stdout and stderr (each kept up to 1 MiB; `truncated`
+    says when more was cut), `exit_code`, and `timed_out` when `timeout` ran out (the
+    command is then killed and `exit_code` is 124). A command that fails is still a 200:
+    read `exit_code`. A stopped or paused sandbox is 409 with the fix."""
     cwd, timeout = body.limits(ctx.settings.exec_timeout_max_seconds)
     sandbox = await ctx.run(runnable_sandbox, sandbox_id)
     env = {**sandbox.env, **(body.env or {})}

@@ -67,6 +67,9 @@ def _exec_frames(output: Generator[tuple[str, bytes], None, ExecResult]) -> Iter
              summary="Start a command in the background; it runs until it ends, is stopped, its "
                      "timeout runs out or the sandbox stops")
 async def start_process(sandbox_id: str, body: ProcessCreate, ctx: Exec) -> Data[ProcessPublic]:
+    """Answers at once with the process's id; read its output with GET
+    …/processes/{process_id}/logs, stop it with DELETE. Use it for dev servers: whatever it
+    listens on appears in GET …/ports with a preview URL."""
     sandbox = await ctx.run(runnable_sandbox, sandbox_id)
     env = {**sandbox.env, **(body.env or {})}
     info = await ctx.call(ctx.env.driver.start_process, sandbox.id, body.command,

@@ -48,6 +48,7 @@ async def list_sandboxes(
 @router.get("/by-name/{name}", response_model=Data[SandboxPublic],
             summary="The newest live sandbox with this name")
 async def get_sandbox_by_name(name: str, ctx: Reader) -> Data[SandboxPublic]:
+    """Names are not unique: this answers the newest live sandbox with the name, or 404."""
     return Data(data=SandboxPublic.of(await ctx.run(sandboxes.get_sandbox_by_name, name, ctx.env)))
 
 
@@ -66,6 +67,8 @@ async def update_sandbox(sandbox_id: str, body: SandboxUpdate, ctx: Writer) -> D
 @router.get("/{sandbox_id}/readiness", response_model=Data[dict[str, Any]],
             summary="Whether the sandbox takes commands (what the SDK's wait_until_ready polls)")
 async def sandbox_readiness(sandbox_id: str, ctx: Reader) -> Data[dict[str, Any]]:
+    """`{ready, state, status_reason}`: ready is true once the sandbox takes commands. Poll
+    it after a create instead of retrying commands."""
     return Data(data=await ctx.run(sandboxes.readiness, sandbox_id))
 
 

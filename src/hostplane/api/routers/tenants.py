@@ -55,7 +55,7 @@ async def get_organization(tenant_id: str, ctx: Reader) -> OrganizationPublic:
 @router.put("/tenants/{tenant_id}", response_model=OrganizationPublic,
             summary="Set the organization name once; the permanent slug derives from it")
 @router.patch("/tenants/{tenant_id}", response_model=OrganizationPublic,
-              summary="Same as PUT: set the organization name once")
+              summary="Same as PUT: set the organization name once", name="patch_organization")
 async def update_organization(
     tenant_id: str, body: OrganizationUpdate, ctx: Manager
 ) -> OrganizationPublic:

@@ -32,6 +32,8 @@ UPLOAD_PATH = r"^/api/v1/deployments/[^/]+/versions$"  # its own body limit (a b
              summary="Publish a sandbox folder as a new version (promoted unless promote=false)")
 async def publish(deployment_id: str, body: PublishRequest, ctx: Writer,
                   request: Request) -> Data[PublishResult]:
+    """Copies the sandbox folder `output_path` as a new, unchangeable version of the deployment
+    and, unless `promote` is false, serves it at once at every URL of the deployment."""
     quota = ctx.env.capacity.storage_quota_mb
     room = await ctx.run(versions.check_publish, deployment_id, body.source_sandbox_id, quota)
     files = versions.sandbox_files(ctx.env.driver, body.source_sandbox_id,
@@ -55,6 +57,8 @@ async def publish(deployment_id: str, body: PublishRequest, ctx: Writer,
 async def upload_version(deployment_id: str, ctx: Writer, request: Request,
                          promote: Annotated[bool, Query(description="Serve it at once")] = False
                          ) -> Data[PublishResult]:
+    """The body is the archive itself: a gzip-compressed tar of regular files and folders. The
+    version is kept; `promote=true` also serves it at once."""
     quota = ctx.env.capacity.storage_quota_mb
     # 404 before the body is read; then the room its files may take.
     room = await ctx.run(versions.upload_room, deployment_id, quota)
@@ -98,6 +102,8 @@ async def promote(deployment_id: str, version_id: str, ctx: Writer) -> Data[Depl
              summary="Serve the version before the active one (or version_id)")
 async def rollback(deployment_id: str, ctx: Writer,
                    body: RollbackRequest | None = None) -> Data[DeploymentPublic]:
+    """Serves the version before the active one, or `version_id` when given. Versions are
+    never changed, so rolling forward again is a promote."""
     view = await ctx.run(versions.rollback, deployment_id,
                          body.version_id if body else None, ctx.env)
     return Data(data=DeploymentPublic.of(view))

@@ -83,6 +83,8 @@ async def delete_workspace(
     dry_run: Annotated[bool, Query(description="Only report what would be deleted.")] = False,
     force: Annotated[bool, Query(description="Accepted for the CLI; deletion cascades to its projects and resources.")] = False,
 ) -> dict[str, Any]:
+    """Deletes the workspace with its projects and their resources. With `dry_run=true` nothing
+    changes and `would_delete` counts what would go."""
     if dry_run:
         held = await ctx.run(usage.workspace_usage, workspace_id, ctx.now)
         return {"id": workspace_id, "object": "workspace", "deleted": False, "dry_run": True,
