@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ from hostplane import errors
 from hostplane.compute import _disk, _holder, _layout, _paths, _processes, _runner, _uids
 from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
+from hostplane.compute._uids import UidRange
 from hostplane.compute.port import (
     SANDBOX,
     WORKSPACE,
@@ -31,6 +33,7 @@ from hostplane.compute.port import (
     SandboxSpec,
 )
 
+log = logging.getLogger("hostplane.compute")
 ISOLATION_MODES = ("auto", "bubblewrap", "none")
 _SANDBOX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_FILE = "env.json"
@@ -77,9 +80,12 @@ class LocalDriver(SandboxFiles):
         self._holders: dict[str, subprocess.Popen[bytes]] = {}  # started here: reaped on stop
         self._background: list[subprocess.Popen[bytes]] = []  # started here: reaped when done
         self.cgroups = cgroups if cgroups is not None else Cgroups()
-        self.uids = uids if uids is not None else _uids.UidRange()
+        self.uids = uids if uids is not None else UidRange()
         # Why sandboxes get no disk quota here (None: each workspace is a filesystem of its own).
         self.disk_problem = _disk.unavailable()
+        if self.disk_problem:
+            log.warning("Sandbox disk quotas are off: %s. disk_mb is recorded but not enforced; "
+                        "see docs/security.md.", self.disk_problem)
 
     # Lifecycle
 
