@@ -6,28 +6,41 @@ only takes the host space its files do. The mount outlives the sandbox's process
 files stay readable through the API) and is made again when it is missing (the machine
 restarted). It needs root, mkfs.ext4 and loop devices; `unavailable()` says which is missing, and
 then workspaces are plain directories without a quota.
+
+A new disk is a copy of an empty filesystem of its size, made once per size
+(`<root>/.disks/<size>.img`): copying its few hundred KiB of metadata takes about a millisecond,
+where mkfs takes tens (all its copies share the filesystem UUID, which nothing here uses).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import os
+import secrets
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
 IMAGE = "disk.img"
-# nosuid: a file the sandbox marks setuid gives nobody its owner's rights; nodev: no device files.
-_OPTIONS = "loop,nosuid,nodev,noatime"
+_TEMPLATES = ".disks"
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+# nosuid: a file the sandbox marks setuid gives nobody its owner's rights; nodev: no device files.
+_MS_NOSUID, _MS_NODEV, _MS_NOATIME, _MNT_DETACH = 0x2, 0x4, 0x400, 0x2
+# <linux/loop.h>: a free device, and one call that attaches a file to it (Linux 5.8). With
+# autoclear the device lets go of the image by itself once the last mount of it is gone.
+_LOOP_CTL_GET_FREE, _LOOP_CONFIGURE, _LO_FLAGS_AUTOCLEAR = 0x4C82, 0x4C0A, 4
+_LOOP_CONFIG = struct.Struct("=II52xI240x")  # fd, block_size, loop_info64 (lo_flags at +52)
 
 
 def unavailable() -> str | None:
     """Why this machine cannot give sandboxes disk quotas, or None when it can."""
     if os.geteuid() != 0:
         return "hostplane does not run as root (loop mounts need it)"
-    missing = [tool for tool in ("mkfs.ext4", "mount", "umount") if shutil.which(tool) is None]
-    if missing:
-        return f"{', '.join(missing)} was not found (apt-get install e2fsprogs mount)"
+    if shutil.which("mkfs.ext4", path=_PATH) is None:
+        return "mkfs.ext4 was not found (apt-get install e2fsprogs)"
     if not os.path.exists("/dev/loop-control"):
         return "the kernel offers no loop devices (/dev/loop-control is missing; modprobe loop)"
     return None
@@ -36,39 +49,127 @@ def unavailable() -> str | None:
 def make(home: Path, workspace: Path, size_mb: int, owner: int) -> None:
     """A new, empty filesystem of `size_mb` for the workspace, mounted on it and owned by
     `owner` (the sandbox's uid)."""
-    image = home / IMAGE
-    fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    _copy_sparse(_template(home.parent / _TEMPLATES, size_mb), home / IMAGE)
+    workspace.mkdir(mode=0o700, exist_ok=True)
+    mount(home, workspace)
+    os.chown(workspace, owner, owner)
+
+
+def _template(templates: Path, size_mb: int) -> Path:
+    """The empty filesystem of `size_mb` new disks are copies of, made on first use."""
+    template = templates / f"{size_mb}.img"
+    if template.exists():
+        return template
+    templates.mkdir(mode=0o700, exist_ok=True)
+    temp = templates / f".{size_mb}-{secrets.token_hex(4)}.img"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         os.ftruncate(fd, size_mb * 1024 * 1024)  # sparse: nothing is written yet
     finally:
         os.close(fd)
-    # -m 0: no blocks kept back for root, so disk_mb is what the sandbox can fill. Lazy
-    # initialisation, no discard and no room reserved for growing it offline keep this to a few
-    # milliseconds whatever the size (half of it went to the reserve at 10 GiB).
-    _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^resize_inode", "-E",
-          f"lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner={owner}:{owner}",
-          str(image)])
-    workspace.mkdir(mode=0o700, exist_ok=True)
-    mount(home, workspace)
-    (workspace / "lost+found").rmdir()  # the sandbox's workspace starts empty, as before
+    try:
+        # -m 0: no blocks kept back for root, so disk_mb is what the sandbox can fill. Lazy
+        # initialisation (its metadata stays small), no discard, and no room reserved for
+        # growing it offline (half of mkfs's time at 10 GiB).
+        _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^resize_inode", "-E",
+              "lazy_itable_init=1,lazy_journal_init=1,nodiscard", str(temp)])
+        _without_lost_found(temp)  # a sandbox's workspace starts empty, as before
+        os.replace(temp, template)  # whole or not at all, for every process on the machine
+    finally:
+        temp.unlink(missing_ok=True)
+    return template
+
+
+def _without_lost_found(image: Path) -> None:
+    mountpoint = image.with_suffix(".mnt")
+    mountpoint.mkdir(mode=0o700)
+    try:
+        mount(image.parent, mountpoint, image=image)
+        try:
+            (mountpoint / "lost+found").rmdir()
+        finally:
+            unmount(mountpoint)
+    finally:
+        mountpoint.rmdir()
+
+
+def _copy_sparse(source: Path, dest: Path) -> None:
+    """Copy `source` to the new file `dest`, its holes left holes."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.ftruncate(dst, os.fstat(src).st_size)
+            end = 0
+            while True:
+                try:
+                    start = os.lseek(src, end, os.SEEK_DATA)
+                except OSError:  # ENXIO: no data past `end`
+                    return
+                end = os.lseek(src, start, os.SEEK_HOLE)
+                at = start
+                while at < end:
+                    at += os.copy_file_range(src, dst, end - at, at, at)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
 
 
 def has_image(home: Path) -> bool:
     return (home / IMAGE).exists()
 
 
-def mount(home: Path, workspace: Path) -> None:
-    """Mount the image on the workspace unless it is already there."""
-    if not os.path.ismount(workspace):
-        _run(["mount", "-t", "ext4", "-o", _OPTIONS, str(home / IMAGE), str(workspace)])
+def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
+    """Mount the image (the sandbox's, in `home`) on the workspace unless it is already there.
+    System calls rather than mount(8): milliseconds less of every create, more with many
+    sandboxes mounted (mount(8) reads the whole mount table)."""
+    if os.path.ismount(workspace):
+        return
+    device = _attach(image or home / IMAGE)
+    try:
+        if _libc().mount(f"/dev/loop{device[0]}".encode(), str(workspace).encode(), b"ext4",
+                         _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
+    finally:
+        os.close(device[1])  # the mount holds the device now (autoclear)
 
 
 def unmount(workspace: Path) -> None:
     """Unmount the workspace (its processes were ended before); a file the API still holds open
     only delays the release of the loop device, not the removal."""
     if os.path.ismount(workspace):
-        if subprocess.run(["umount", str(workspace)], capture_output=True).returncode != 0:
-            _run(["umount", "--lazy", str(workspace)])
+        libc = _libc()
+        if libc.umount2(str(workspace).encode(), 0) != 0:
+            libc.umount2(str(workspace).encode(), _MNT_DETACH)
+
+
+def _attach(image: Path) -> tuple[int, int]:
+    """A loop device showing `image`: its number and an open descriptor of it."""
+    for _ in range(10):  # another process may take the free device first
+        control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            number = fcntl.ioctl(control, _LOOP_CTL_GET_FREE)
+        finally:
+            os.close(control)
+        device = os.open(f"/dev/loop{number}", os.O_RDWR | os.O_CLOEXEC)
+        backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.ioctl(device, _LOOP_CONFIGURE, _LOOP_CONFIG.pack(backing, 0,
+                                                                   _LO_FLAGS_AUTOCLEAR))
+            return number, device
+        except OSError as exc:
+            os.close(device)
+            if exc.errno != errno.EBUSY:
+                raise
+        finally:
+            os.close(backing)
+    raise OSError(errno.EBUSY, "no free loop device")
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _run(argv: list[str]) -> None:
