@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -184,5 +185,28 @@ def test_writing_past_disk_mb_fails_inside_and_leaves_the_host_alone(driver):
     assert os.stat(image).st_blocks * 512 <= 260 * 2**20  # the host gave it no more than that
     # Its files persist across stop and start, as before.
     driver.stop_sandbox(sandbox_id)
+    assert driver.start_sandbox(sandbox_id).running
+    assert driver.exec(sandbox_id, "cat kept.txt").stdout == "kept"
+
+
+def test_a_disk_comes_back_after_a_reboot_mounted_once(driver):
+    if driver.disk_problem:
+        pytest.skip(f"no disk quotas here ({driver.disk_problem})")
+    sandbox_id = _sandbox(driver, disk_mb=256)
+    driver.write_file(sandbox_id, "kept.txt", b"kept")
+    driver.stop_sandbox(sandbox_id)
+    workspace = driver.root / sandbox_id / "workspace"
+    _disk.unmount(workspace)  # what a reboot leaves: the image, no mount
+    assert not os.path.ismount(workspace)
+    readers = [threading.Thread(target=driver.list_files, args=(sandbox_id, "/workspace"))
+               for _ in range(8)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    mounts = [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+              if f" {workspace} " in line]
+    assert len(mounts) == 1  # one loop device writes the image, never two
+    assert driver.read_file(sandbox_id, "kept.txt", max_bytes=10) == b"kept"
     assert driver.start_sandbox(sandbox_id).running
     assert driver.exec(sandbox_id, "cat kept.txt").stdout == "kept"

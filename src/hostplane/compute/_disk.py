@@ -18,6 +18,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import struct
@@ -43,6 +44,9 @@ def unavailable() -> str | None:
         return "mkfs.ext4 was not found (apt-get install e2fsprogs)"
     if not os.path.exists("/dev/loop-control"):
         return "the kernel offers no loop devices (/dev/loop-control is missing; modprobe loop)"
+    release = os.uname().release
+    if tuple(int(part) for part in re.findall(r"\d+", release)[:2]) < (5, 8):
+        return f"the kernel ({release}) is older than 5.8 (no LOOP_CONFIGURE)"
     return None
 
 
@@ -126,14 +130,29 @@ def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
     sandboxes mounted (mount(8) reads the whole mount table)."""
     if os.path.ismount(workspace):
         return
-    device = _attach(image or home / IMAGE)
+    image = image or home / IMAGE
+    lock = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if _libc().mount(f"/dev/loop{device[0]}".encode(), str(workspace).encode(), b"ext4",
-                         _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
+        # One mount at a time: two processes mounting the same image through two loop devices
+        # would each write the filesystem as if it were theirs alone. (Locked through a
+        # descriptor of its own: the loop device keeps the one it is given, and its lock.)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.ismount(workspace):
+            return
+        backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            number, device = _attach(backing)
+        finally:
+            os.close(backing)
+        try:
+            if _libc().mount(f"/dev/loop{number}".encode(), str(workspace).encode(), b"ext4",
+                             _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
+        finally:
+            os.close(device)  # the mount holds the device now (autoclear)
     finally:
-        os.close(device[1])  # the mount holds the device now (autoclear)
+        os.close(lock)
 
 
 def unmount(workspace: Path) -> None:
@@ -145,8 +164,8 @@ def unmount(workspace: Path) -> None:
             libc.umount2(str(workspace).encode(), _MNT_DETACH)
 
 
-def _attach(image: Path) -> tuple[int, int]:
-    """A loop device showing `image`: its number and an open descriptor of it."""
+def _attach(backing: int) -> tuple[int, int]:
+    """A loop device showing the open image `backing`: its number and a descriptor of it."""
     for _ in range(10):  # another process may take the free device first
         control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
         try:
@@ -154,7 +173,6 @@ def _attach(image: Path) -> tuple[int, int]:
         finally:
             os.close(control)
         device = os.open(f"/dev/loop{number}", os.O_RDWR | os.O_CLOEXEC)
-        backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.ioctl(device, _LOOP_CONFIGURE, _LOOP_CONFIG.pack(backing, 0,
                                                                    _LO_FLAGS_AUTOCLEAR))
@@ -163,8 +181,6 @@ def _attach(image: Path) -> tuple[int, int]:
             os.close(device)
             if exc.errno != errno.EBUSY:
                 raise
-        finally:
-            os.close(backing)
     raise OSError(errno.EBUSY, "no free loop device")
 
 

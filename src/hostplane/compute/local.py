@@ -67,7 +67,7 @@ class LocalDriver(SandboxFiles):
     name = "local"
 
     def __init__(self, root: Path, *, isolation: str = "auto", cgroups: Cgroups | None = None,
-                 uids: _uids.UidRange | None = None) -> None:
+                 uids: UidRange | None = None) -> None:
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
         # Absolute: bwrap and the subprocess cwd must not depend on where the API was started.
