@@ -155,12 +155,14 @@ def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
         os.close(lock)
 
 
-def unmount(workspace: Path) -> None:
-    """Unmount the workspace (its processes were ended before); a file the API still holds open
-    only delays the release of the loop device, not the removal."""
+def unmount(workspace: Path, *, flush: bool = True) -> None:
+    """Unmount the workspace (its processes were ended before). Without `flush` it is only
+    detached, and the kernel lets go of it (and its loop device) in the background: what a
+    destroy wants, since its writes are thrown away anyway. A file the API still holds open
+    only delays that release."""
     if os.path.ismount(workspace):
         libc = _libc()
-        if libc.umount2(str(workspace).encode(), 0) != 0:
+        if not flush or libc.umount2(str(workspace).encode(), 0) != 0:
             libc.umount2(str(workspace).encode(), _MNT_DETACH)
 
 

@@ -201,7 +201,7 @@ class LocalDriver(SandboxFiles):
             self.cgroups.remove(sandbox_id)  # nothing on disk; cgroups of a half-made one
             return
         uid = _uids.read(gone)
-        _disk.unmount(gone / "workspace")
+        _disk.unmount(gone / "workspace", flush=False)
         # rmtree works through directory descriptors, so links inside are removed, not followed.
         shutil.rmtree(gone, ignore_errors=True)
         if gone.exists():
