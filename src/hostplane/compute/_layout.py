@@ -45,30 +45,40 @@ class Layout:
     args: list[str] = field(default_factory=list)
     fds: list[int] = field(default_factory=list)
 
-    def data(self, option: str, content: str, dest: str = "") -> None:
-        """`option` (--file, --args) reading `content` from a memory file."""
-        fd = os.memfd_create("sandbox", 0)  # inherited by bubblewrap only (pass_fds)
-        os.write(fd, content.encode())
-        os.lseek(fd, 0, os.SEEK_SET)
-        self._pass(option, fd, dest)
+    def data(self, content: str, dest: str) -> None:
+        """A file at `dest` holding `content` (read-only, every user may read it)."""
+        self._file(_memory_file(content), dest)
+
+    def sealed(self) -> str:
+        """The descriptor bubblewrap reads all these arguments from (`--args`)."""
+        fd = _memory_file("".join(f"{arg}\0" for arg in self.args))
+        self.fds.append(fd)
+        return str(fd)
 
     def copy(self, source: str, dest: str) -> None:
         """The host file `source` copied to `dest` (--file), if every user may read it: a
         copy, not a mount, so replacing the host's file never changes what the sandbox sees."""
         try:
-            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return  # not on this host
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode) and mode & stat.S_IROTH:
-            self._pass("--file", fd, dest)
+            self._file(fd, dest)
         else:
             os.close(fd)
 
-    def _pass(self, option: str, fd: int, dest: str) -> None:
+    def _file(self, fd: int, dest: str) -> None:
         self.fds.append(fd)
         # Files bubblewrap makes from data are its owner's only unless told otherwise.
-        self.args += ["--perms", "0444", option, str(fd), dest] if dest else [option, str(fd)]
+        self.args += ["--perms", "0444", "--file", str(fd), dest]
+
+
+def _memory_file(content: str) -> int:
+    fd = os.memfd_create("sandbox", os.MFD_CLOEXEC)  # bubblewrap gets it through pass_fds
+    os.write(fd, content.encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 @contextlib.contextmanager
@@ -129,7 +139,7 @@ def etc(layout: Layout, uid: int) -> None:
     for name in ETC_DIRS_FROM_HOST:
         layout.args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for name, content in files.items():
-        layout.data("--file", content, f"/etc/{name}")
+        layout.data(content, f"/etc/{name}")
     for name in ETC_FILES_FROM_HOST:
         layout.copy(f"/etc/{name}", f"/etc/{name}")
     layout.args += ["--remount-ro", "/etc"]

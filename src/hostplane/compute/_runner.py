@@ -115,7 +115,7 @@ class BubblewrapRunner:
         """The holder's command; its arguments go into `layout` (read from a descriptor)."""
         layout.args += [*_layout.system(), *_layout.proc()]
         _layout.etc(layout, uid)
-        layout.data("--file", sandbox_id + "\n", _holder.IDENTITY)
+        layout.data(sandbox_id + "\n", _holder.IDENTITY)
         layout.args += [
             "--bind", str(workspace), WORKSPACE,
             "--chdir", WORKSPACE,
@@ -136,8 +136,7 @@ class BubblewrapRunner:
             "--cap-drop", "ALL",
             "--clearenv", "--setenv", "PATH", BASE_PATH,
         ]  # fmt: skip
-        layout.data("--args", "".join(f"{arg}\0" for arg in layout.args), "")
-        args_fd = layout.args[-1]
+        args_fd = layout.sealed()
 
         def argv(info_fd: int) -> list[str]:
             # Says the sandbox is made, lets go of the pipe it said it on, then holds on.
