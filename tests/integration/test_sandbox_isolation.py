@@ -210,3 +210,22 @@ def test_a_disk_comes_back_after_a_reboot_mounted_once(driver):
     assert driver.read_file(sandbox_id, "kept.txt", max_bytes=10) == b"kept"
     assert driver.start_sandbox(sandbox_id).running
     assert driver.exec(sandbox_id, "cat kept.txt").stdout == "kept"
+
+
+def test_uids_are_given_back_and_running_out_is_said(tmp_path):
+    from hostplane.compute.local import UidRange
+
+    driver = LocalDriver(tmp_path / "sandboxes", isolation="bubblewrap",
+                         uids=UidRange(base=0x70000000 + 4096, count=1))
+    if driver.start_sandbox("probe").state == "error":
+        pytest.skip("bubblewrap is not usable on this machine (CI installs it)")
+    first = _sandbox(driver)
+    with pytest.raises(errors.Unavailable) as refused:
+        _sandbox(driver)
+    assert refused.value.code == "SANDBOX_UIDS_EXHAUSTED"
+    assert "HOSTPLANE_SANDBOX_UID_COUNT" in refused.value.details["fix"]
+    driver.destroy_sandbox(first)
+    second = _sandbox(driver)  # the destroyed sandbox's uid is free again
+    assert int(driver.exec(second, "id -u").stdout) == 0x70000000 + 4096
+    for sandbox_id in driver.sandbox_ids():
+        driver.destroy_sandbox(sandbox_id)

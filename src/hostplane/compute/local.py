@@ -114,11 +114,12 @@ class LocalDriver(SandboxFiles):
         _write_private_json(home / _LIMITS_FILE, dataclasses.asdict(limits))
         (home / _IDENTITY_FILE).write_text(spec.id + "\n")
         self.cgroups.prepare(spec.id, limits)
+        owner = self._owner(spec.id)  # refused (503) when no uid is left
         try:
             if self.disk_problem is None and not workspace.exists():
-                _disk.make(home, workspace, spec.disk_mb, self._owner(spec.id) or 0)
+                _disk.make(home, workspace, spec.disk_mb, owner or 0)
             workspace.mkdir(exist_ok=True)
-        except (OSError, errors.HostplaneError) as exc:
+        except OSError as exc:
             return DriverStatus("error", reason=f"its disk could not be made: {exc}")
         return self.start_sandbox(spec.id)
 
