@@ -25,6 +25,8 @@ import struct
 import subprocess
 from pathlib import Path
 
+from hostplane.compute._holder import libc
+
 IMAGE = "disk.img"
 _TEMPLATES = ".disks"
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -145,7 +147,7 @@ def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
         finally:
             os.close(backing)
         try:
-            if _libc().mount(f"/dev/loop{number}".encode(), str(workspace).encode(), b"ext4",
+            if libc().mount(f"/dev/loop{number}".encode(), str(workspace).encode(), b"ext4",
                              _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
                 code = ctypes.get_errno()
                 raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
@@ -161,9 +163,9 @@ def unmount(workspace: Path, *, flush: bool = True) -> None:
     destroy wants, since its writes are thrown away anyway. A file the API still holds open
     only delays that release."""
     if os.path.ismount(workspace):
-        libc = _libc()
-        if not flush or libc.umount2(str(workspace).encode(), 0) != 0:
-            libc.umount2(str(workspace).encode(), _MNT_DETACH)
+        path = str(workspace).encode()
+        if not flush or libc().umount2(path, 0) != 0:
+            libc().umount2(path, _MNT_DETACH)
 
 
 def _attach(backing: int) -> tuple[int, int]:
@@ -184,10 +186,6 @@ def _attach(backing: int) -> tuple[int, int]:
             if exc.errno != errno.EBUSY:
                 raise
     raise OSError(errno.EBUSY, "no free loop device")
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
 
 
 def _run(argv: list[str]) -> None:

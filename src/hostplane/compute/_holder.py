@@ -231,7 +231,7 @@ def connect(holder: Holder, port: int, timeout: float) -> socket.socket:
                 # The descriptor pins the namespace: a reused pid cannot swap in the host's.
                 if os.fstat(fd).st_ino != holder.ns["net"]:
                     raise ConnectionRefusedError("the sandbox is no longer running")
-                if _libc().setns(fd, _CLONE_NEWNET) != 0:
+                if libc().setns(fd, _CLONE_NEWNET) != 0:
                     raise OSError(ctypes.get_errno(), "setns failed")
             finally:
                 os.close(fd)
@@ -258,7 +258,8 @@ def _connect_loopback(port: int, timeout: float) -> socket.socket:
     raise last
 
 
-def _libc() -> ctypes.CDLL:
+def libc() -> ctypes.CDLL:
+    """The C library, for the system calls Python has no function for (setns, mount)."""
     return ctypes.CDLL(None, use_errno=True)
 
 
