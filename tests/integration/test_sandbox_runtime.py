@@ -165,7 +165,9 @@ def test_pause_freezes_and_resume_thaws(driver):
         daemon=True)
     waiting.start()
     deadline = time.monotonic() + 10
-    while not (driver.root / sandbox_id / "workspace" / "started").exists():
+    workspace = driver.root / sandbox_id / "workspace"
+    # Both running: the exec, and the counter (which may start later than it, on a busy machine).
+    while not ((workspace / "started").exists() and (workspace / "count").exists()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     driver.pause_sandbox(sandbox_id)
