@@ -158,10 +158,9 @@ def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
 
 
 def unmount(workspace: Path, *, flush: bool = True) -> None:
-    """Unmount the workspace (its processes were ended before). Without `flush` it is only
-    detached, and the kernel lets go of it (and its loop device) in the background: what a
-    destroy wants, since its writes are thrown away anyway. A file the API still holds open
-    only delays that release."""
+    """Unmount the workspace (its processes were ended before). Without `flush` it is detached
+    even while something still uses it (a file the API holds open): a destroy does not wait for
+    that; the kernel lets go of the filesystem and its loop device once it is unused."""
     if os.path.ismount(workspace):
         path = str(workspace).encode()
         if not flush or libc().umount2(path, 0) != 0:
