@@ -78,10 +78,11 @@ def idle_footprint(driver: LocalDriver, ids: list[str], root: Path) -> None:
                 continue
             pss += next(int(line.split()[1]) for line in rollup.splitlines()
                         if line.startswith("Pss:")) * 1024
-    used = sum(f.stat().st_size for f in (root / "sandboxes").rglob("*") if f.is_file())
+    # Blocks, not sizes: a sandbox's disk image is sparse (its size is disk_mb, its use is not).
+    used = sum(f.stat().st_blocks * 512 for f in (root / "sandboxes").rglob("*") if f.is_file())
     print(f"{len(ids)} idle sandboxes running: {processes / len(ids):.1f} processes, "
-          f"{pss / len(ids) / 1024:.0f} KiB of memory (PSS) and {used / len(ids):.0f} bytes of "
-          "files each")
+          f"{pss / len(ids) / 1024:.0f} KiB of memory (PSS) and {used / len(ids) / 1024:.0f} KiB "
+          "of host disk each")
 
 
 def api_figures(args: argparse.Namespace, root: Path) -> None:

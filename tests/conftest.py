@@ -93,7 +93,7 @@ def _sandboxes_end_with_the_run(tmp_path_factory: pytest.TempPathFactory) -> Ite
     """Sandboxes outlive the process that started them (as they outlive a hostplane restart):
     whatever the tests left running is stopped, and its cgroups removed, when the run ends."""
     yield
-    from hostplane.compute import _holder
+    from hostplane.compute import _disk, _holder
     from hostplane.compute._limits import Cgroups
 
     cgroups = Cgroups()
@@ -102,6 +102,7 @@ def _sandboxes_end_with_the_run(tmp_path_factory: pytest.TempPathFactory) -> Ite
         if (home / "identity").exists():
             _holder.stop(home)
             cgroups.remove(home.name)
+            _disk.unmount(workspace)  # its loop device too
 
 
 @pytest.fixture(scope="session")

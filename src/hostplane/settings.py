@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     own namespaces, its files at /workspace; without a working bubblewrap sandboxes do not start),
     or none (plain, unisolated processes in the sandbox's directory: the operator's explicit
     choice)."""
+    sandbox_uid_base: int = Field(0x70000000, ge=1000, le=2**32 - 2)
+    """First host uid sandboxes run as (bubblewrap; one uid per sandbox, its group the same number):
+    a range no account, file or subordinate-id range (/etc/subuid) of this machine uses."""
+    sandbox_uid_count: int = Field(65536, ge=1, le=2**31)
+    """How many uids from sandbox_uid_base: the most sandboxes this machine holds at once."""
     exec_timeout_max_seconds: int = Field(600, ge=1, le=86400)
     """Longest a single exec may run."""
     driver_concurrency: int = Field(16, ge=1, le=1024)
@@ -140,6 +145,13 @@ class Settings(BaseSettings):
         if value and not (value.isdigit() and 0 < int(value) < 65536):
             raise ValueError("HOSTPLANE_PUBLIC_PORT must be empty or a port number 1-65535")
         return value
+
+    @model_validator(mode="after")
+    def _uid_range(self) -> Settings:
+        if self.sandbox_uid_base + self.sandbox_uid_count > 2**32 - 1:
+            raise ValueError("HOSTPLANE_SANDBOX_UID_BASE + HOSTPLANE_SANDBOX_UID_COUNT must stay "
+                             "below 4294967295 (the largest uid); lower either")
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -315,3 +315,20 @@ def test_one_organizations_commands_do_not_stall_anothers(org, other_org):
         waited = time.monotonic() - started
         assert all(f.result().status_code == 200 for f in slow)  # queued, not refused
     assert quick["stdout"] == "hi\n" and waited < 2.0, waited
+
+
+def test_disk_mb_bounds_what_a_sandbox_can_write(org, container):
+    """Issue 14 item 5: `disk_mb: 256` let a sandbox write 1 GiB."""
+    if container.driver.disk_problem:
+        pytest.skip(f"no disk quotas here: {container.driver.disk_problem}")
+    sbx = create(org, disk_mb=256)
+    assert sbx["disk_mb"] == 256
+    wrote = ok(org.post(f"{BASE}/{sbx['id']}/exec",
+                        {"command": "dd if=/dev/zero of=big bs=1M count=400", "timeout": 120}))
+    assert wrote["exit_code"] != 0 and "No space left on device" in wrote["stderr"]
+    # The last megabyte, to the block: then nothing more fits, whoever writes it.
+    ok(org.post(f"{BASE}/{sbx['id']}/exec", {"command": "dd if=/dev/zero of=rest bs=4k"}))
+    full = error_of(org.post(f"{BASE}/{sbx['id']}/fs/write",
+                             {"path": "more.txt", "content": "x" * 65536}), 413,
+                    "SANDBOX_DISK_FULL")
+    assert full["details"]["fix"]

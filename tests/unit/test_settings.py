@@ -56,3 +56,13 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name):
         Settings()
+
+
+def test_the_sandbox_uid_range_is_read_and_must_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTPLANE_SANDBOX_UID_BASE", "3000000000")
+    monkeypatch.setenv("HOSTPLANE_SANDBOX_UID_COUNT", "1000")
+    settings = Settings()
+    assert (settings.sandbox_uid_base, settings.sandbox_uid_count) == (3_000_000_000, 1000)
+    monkeypatch.setenv("HOSTPLANE_SANDBOX_UID_COUNT", str(2**31))
+    with pytest.raises(ValidationError, match="HOSTPLANE_SANDBOX_UID_BASE"):
+        Settings()

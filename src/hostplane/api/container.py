@@ -11,7 +11,7 @@ from hostplane.api.ratelimit import RateLimiter
 from hostplane.branding.assets import AssetStore
 from hostplane.clock import Clock, SystemClock
 from hostplane.compute.databases import DatabaseHost
-from hostplane.compute.local import LocalDriver
+from hostplane.compute.local import LocalDriver, UidRange
 from hostplane.compute.port import ComputeDriver
 from hostplane.compute.releases import ReleaseStore
 from hostplane.db.engine import Database
@@ -89,7 +89,8 @@ class Container:
             self.resolver = DnsResolver(self.settings.nameservers)
         if self.driver is None:
             self.driver = LocalDriver(
-                self.settings.data_dir / "sandboxes", isolation=self.settings.sandbox_isolation
+                self.settings.data_dir / "sandboxes", isolation=self.settings.sandbox_isolation,
+                uids=UidRange(self.settings.sandbox_uid_base, self.settings.sandbox_uid_count),
             )
 
     @classmethod

@@ -21,7 +21,7 @@ MAX_LIST_ENTRIES = 10_000
 
 class SandboxFiles:
     """File operations of the local driver (mixed into LocalDriver, which provides _workspace,
-    _touch and not_running)."""
+    _touch, _mounted and _owner)."""
 
     def _workspace(self, sandbox_id: str) -> Path:
         raise NotImplementedError
@@ -29,11 +29,19 @@ class SandboxFiles:
     def _touch(self, sandbox_id: str) -> None:
         raise NotImplementedError
 
+    def _mounted(self, sandbox_id: str) -> None:
+        raise NotImplementedError
+
+    def _owner(self, sandbox_id: str) -> int | None:
+        raise NotImplementedError
+
     def write_file(self, sandbox_id: str, path: str, data: bytes) -> FileEntry:
-        with self._resolve(sandbox_id, path, create_dirs=True) as found:
+        # What the API writes is the sandbox's, as if a command of it had written it.
+        owner = self._owner(sandbox_id) if self._workspace(sandbox_id).is_dir() else None
+        with self._resolve(sandbox_id, path, create_dirs=True, owner=owner) as found:
             if found.name is None:
                 raise _paths.is_a_directory(path, "path")
-            info = _write_atomic(found.dir_fd, found.name, bytes(data), path)
+            info = _write_atomic(found.dir_fd, found.name, bytes(data), path, owner)
             return _paths.entry(found.parts, info)
 
     def read_file(self, sandbox_id: str, path: str, *, max_bytes: int) -> bytes:
@@ -96,12 +104,14 @@ class SandboxFiles:
 
     @contextlib.contextmanager
     def _resolve(
-        self, sandbox_id: str, path: str, *, field: str = "path", create_dirs: bool = False
+        self, sandbox_id: str, path: str, *, field: str = "path", create_dirs: bool = False,
+        owner: int | None = None,
     ) -> Iterator[_paths.Resolved]:
         parts = _paths.parse(path, field)
         workspace = self._workspace(sandbox_id)
         self._touch(sandbox_id)
         try:
+            self._mounted(sandbox_id)
             root_fd = os.open(workspace, _paths.DIR_FLAGS)
         except OSError as exc:
             reason = f"its workspace cannot be opened ({exc.strerror})"
@@ -110,11 +120,18 @@ class SandboxFiles:
         try:
             with _paths.resolve(
                 root_fd, parts, host_roots=host_roots, shown=path, field=field,
-                create_dirs=create_dirs,
+                create_dirs=create_dirs, owner=owner,
             ) as found:  # fmt: skip
                 yield found
         finally:
             os.close(root_fd)
+
+
+def disk_full(shown: str) -> errors.TooLarge:
+    return errors.TooLarge(
+        f"{shown!r} does not fit: the sandbox's disk is full.", code="SANDBOX_DISK_FULL",
+        field="content", rule="a sandbox's files fit in its disk_mb",
+        fix="remove files in the sandbox, or create a sandbox with a larger disk_mb")
 
 
 def not_running(sandbox_id: str, reason: str) -> errors.Conflict:
@@ -158,7 +175,8 @@ def _not_regular(shown: str) -> errors.Invalid:
     )
 
 
-def _write_atomic(dir_fd: int, name: str, data: bytes, shown: str) -> os.stat_result:
+def _write_atomic(dir_fd: int, name: str, data: bytes, shown: str,
+                  owner: int | None) -> os.stat_result:
     existing = _paths.lstat(dir_fd, name)
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise _paths.is_a_directory(shown, "path")
@@ -170,6 +188,8 @@ def _write_atomic(dir_fd: int, name: str, data: bytes, shown: str) -> os.stat_re
     fd = os.open(temp, flags, 0o600, dir_fd=dir_fd)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if owner is not None:
+                os.fchown(handle.fileno(), owner, owner)
             handle.write(data)
             os.fchmod(handle.fileno(), mode)
         # Atomic for readers; without fsync a crash may lose the write, which a sandbox can redo.
@@ -179,6 +199,8 @@ def _write_atomic(dir_fd: int, name: str, data: bytes, shown: str) -> os.stat_re
             os.unlink(temp, dir_fd=dir_fd)
         if isinstance(exc, IsADirectoryError):
             raise _paths.is_a_directory(shown, "path") from None
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full(shown) from None
         raise
     info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     return info

@@ -2,8 +2,9 @@
 
 The holder is bubblewrap running `sleep infinity` in the sandbox's own mount, PID, network, IPC and
 UTS namespaces; bubblewrap's init is PID 1 inside and reaps orphans. Commands enter those
-namespaces with nsenter and drop every capability with setpriv before their shell starts, so what
-one command leaves (a server on a port, files in /tmp) the next one sees.
+namespaces with nsenter, then setpriv makes them the sandbox's own host uid without any
+capability before their shell starts, so what one command leaves (a server on a port, files in
+/tmp) the next one sees.
 
 The holder does not die with the hostplane process that started it: the API can restart without
 stopping sandboxes. `holder.json` beside the workspace records which process it is (pid, start
@@ -41,7 +42,7 @@ _START_TIMEOUT = 10.0
 _CLONE_NEWNET = 0x40000000
 
 
-NAMESPACES = ("user", "mnt", "pid", "net", "ipc", "uts")
+NAMESPACES = ("mnt", "pid", "net", "ipc", "uts")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ class Holder:
     def alive(self) -> bool:
         return start_time(self.pid) == self.started
 
+    @property
+    def outdated(self) -> bool:
+        """Started by a hostplane before sandboxes ran as uids of their own (in a user
+        namespace, as its root): it must be started again the way sandboxes are now."""
+        return "user" in self.ns
+
 
 @dataclass(frozen=True)
 class Pinned:
@@ -61,13 +68,15 @@ class Pinned:
 
     fds: dict[str, int]
 
-    def argv(self, nsenter: str) -> list[str]:
+    def argv(self, nsenter: str, uid: int) -> list[str]:
         """The command prefix that runs what follows inside the sandbox, at its root and in
-        /workspace, with no capability left and no way to gain one."""
-        flags = {"user": "--user", "mnt": "--mount", "pid": "--pid", "net": "--net",
-                 "ipc": "--ipc", "uts": "--uts", "root": "--root", "cwd": "--wd"}
+        /workspace, as `uid` (its group the same number, no other), with no capability left and
+        no way to gain one."""
+        flags = {"mnt": "--mount", "pid": "--pid", "net": "--net", "ipc": "--ipc", "uts": "--uts",
+                 "root": "--root", "cwd": "--wd"}
         return [nsenter, *(f"{flags[name]}=/proc/self/fd/{fd}" for name, fd in self.fds.items()),
-                "--", SETPRIV, "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
+                "--", SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
 
 
 @contextlib.contextmanager
@@ -141,12 +150,12 @@ def locked(home: Path, *, shared: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
-def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str],
-          env: dict[str, str], *, user_ns: bool) -> tuple[Holder, subprocess.Popen[bytes]]:
+def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str], env: dict[str, str],
+          *, pass_fds: list[int]) -> tuple[Holder, subprocess.Popen[bytes]]:
     """Start the holder and wait until it runs. `argv(info)` is the bubblewrap command that
     reports its child's pid on descriptor `info` (`--info-fd`), and whose command writes "ready"
     to its standard output once bubblewrap has finished making the sandbox (the pid comes
-    before that)."""
+    before that). `pass_fds` are the descriptors argv names besides."""
     info_r, info_w = os.pipe()
     ready_r, ready_w = os.pipe()
     # A pipe, not a file: the sandbox can reopen its PID 1's descriptors (/proc/1/fd/2), and a
@@ -154,8 +163,9 @@ def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str],
     err_r, err_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            [*prefix, *argv(info_w)], env=env, stdin=subprocess.DEVNULL,
-            stdout=ready_w, stderr=err_w, pass_fds=(info_w,), start_new_session=True,
+            [*prefix, *argv(info_w)], env=env, stdin=subprocess.DEVNULL, stdout=ready_w,
+            stderr=err_w, pass_fds=(info_w, *pass_fds), start_new_session=True,
+            cwd="/",  # the sandbox's PID 1 must not show where hostplane runs (its PWD)
         )  # fmt: skip
     finally:
         for fd in (info_w, ready_w, err_w):
@@ -172,8 +182,7 @@ def start(home: Path, argv: Callable[[int], list[str]], prefix: list[str],
         if ready != b"ready\n":
             raise ValueError("the sandbox did not start")
         child = int(json.loads(info)["child-pid"])
-        namespaces = {name: os.stat(f"/proc/{child}/ns/{name}").st_ino for name in NAMESPACES
-                      if name != "user" or user_ns}
+        namespaces = {name: os.stat(f"/proc/{child}/ns/{name}").st_ino for name in NAMESPACES}
         holder = Holder(child, start_time(child) or -1, namespaces)
     except (ValueError, KeyError, TypeError, OSError):
         with contextlib.suppress(ProcessLookupError):
@@ -222,7 +231,7 @@ def connect(holder: Holder, port: int, timeout: float) -> socket.socket:
                 # The descriptor pins the namespace: a reused pid cannot swap in the host's.
                 if os.fstat(fd).st_ino != holder.ns["net"]:
                     raise ConnectionRefusedError("the sandbox is no longer running")
-                if _libc().setns(fd, _CLONE_NEWNET) != 0:
+                if libc().setns(fd, _CLONE_NEWNET) != 0:
                     raise OSError(ctypes.get_errno(), "setns failed")
             finally:
                 os.close(fd)
@@ -249,7 +258,8 @@ def _connect_loopback(port: int, timeout: float) -> socket.socket:
     raise last
 
 
-def _libc() -> ctypes.CDLL:
+def libc() -> ctypes.CDLL:
+    """The C library, for the system calls Python has no function for (setns, mount)."""
     return ctypes.CDLL(None, use_errno=True)
 
 

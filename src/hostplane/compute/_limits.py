@@ -22,6 +22,7 @@ class Limits:
     memory_mb: int
     cpu_count: int
     pids: int = 512
+    disk_mb: int = 10240  # the API's default; applied by _disk, and to /tmp
 
 
 class Cgroups:

@@ -130,17 +130,19 @@ def resolve(
     shown: str,
     field: str = "path",
     create_dirs: bool = False,
+    owner: int | None = None,
 ) -> Iterator[Resolved]:
     """Open the parent of `parts` one component at a time, never letting the kernel follow a link.
 
     A symlink is read and its target judged by us: inside the workspace (as /workspace/..., as the
     host path in `host_roots`, or relative) it is followed, otherwise refused. Opening each step
     with O_NOFOLLOW relative to the previous one means a link swapped in by a running command
-    between our check and our use cannot lead us out.
+    between our check and our use cannot lead us out. Directories made on the way (create_dirs)
+    belong to `owner`.
     """
     for _ in range(MAX_SYMLINKS + 1):
         try:
-            fd = _walk(root_fd, parts, create_dirs)
+            fd = _walk(root_fd, parts, create_dirs, owner)
         except _Link as link:
             parts = _expand(parts, link, host_roots, shown, field)
             continue
@@ -162,11 +164,11 @@ def resolve(
     )
 
 
-def _walk(root_fd: int, parts: tuple[str, ...], create_dirs: bool) -> int:
+def _walk(root_fd: int, parts: tuple[str, ...], create_dirs: bool, owner: int | None) -> int:
     fd = os.dup(root_fd)
     try:
         for at, name in enumerate(parts[:-1]):
-            next_fd = open_dir(fd, name, at, create_dirs)
+            next_fd = open_dir(fd, name, at, create_dirs, owner)
             os.close(fd)
             fd = next_fd
         if parts:
@@ -179,8 +181,10 @@ def _walk(root_fd: int, parts: tuple[str, ...], create_dirs: bool) -> int:
         raise
 
 
-def open_dir(fd: int, name: str, at: int = 0, create: bool = False) -> int:
-    """The subdirectory `name` of `fd`; raises _Link when it is a symlink."""
+def open_dir(fd: int, name: str, at: int = 0, create: bool = False,
+             owner: int | None = None) -> int:
+    """The subdirectory `name` of `fd` (made, and given to `owner`, if `create`); raises _Link
+    when it is a symlink."""
     try:
         return os.open(name, DIR_FLAGS, dir_fd=fd)
     except FileNotFoundError:
@@ -190,7 +194,10 @@ def open_dir(fd: int, name: str, at: int = 0, create: bool = False) -> int:
             os.mkdir(name, 0o755, dir_fd=fd)
         except FileExistsError:
             pass  # a concurrent writer made it; the open below still refuses a link
-        return open_dir(fd, name, at, create=False)
+        made = open_dir(fd, name, at, create=False)
+        if owner is not None:
+            os.fchown(made, owner, owner)
+        return made
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise

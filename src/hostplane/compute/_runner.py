@@ -12,7 +12,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hostplane.compute import _holder
+from hostplane.compute import _holder, _layout
+from hostplane.compute._layout import python_bin_dir
 from hostplane.compute._paths import view
 from hostplane.compute.port import WORKSPACE, ExecResult
 
@@ -34,17 +34,8 @@ TIMEOUT_EXIT_CODE = 124
 # for a daemon that left the process group and still holds the pipe open.
 _DRAIN_GRACE = 0.5
 _PROBE_TIMEOUT = 10.0
-# Files under the read-only /etc that root inside the sandbox could otherwise read: root owns them,
-# so dropping capabilities alone does not hide them.
-_MASKED = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
-
-
-def python_bin_dir() -> str:
-    """Where `python3` lives for sandbox commands: the real interpreter, not hostplane's venv."""
-    real = os.path.dirname(os.path.realpath(sys.executable))
-    return (
-        real if os.path.exists(os.path.join(real, "python3")) else os.path.dirname(sys.executable)
-    )
+# The uid the start-up probe runs its one command as: it owns nothing and is no sandbox's.
+_PROBE_UID = 65534
 
 
 def base_env(home: str) -> dict[str, str]:
@@ -98,61 +89,67 @@ _ENTER_SCRIPT = (
     '. /dev/stdin || exit 125; exec </dev/null; '
     'cd -- "$2" || exit 125; unset OLDPWD; shift 2; eval "set --; $1"'
 )
+# Before that: close every descriptor but the standard three (nsenter leaves open the ones it
+# entered through). bash, because dash cannot name a descriptor past 9.
+_CLOSE_SCRIPT = ('for f in /proc/self/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f<&-"; '
+                 'done; exec "$@"')
 SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class BubblewrapRunner:
-    """Each sandbox is a holder (see _holder) started by bubblewrap: a read-only system, its
-    workspace at /workspace, a private /tmp, and namespaces of its own."""
+    """Each sandbox is a holder (see _holder) started by bubblewrap: a read-only system, its own
+    /etc, its workspace at /workspace, a private /tmp, and namespaces of its own. Its commands
+    run as the sandbox's own host uid (see _uids)."""
 
     mode = "bubblewrap"
 
-    def __init__(self, bwrap: str, nsenter: str, *, user_ns: bool = True) -> None:
+    def __init__(self, bwrap: str, nsenter: str) -> None:
         self.bwrap = bwrap
         self.nsenter = nsenter
-        # A user namespace of its own: root inside has no power over anything the host's root
-        # owns (and a keyring of its own). Where the kernel forbids them, the probe turns it off.
-        self.user_ns = user_ns
-        self._layout = [*_host_layout(), *_proc_layout()]
 
     def home(self, workspace: Path) -> str:
         return WORKSPACE
 
-    def holder_argv(self, workspace: Path, identity: Path) -> Callable[[int], list[str]]:
+    def holder_argv(self, sandbox_id: str, workspace: Path, uid: int, tmp_mb: int,
+                    layout: _layout.Layout) -> Callable[[int], list[str]]:
+        """The holder's command; its arguments go into `layout` (read from a descriptor)."""
+        layout.args += [*_layout.system(), *_layout.proc()]
+        _layout.etc(layout, uid)
+        layout.data(sandbox_id + "\n", _holder.IDENTITY)
+        layout.args += [
+            "--bind", str(workspace), WORKSPACE,
+            "--chdir", WORKSPACE,
+            # Its space counts against the sandbox's memory too (tmpfs pages are charged to it).
+            "--perms", "1777", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            # The root itself read-only: commands enter with capabilities they drop only
+            # once their loader has run, so /lib64 and friends must not be the sandbox's to
+            # replace (nor the identity file beside them).
+            "--remount-ro", "/",
+            "--unshare-pid",
+            # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts", "--hostname", _layout.HOSTNAME,
+            "--unshare-cgroup-try",
+            "--new-session",
+            # bwrap run as root keeps every capability unless told otherwise.
+            "--cap-drop", "ALL",
+            "--clearenv", "--setenv", "PATH", BASE_PATH,
+        ]  # fmt: skip
+        args_fd = layout.sealed()
+
         def argv(info_fd: int) -> list[str]:
-            return [
-                self.bwrap,
-                *(["--unshare-user", "--uid", "0", "--gid", "0"] if self.user_ns else []),
-                *self._layout,
-                "--bind", str(workspace), WORKSPACE,
-                "--ro-bind", str(identity), _holder.IDENTITY,
-                "--chdir", WORKSPACE,
-                "--tmpfs", "/tmp",
-                # The root itself read-only: commands enter with capabilities they drop only
-                # once their loader has run, so /lib64 and friends must not be the sandbox's to
-                # replace (nor the identity file beside them).
-                "--remount-ro", "/",
-                "--unshare-pid",
-                # Loopback only: no way to the host's services (the API, PostgreSQL on 127.0.0.1).
-                "--unshare-net",
-                "--unshare-ipc",
-                "--unshare-uts",
-                "--unshare-cgroup-try",
-                "--new-session",
-                # bwrap run as root keeps every capability unless told otherwise.
-                "--cap-drop", "ALL",
-                "--info-fd", str(info_fd),
-                # Says the sandbox is made, lets go of the pipe it said it on, then holds on.
-                "/bin/sh", "-c", "echo ready; exec sleep infinity >/dev/null",
-            ]  # fmt: skip
+            # Says the sandbox is made, lets go of the pipe it said it on, then holds on.
+            return [self.bwrap, "--args", args_fd, "--info-fd", str(info_fd),
+                    "/bin/sh", "-c", "echo ready; exec sleep infinity >/dev/null"]
 
         return argv
 
-    def launch(self, pinned: _holder.Pinned, sandbox_id: str, cwd: tuple[str, ...],
+    def launch(self, pinned: _holder.Pinned, sandbox_id: str, uid: int, cwd: tuple[str, ...],
                env: Mapping[str, str], command: str) -> Launch:
-        argv = [*pinned.argv(self.nsenter), "/bin/sh", "-c", _ENTER_SCRIPT, "sh", sandbox_id,
-                view(cwd), command]
-        return Launch(argv, {"PATH": BASE_PATH}, None, stdin_data=exports(env),
+        argv = [*pinned.argv(self.nsenter, uid), "/bin/bash", "-c", _CLOSE_SCRIPT, "bash",
+                "/bin/sh", "-c", _ENTER_SCRIPT, "sh", sandbox_id, view(cwd), command]
+        return Launch(argv, {"PATH": BASE_PATH}, "/", stdin_data=exports(env),
                       pass_fds=tuple(pinned.fds.values()))
 
 
@@ -160,66 +157,6 @@ def exports(env: Mapping[str, str]) -> bytes:
     """The environment as shell assignments; names are shell identifiers (checked before)."""
     return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()).encode(
         errors="surrogateescape")
-
-
-def _proc_layout() -> list[str]:
-    """The sandbox's own /proc, with what root could change for the whole machine read-only
-    (/proc/sys: core_pattern would run a program on the host) or hidden."""
-    args = ["--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
-    for name in ("fs", "acpi", "scsi"):
-        if os.path.isdir(f"/proc/{name}"):
-            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
-    for name in ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "kallsyms",
-                 "kpageflags", "kpagecount", "kpagecgroup"):
-        if os.path.exists(f"/proc/{name}"):
-            args += ["--ro-bind", "/dev/null", f"/proc/{name}"]
-    return args
-
-
-def _host_layout() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    args += ["--ro-bind", "/etc", "/etc", *_hidden_etc()]
-    # The interpreter may live outside /usr (pyenv, a venv's base); parents go first so that a
-    # directory already inside a bound one is skipped.
-    bound = ["/usr", "/etc"]
-    wanted = {os.path.realpath(sys.base_prefix), python_bin_dir()}
-    for extra in sorted(wanted, key=len):
-        if not any(extra == b or extra.startswith(b + "/") for b in bound):
-            args += ["--ro-bind-try", extra, extra]
-            bound.append(extra)
-    return args
-
-
-def _hidden_etc() -> list[str]:
-    """Cover whatever in /etc the host keeps from other users: the sandbox runs as uid 0 without
-    capabilities, so root-owned private files (shadow, keys) would otherwise be readable."""
-    covers: list[str] = []
-    for secret in _MASKED:
-        if os.path.exists(secret):
-            covers += ["--ro-bind", "/dev/null", secret]
-    for top, dirs, files in os.walk("/etc"):
-        for name in list(dirs):
-            path = os.path.join(top, name)
-            if not os.path.islink(path) and not _world_readable(path):
-                covers += ["--tmpfs", path]
-                dirs.remove(name)
-        for name in files:
-            path = os.path.join(top, name)
-            if path not in _MASKED and not os.path.islink(path) and not _world_readable(path):
-                covers += ["--ro-bind", "/dev/null", path]
-    return covers
-
-
-def _world_readable(path: str) -> bool:
-    try:
-        return bool(os.lstat(path).st_mode & 0o004)
-    except OSError:
-        return True  # gone since it was listed: nothing to cover
 
 
 def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
@@ -236,36 +173,38 @@ def probe(isolation: str, scratch: Path) -> tuple[Runner | None, str | None]:
 
 
 def _find_bubblewrap(scratch: Path) -> tuple[BubblewrapRunner | None, str | None]:
-    """A runner if a sandbox with the very layout sandboxes get can start and take a command
-    (with a user namespace of its own where the kernel allows it), else why not."""
+    """A runner if a sandbox with the very layout sandboxes get can start and take a command,
+    else why not."""
+    if os.geteuid() != 0:
+        # Each sandbox runs as a host uid of its own, which only root can switch to.
+        return None, "hostplane does not run as root"
     tools = {name: shutil.which(name) for name in ("bwrap", "nsenter")}
     missing = [name for name, path in tools.items() if path is None]
-    if missing or not os.access(_holder.SETPRIV, os.X_OK):
-        return None, f"{', '.join(missing) or _holder.SETPRIV} was not found"
-    problem = ""
-    for user_ns in (True, False):
-        runner = BubblewrapRunner(tools["bwrap"] or "", tools["nsenter"] or "", user_ns=user_ns)
-        problem = _try(runner, scratch)
-        if not problem:
-            return runner, None
-    return None, problem
+    missing += [path for path in (_holder.SETPRIV, "/bin/bash") if not os.access(path, os.X_OK)]
+    if missing:
+        return None, f"{', '.join(missing)} was not found"
+    runner = BubblewrapRunner(tools["bwrap"] or "", tools["nsenter"] or "")
+    problem = _try(runner, scratch)
+    return (None, problem) if problem else (runner, None)
 
 
 def _try(runner: BubblewrapRunner, scratch: Path) -> str:
     scratch.mkdir(parents=True, exist_ok=True)
     # A leading dot keeps the probe directory from ever matching a sandbox id.
     with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch) as home:
-        workspace, identity = Path(home, "workspace"), Path(home, "identity")
+        workspace = Path(home, "workspace")
         workspace.mkdir()
-        identity.write_text("probe\n")
         try:
-            holder, proc = _holder.start(Path(home), runner.holder_argv(workspace, identity), [],
-                                         {"PATH": BASE_PATH}, user_ns=runner.user_ns)
+            with _layout.made() as layout:
+                argv = runner.holder_argv("probe", workspace, _PROBE_UID, 1, layout)
+                holder, proc = _holder.start(Path(home), argv, [], {"PATH": BASE_PATH},
+                                             pass_fds=layout.fds)
         except Exception as exc:  # the reason bubblewrap gave, whatever it was
             return str(exc)
         try:
             with _holder.pin(holder) as pinned:
-                launch = runner.launch(pinned, "probe", (), base_env(WORKSPACE), "true")
+                launch = runner.launch(pinned, "probe", _PROBE_UID, (), base_env(WORKSPACE),
+                                       "true")
                 result = run(contextlib.nullcontext(launch), _PROBE_TIMEOUT)
         finally:
             _holder.stop(Path(home))

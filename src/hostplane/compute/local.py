@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import secrets
@@ -18,9 +19,10 @@ from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _holder, _paths, _processes, _runner
+from hostplane.compute import _disk, _holder, _layout, _paths, _processes, _runner, _uids
 from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
+from hostplane.compute._uids import UidRange
 from hostplane.compute.port import (
     SANDBOX,
     WORKSPACE,
@@ -31,6 +33,7 @@ from hostplane.compute.port import (
     SandboxSpec,
 )
 
+log = logging.getLogger("hostplane.compute")
 ISOLATION_MODES = ("auto", "bubblewrap", "none")
 _SANDBOX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_FILE = "env.json"
@@ -63,8 +66,8 @@ class LocalDriver(SandboxFiles):
 
     name = "local"
 
-    def __init__(self, root: Path, *, isolation: str = "auto",
-                 cgroups: Cgroups | None = None) -> None:
+    def __init__(self, root: Path, *, isolation: str = "auto", cgroups: Cgroups | None = None,
+                 uids: UidRange | None = None) -> None:
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
         # Absolute: bwrap and the subprocess cwd must not depend on where the API was started.
@@ -77,6 +80,12 @@ class LocalDriver(SandboxFiles):
         self._holders: dict[str, subprocess.Popen[bytes]] = {}  # started here: reaped on stop
         self._background: list[subprocess.Popen[bytes]] = []  # started here: reaped when done
         self.cgroups = cgroups if cgroups is not None else Cgroups()
+        self.uids = uids if uids is not None else UidRange()
+        # Why sandboxes get no disk quota here (None: each workspace is a filesystem of its own).
+        self.disk_problem = _disk.unavailable()
+        if self.disk_problem:
+            log.warning("Sandbox disk quotas are off: %s. disk_mb is recorded but not enforced; "
+                        "see docs/security.md.", self.disk_problem)
 
     # Lifecycle
 
@@ -98,15 +107,20 @@ class LocalDriver(SandboxFiles):
         # be reachable by other users of the host.
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-        workspace.mkdir(parents=True, exist_ok=True)
         home = workspace.parent
+        home.mkdir(exist_ok=True)
         _write_private_json(home / _ENV_FILE, env)
-        limits = Limits(memory_mb=spec.memory_mb, cpu_count=spec.cpu_count)
-        _write_private_json(home / _LIMITS_FILE,
-                            {"memory_mb": limits.memory_mb, "cpu_count": limits.cpu_count,
-                             "pids": limits.pids})
+        limits = Limits(memory_mb=spec.memory_mb, cpu_count=spec.cpu_count, disk_mb=spec.disk_mb)
+        _write_private_json(home / _LIMITS_FILE, dataclasses.asdict(limits))
         (home / _IDENTITY_FILE).write_text(spec.id + "\n")
         self.cgroups.prepare(spec.id, limits)
+        owner = self._owner(spec.id)  # refused (503) when no uid is left
+        try:
+            if self.disk_problem is None and not workspace.exists():
+                _disk.make(home, workspace, spec.disk_mb, owner or 0)
+            workspace.mkdir(exist_ok=True)
+        except OSError as exc:
+            return DriverStatus("error", reason=f"its disk could not be made: {exc}")
         return self.start_sandbox(spec.id)
 
     def start_sandbox(self, sandbox_id: str) -> DriverStatus:
@@ -117,6 +131,7 @@ class LocalDriver(SandboxFiles):
         if not self._workspace(sandbox_id).is_dir():
             return self.sandbox_status(sandbox_id)
         try:
+            self._mounted(sandbox_id)
             if isinstance(runner, _runner.BubblewrapRunner):
                 self._holder(sandbox_id, runner)
             else:
@@ -124,6 +139,8 @@ class LocalDriver(SandboxFiles):
                     (self._workspace(sandbox_id).parent / _STOPPED_FILE).unlink(missing_ok=True)
         except errors.HostplaneError as exc:
             return DriverStatus("error", reason=exc.message)
+        except OSError as exc:  # its disk could not be mounted
+            return DriverStatus("error", reason=str(exc))
         self._touch(sandbox_id)  # idle_timeout_sec counts from here
         return DriverStatus("running")
 
@@ -184,10 +201,13 @@ class LocalDriver(SandboxFiles):
         except _holder.Gone:
             self.cgroups.remove(sandbox_id)  # nothing on disk; cgroups of a half-made one
             return
+        uid = _uids.read(gone)
+        _disk.unmount(gone / "workspace", flush=False)
         # rmtree works through directory descriptors, so links inside are removed, not followed.
         shutil.rmtree(gone, ignore_errors=True)
         if gone.exists():
             shutil.rmtree(gone)  # report what is still in the way
+        _uids.release(self.root, uid, sandbox_id)
 
     def last_activity(self, sandbox_id: str) -> float | None:
         """When a command, process or file operation last used the sandbox (POSIX seconds)."""
@@ -383,12 +403,15 @@ class LocalDriver(SandboxFiles):
             prefix = tuple(join_command(
                 self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))))
             if isinstance(runner, _runner.DirectRunner):
+                self._mounted(sandbox_id)  # commands use the host's path: the disk must be on it
                 launch = runner.launch(workspace, checked.cwd, checked.env, checked.command)
                 yield dataclasses.replace(launch, prefix=prefix)
                 return
             assert isinstance(runner, _runner.BubblewrapRunner) and holder is not None
+            uid = _uids.read(workspace.parent)
+            assert uid is not None  # claimed before its holder started
             with _holder.pin(holder) as pinned:
-                launch = runner.launch(pinned, sandbox_id, checked.cwd, checked.env,
+                launch = runner.launch(pinned, sandbox_id, uid, checked.cwd, checked.env,
                                        checked.command)
                 yield dataclasses.replace(launch, prefix=prefix)
 
@@ -397,7 +420,8 @@ class LocalDriver(SandboxFiles):
     def _limits(self, sandbox_id: str) -> Limits:
         try:
             found = json.loads((self._workspace(sandbox_id).parent / _LIMITS_FILE).read_text())
-            return Limits(int(found["memory_mb"]), int(found["cpu_count"]), int(found["pids"]))
+            return Limits(int(found["memory_mb"]), int(found["cpu_count"]), int(found["pids"]),
+                          int(found.get("disk_mb", Limits.disk_mb)))
         except (OSError, ValueError, KeyError, TypeError):
             return Limits(memory_mb=2048, cpu_count=1)  # a sandbox made before limits existed
 
@@ -414,20 +438,45 @@ class LocalDriver(SandboxFiles):
         workspace = self._workspace(sandbox_id)
         home = workspace.parent
         found = _holder.read(home)
-        if found is not None:
+        if found is not None and not found.outdated:
             return found
         with _holder.locked(home):
             found = _holder.read(home)
+            if found is not None and found.outdated:
+                _holder.stop(home)
+                found = None
             if found is None:
                 if not workspace.is_dir():  # destroyed while we waited for the lock
                     raise not_running(sandbox_id, "it was destroyed")
+                uid = self._owner(sandbox_id)
+                assert uid is not None
                 procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
-                found, proc = _holder.start(
-                    home, runner.holder_argv(workspace, home / _IDENTITY_FILE),
-                    join_command(procs), {"PATH": _runner.BASE_PATH}, user_ns=runner.user_ns)
+                with _layout.made() as layout:
+                    argv = runner.holder_argv(sandbox_id, workspace, uid,
+                                              self._limits(sandbox_id).disk_mb, layout)
+                    found, proc = _holder.start(home, argv, join_command(procs),
+                                                {"PATH": _runner.BASE_PATH}, pass_fds=layout.fds)
                 with self._lock:
                     self._holders[sandbox_id] = proc
             return found
+
+    def _owner(self, sandbox_id: str) -> int | None:
+        """The host uid the sandbox's processes run as and its files belong to (claimed on first
+        use); None under isolation none, where they are hostplane's own."""
+        runner, _ = self._runner()
+        if not isinstance(runner, _runner.BubblewrapRunner):
+            return None
+        workspace = self._workspace(sandbox_id)
+        uid, claimed = _uids.claim(self.root, workspace.parent, self.uids)
+        if claimed and workspace.is_dir():
+            _chown_tree(workspace, uid)  # a sandbox made before each had a uid of its own
+        return uid
+
+    def _mounted(self, sandbox_id: str) -> None:
+        """Its disk on its workspace again, if the machine restarted since it was mounted."""
+        workspace = self._workspace(sandbox_id)
+        if _disk.has_image(workspace.parent):
+            _disk.mount(workspace.parent, workspace)
 
     @staticmethod
     def _up(runner: _runner.Runner, home: Path,
@@ -436,7 +485,8 @@ class LocalDriver(SandboxFiles):
         it was read already), or it was not stopped (isolation none, where nothing holds a
         sandbox)."""
         if isinstance(runner, _runner.BubblewrapRunner):
-            return (holder or _holder.read(home)) is not None
+            found = holder or _holder.read(home)
+            return found is not None and not found.outdated
         return not (home / _STOPPED_FILE).exists()
 
     def touch(self, sandbox_id: str) -> None:
@@ -510,6 +560,13 @@ def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
                 "values in a file",
         )
     return checked
+
+
+def _chown_tree(top: Path, uid: int) -> None:
+    os.chown(top, uid, uid)
+    for parent, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
 
 
 def _write_private_json(path: Path, value: object) -> None:

@@ -29,6 +29,7 @@ class SandboxSpec:
     slug: str
     cpu_count: int = 1
     memory_mb: int = 2048
+    disk_mb: int = 10240  # its workspace's size (and its /tmp's), where the driver can bound it
     env: Mapping[str, str] = field(default_factory=dict)
 
 

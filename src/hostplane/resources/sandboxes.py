@@ -92,7 +92,7 @@ def _start(scope: Scope, sandbox: Sandbox, env: Env) -> None:
     """Ask the driver for the sandbox; `running` only if the driver says it takes commands. If
     the transaction does not commit, the driver removes it again."""
     spec = SandboxSpec(id=sandbox.id, slug=sandbox.slug, cpu_count=sandbox.cpu_count,
-                       memory_mb=sandbox.memory_mb, env=sandbox.env)
+                       memory_mb=sandbox.memory_mb, disk_mb=sandbox.disk_mb, env=sandbox.env)
     on_rollback(scope.session, lambda: env.driver.destroy_sandbox(spec.id))
     status = env.driver.create_sandbox(spec)
     sandbox.state = "running" if status.running else "error"
