@@ -15,6 +15,7 @@ import time
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httptools
 
@@ -57,17 +58,26 @@ class Connection:
         return not unread and not self.reader.at_eof() and not self.writer.is_closing()
 
 
+async def open_stream(key: PoolKey, sock: socket.socket) -> Connection:
+    reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
+    return Connection(key, reader, writer)
+
+
 class Pool:
-    """Idle connections per (sandbox, lifecycle, port)."""
+    """Idle connections per (sandbox, lifecycle, port). `open` makes a connection of the pool's
+    kind (streams here, a protocol in edge/relay.py) on a connected socket."""
 
     def __init__(self, connect: Callable[[str, int], Awaitable[socket.socket]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 open: Callable[[PoolKey, socket.socket], Awaitable[Any]] = open_stream) -> None:
         self._connect = connect  # driver.open_connection, on the edge's connect threads
         self._clock = clock
-        self._idle: dict[PoolKey, list[Connection]] = {}
+        self._open = open
+        self._idle: dict[PoolKey, list[Any]] = {}
         self._next_sweep = 0.0
 
-    async def get(self, key: PoolKey) -> Connection:
+    def idle(self, key: PoolKey) -> Any | None:
+        """An idle connection still fit for use, or None."""
         idle = self._idle.get(key)
         fresh_since = self._clock() - IDLE_SECONDS
         while idle:
@@ -76,12 +86,17 @@ class Pool:
                 conn.reused = True
                 return conn
             conn.close()
+        return None
+
+    async def get(self, key: PoolKey) -> Any:
+        conn = self.idle(key)
+        if conn is not None:
+            return conn
         self._forget_other_lifecycles(key)
         sock = await self._connect(key[0], key[2])
-        reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
-        return Connection(key, reader, writer)
+        return await self._open(key, sock)
 
-    def put(self, conn: Connection) -> None:
+    def put(self, conn: Any) -> None:
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now - IDLE_SECONDS)
