@@ -5,6 +5,7 @@ they always did; the rules hold on both sides of the handover. A real edge serve
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -186,3 +187,24 @@ def test_the_limits_hold_on_the_fast_path(org, edge):
         client.close()
     finally:
         app.limits = kept
+
+
+def test_the_sandbox_sees_an_origin_form_target_and_our_forwarding_headers(org, edge):
+    url, server, _ = edge
+    host = preview_host(sandbox_app(org, "target"))
+    client = Client(url)
+    try:
+        client.send(b"GET http://elsewhere.example/headers?a=1 HTTP/1.1\r\nHost: %s\r\n"
+                    b"X-Forwarded-For: 6.6.6.6\r\nConnection: keep-alive, X-Secret\r\n"
+                    b"X-Secret: 1\r\n\r\n" % host.encode())
+        seen = json.loads(client.response()[1])
+        assert seen["request"] == "GET /headers?a=1 HTTP/1.1"
+        names = {k.lower(): v for k, v in seen["headers"]}
+        assert names["x-forwarded-for"] == "127.0.0.1" and names["host"] == "localhost:5173"
+        assert "x-secret" not in names and "connection" not in names
+        assert protocol_of(server, client) is FastPath
+        # An absolute form without a path is not the fast path's to judge.
+        client.send(b"GET http://elsewhere.example HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        assert client.response()[0].startswith(b"HTTP/1.1 400")
+    finally:
+        client.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import time
 from typing import Any
@@ -276,6 +277,10 @@ class Edge:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.container.start()
+                # Everything made so far (modules, the app, the API's beside it in `serve`)
+                # lives as long as the process: out of the cyclic collector's full passes,
+                # which otherwise walk it all and stall the loop (about 160 ms, serve's p99).
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.pool.close()

@@ -36,6 +36,8 @@ log = logging.getLogger("hostplane.edge")
 MAX_BODY = 64 * 1024  # a larger body streams through the ASGI app
 MAX_HEAD = 64 * 1024  # a head not ended by then is the ASGI app's to judge
 _TOKEN = TOKEN_PARAM.encode()
+MAX_HOSTS = 10_000
+_HOSTS: dict[bytes, tuple[str, str] | None] = {}
 _CODES = ("PORT_NOT_LISTENING", "TOO_MANY_CONNECTIONS")  # the driver's refusals shown as such
 
 
@@ -68,7 +70,7 @@ class FastPath(asyncio.Protocol):
         self._parsing: _Request | None = None
         self._request: _Request | None = None  # being answered: nothing else is read meanwhile
         self._headers_done = self._complete = False
-        self._closing = False
+        self._closing = self._write_paused = False
         self._last_data = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
 
@@ -100,14 +102,17 @@ class FastPath(asyncio.Protocol):
             self._release(request)
 
     def pause_writing(self) -> None:
+        """The client reads slower than the sandbox writes: stop reading the sandbox."""
+        self._write_paused = True
         conn = self._request.conn if self._request is not None else None
-        if conn is not None and conn.transport is not None:
-            conn.transport.pause_reading()
+        if conn is not None:
+            conn.pause_reading()
 
     def resume_writing(self) -> None:
+        self._write_paused = False
         conn = self._request.conn if self._request is not None else None
-        if conn is not None and conn.transport is not None:
-            conn.transport.resume_reading()
+        if conn is not None:
+            conn.resume_reading()
 
     def shutdown(self) -> None:
         """The server is stopping: close now if idle, else after the response."""
@@ -163,10 +168,12 @@ class FastPath(asyncio.Protocol):
         except (httptools.HttpParserError, httptools.HttpParserInvalidURLError, ValueError):
             return None
         query = url.query or b""
+        if not (url.path or b"").startswith(b"/"):  # absolute form without a path, or *
+            return None
         if _TOKEN in query:  # the edge's own parameter: the ASGI app trades it for a cookie
             return None
         hosts = [value for name, value in request.headers if name == b"host"]
-        parsed = parse_host(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+        parsed = _parsed_host(hosts[0]) if len(hosts) == 1 else None
         if parsed is None:
             return None
         request.host, request.port = parsed
@@ -217,8 +224,7 @@ class FastPath(asyncio.Protocol):
         key = (request.target.sandbox_id, request.target.lifecycle, request.target.port)
         conn = self.edge.relays.idle(key)
         if conn is not None:
-            request.conn = conn
-            conn.send(request.sent, self)
+            self._exchange(request, conn)
             return
         connecting = asyncio.ensure_future(self.edge.relays.get(key))
         connecting.add_done_callback(lambda done: self._connected(request, done))
@@ -233,13 +239,18 @@ class FastPath(asyncio.Protocol):
             return
         exc = done.exception()
         if exc is None:
-            request.conn = done.result()
-            request.conn.send(request.sent, self)
+            self._exchange(request, done.result())
         elif isinstance(exc, errors.HostplaneError):
             self._page(request, exc.code if exc.code in _CODES else "SANDBOX_UNAVAILABLE")
         else:
             log.error("edge request failed", exc_info=exc)
             self._page(request, "INTERNAL")
+
+    def _exchange(self, request: _Request, conn: Upstream) -> None:
+        request.conn = conn
+        conn.send(request.sent, self)
+        if self._write_paused:
+            conn.pause_reading()
 
     # relay.Exchange: the sandbox's answer
     def response_head(self, status: int, headers: list[tuple[bytes, bytes]],
@@ -356,6 +367,18 @@ class FastPath(asyncio.Protocol):
 
 class _NotHot(ValueError):
     """Raised in a parser callback to stop at a header the fast path never relays itself."""
+
+
+def _parsed_host(raw: bytes) -> tuple[str, str] | None:
+    """parse_host, remembered for the hosts seen lately (a few per connection, the same on every
+    request of it; made-up hosts only ever empty the memo)."""
+    try:
+        return _HOSTS[raw]
+    except KeyError:
+        if len(_HOSTS) >= MAX_HOSTS:
+            _HOSTS.clear()
+        parsed = _HOSTS[raw] = parse_host(raw.decode("latin-1"))
+        return parsed
 
 
 def _edge_of(app: Any) -> Edge:

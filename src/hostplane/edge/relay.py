@@ -50,8 +50,18 @@ class Upstream(asyncio.Protocol):
 
     def close(self) -> None:
         self.exchange = None
+        if self._timer is not None:
+            self._timer.cancel()
         if self.transport is not None:
             self.transport.close()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def send(self, request: bytes, exchange: Exchange) -> None:
         """Write a whole request; `exchange` hears of its response."""
@@ -62,6 +72,7 @@ class Upstream(asyncio.Protocol):
         self._close_delimited = self._keep_alive = False
         self._out: list[bytes] = []
         self._timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT, self._too_slow)
+        self.transport.resume_reading()  # paused for a slow client of an earlier exchange
         self.transport.write(request)
 
     # asyncio
