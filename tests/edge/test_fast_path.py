@@ -5,6 +5,7 @@ they always did; the rules hold on both sides of the handover. A real edge serve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -208,3 +209,21 @@ def test_the_sandbox_sees_an_origin_form_target_and_our_forwarding_headers(org, 
         assert client.response()[0].startswith(b"HTTP/1.1 400")
     finally:
         client.close()
+
+
+def test_a_burst_of_new_visitors_waits_for_connections_instead_of_being_refused(org, edge):
+    url, _, _ = edge
+    host = preview_host(sandbox_app(org, "burst")).encode()
+    port = int(url.rsplit(":", 1)[1])
+
+    async def visit() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: %s\r\nConnection: keep-alive\r\n\r\n" % host)
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        return head.split(b"\r\n", 1)[0]
+
+    async def burst() -> list[bytes]:
+        return await asyncio.gather(*(visit() for _ in range(48)))  # 3× the connects at once
+
+    assert set(asyncio.run(burst())) == {b"HTTP/1.1 200 OK"}
