@@ -227,3 +227,23 @@ def test_a_burst_of_new_visitors_waits_for_connections_instead_of_being_refused(
         return await asyncio.gather(*(visit() for _ in range(48)))  # 3× the connects at once
 
     assert set(asyncio.run(burst())) == {b"HTTP/1.1 200 OK"}
+
+
+def test_every_waiting_visitor_hears_that_nothing_listens(org, edge):
+    url, _, _ = edge
+    host = preview_host(sandbox_app(org, "closed"), port=5999).encode()  # nothing listens there
+    port = int(url.rsplit(":", 1)[1])
+
+    async def visit() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n\r\n" % host)
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = await reader.readexactly(int(head.lower().split(b"content-length: ")[1]
+                                            .split(b"\r\n")[0]))
+        writer.close()
+        return json.loads(body)["error"]["code"].encode()
+
+    async def burst() -> list[bytes]:
+        return await asyncio.wait_for(asyncio.gather(*(visit() for _ in range(12))), 30)
+
+    assert set(asyncio.run(burst())) == {b"PORT_NOT_LISTENING"}

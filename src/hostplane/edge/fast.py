@@ -230,9 +230,9 @@ class FastPath(asyncio.Protocol):
         connecting.add_done_callback(lambda done: self._connected(request, done))
 
     def _connected(self, request: _Request, done: asyncio.Future[Upstream]) -> None:
-        if self._request is not request:
+        if self._request is not request:  # the client went away meanwhile
             if not done.cancelled() and done.exception() is None:
-                done.result().close()
+                self.edge.relays.put(done.result())
             return
         if done.cancelled():
             self.transport.close()
