@@ -1,10 +1,9 @@
 """The edge's fast path: the hot request relayed as bytes, everything else through the ASGI app.
 
-uvicorn makes one of these protocols per connection. It reads each request head with httptools
-(llhttp, configured as uvicorn's own parser) and relays the hot case itself: a public preview of
-a running sandbox whose route is cached, an HTTP/1.1 keep-alive GET, POST or other request with no
-body or a whole Content-Length body (at most MAX_BODY), no Upgrade or Expect, within the limits
-of the organization and of the client. The rewritten head goes to a pooled `relay.Upstream` in
+uvicorn makes one of these protocols per connection. It reads each request head (edge/heads.py:
+llhttp, configured as uvicorn's own parser) and relays the hot case itself: a whole HTTP/1.1
+keep-alive request to a public preview of a running sandbox whose route is cached (or just looked
+up), within the limits of the organization and of the client. The rewritten head goes to a pooled `relay.Upstream` in
 one write and the response comes back as bytes: no ASGI scope, no task per request.
 
 At the first request that is anything else (a private preview, a page, a deployment's file, a
@@ -19,40 +18,21 @@ import asyncio
 import logging
 from typing import Any
 
-import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hostplane import errors
 from hostplane.edge import pages
 from hostplane.edge.app import Edge
-from hostplane.edge.forwarding import TOKEN_PARAM, response_headers
+from hostplane.edge.forwarding import response_headers
+from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HeadReader, HotRequest
 from hostplane.edge.proxy import request_head
 from hostplane.edge.relay import Upstream
-from hostplane.edge.routes import SandboxTarget, Target, parse_host
+from hostplane.edge.routes import SandboxTarget, Target
 from hostplane.edge.upstream import UpstreamError
 from hostplane.edge.wire import response_head
 
 log = logging.getLogger("hostplane.edge")
-MAX_BODY = 64 * 1024  # a larger body streams through the ASGI app
-MAX_HEAD = 64 * 1024  # a head not ended by then is the ASGI app's to judge
-_TOKEN = TOKEN_PARAM.encode()
-MAX_HOSTS = 10_000
-_HOSTS: dict[bytes, tuple[str, str] | None] = {}
 _CODES = ("PORT_NOT_LISTENING", "TOO_MANY_CONNECTIONS")  # the driver's refusals shown as such
-
-
-class _Request:
-    """One parsed request head, and where it stands."""
-
-    __slots__ = ("method", "url", "query", "headers", "length", "size", "host", "port",
-                 "target", "client", "conn", "attempt", "sent", "body")
-
-    def __init__(self) -> None:
-        self.url, self.headers, self.length = b"", [], None
-        self.target: SandboxTarget | None = None
-        self.client: str | None = None
-        self.conn: Upstream | None = None
-        self.attempt = 0
 
 
 class FastPath(asyncio.Protocol):
@@ -66,10 +46,8 @@ class FastPath(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.peer = ""
         self._buffer = b""
-        self._parser = httptools.HttpRequestParser(self)
-        self._parsing: _Request | None = None
-        self._request: _Request | None = None  # being answered: nothing else is read meanwhile
-        self._headers_done = self._complete = False
+        self._heads = HeadReader()
+        self._request: HotRequest | None = None  # being answered: nothing else is read meanwhile
         self._closing = self._write_paused = False
         self._last_data = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -132,7 +110,7 @@ class FastPath(asyncio.Protocol):
             if len(buffer) > MAX_HEAD:
                 self._hand_over()
             return
-        request = self._parse(buffer, end + 4)
+        request = self._heads.read(buffer, end + 4)
         if request is None:
             self._hand_over()
             return
@@ -145,44 +123,7 @@ class FastPath(asyncio.Protocol):
             looked_up = asyncio.ensure_future(self.edge.router.target(request.host))
             looked_up.add_done_callback(lambda done: self._looked_up(request, done))
 
-    def _parse(self, buffer: bytes, head_end: int) -> _Request | None:
-        """The request at the start of the buffer, if it is whole and of the hot kind."""
-        self._parsing, self._headers_done, self._complete = _Request(), False, False
-        request = self._parsing
-        try:
-            self._parser.feed_data(buffer[:head_end])
-            if not self._headers_done or self._parser.should_upgrade() \
-                    or self._parser.get_http_version() != "1.1" \
-                    or not self._parser.should_keep_alive():
-                return None
-            request.method = self._parser.get_method()
-            length = request.length
-            size = 0 if length is None else int(length)
-            if size > MAX_BODY or len(buffer) < head_end + size:
-                return None
-            if size:
-                self._parser.feed_data(buffer[head_end:head_end + size])
-            if not self._complete or request.method == b"HEAD":
-                return None
-            url = httptools.parse_url(request.url)
-        except (httptools.HttpParserError, httptools.HttpParserInvalidURLError, ValueError):
-            return None
-        query = url.query or b""
-        if not (url.path or b"").startswith(b"/"):  # absolute form without a path, or *
-            return None
-        if _TOKEN in query:  # the edge's own parameter: the ASGI app trades it for a cookie
-            return None
-        hosts = [value for name, value in request.headers if name == b"host"]
-        parsed = _parsed_host(hosts[0]) if len(hosts) == 1 else None
-        if parsed is None:
-            return None
-        request.host, request.port = parsed
-        request.url, request.query = url.path, query
-        request.body = buffer[head_end:head_end + size]
-        request.size = head_end + size
-        return request
-
-    def _looked_up(self, request: _Request, done: asyncio.Future[Target]) -> None:
+    def _looked_up(self, request: HotRequest, done: asyncio.Future[Target]) -> None:
         if self._request is not request:
             return  # the client went away meanwhile
         if not self.transport.is_closing():
@@ -193,7 +134,7 @@ class FastPath(asyncio.Protocol):
             return
         self._route(request, done.result())
 
-    def _route(self, request: _Request, target: Target | None) -> None:
+    def _route(self, request: HotRequest, target: Target | None) -> None:
         edge = self.edge
         if not (isinstance(target, SandboxTarget) and target.state == "running"
                 and target.visibility == "public"):
@@ -213,13 +154,13 @@ class FastPath(asyncio.Protocol):
         request.target, request.client = target, client
         headers = edge.visit(target, request.headers, request.host, request.port, client)
         framing = None if request.length is None else b"content-length: " + request.length
-        request.sent = request_head(request.method, request.url, request.query, headers,
+        request.sent = request_head(request.method, request.path, request.query, headers,
                                     framing) \
             + request.body
         self._buffer = self._buffer[request.size:]
         self._send(request)
 
-    def _send(self, request: _Request) -> None:
+    def _send(self, request: HotRequest) -> None:
         assert request.target is not None
         key = (request.target.sandbox_id, request.target.lifecycle, request.target.port)
         conn = self.edge.relays.idle(key)
@@ -229,7 +170,7 @@ class FastPath(asyncio.Protocol):
         connecting = asyncio.ensure_future(self.edge.relays.get(key))
         connecting.add_done_callback(lambda done: self._connected(request, done))
 
-    def _connected(self, request: _Request, done: asyncio.Future[Upstream]) -> None:
+    def _connected(self, request: HotRequest, done: asyncio.Future[Upstream]) -> None:
         if self._request is not request:  # the client went away meanwhile
             if not done.cancelled() and done.exception() is None:
                 self.edge.relays.put(done.result())
@@ -246,7 +187,7 @@ class FastPath(asyncio.Protocol):
             log.error("edge request failed", exc_info=exc)
             self._page(request, "INTERNAL")
 
-    def _exchange(self, request: _Request, conn: Upstream) -> None:
+    def _exchange(self, request: HotRequest, conn: Upstream) -> None:
         request.conn = conn
         conn.send(request.sent, self)
         if self._write_paused:
@@ -286,7 +227,7 @@ class FastPath(asyncio.Protocol):
             self._page(request, "BAD_GATEWAY")
 
     # Ends
-    def _page(self, request: _Request, code: str) -> None:
+    def _page(self, request: HotRequest, code: str) -> None:
         """Answer with the edge's page for `code` (as the ASGI app's `_Reply.page`)."""
         accept = next((v for k, v in request.headers if k == b"accept"), b"")
         assert request.target is not None
@@ -314,7 +255,7 @@ class FastPath(asyncio.Protocol):
             self.transport.resume_reading()
             self._next()
 
-    def _release(self, request: _Request) -> None:
+    def _release(self, request: HotRequest) -> None:
         if request.target is not None:
             self.edge.limits.done(request.target.tenant_id)
             self.edge.clients.done(request.client)  # type: ignore[arg-type]
@@ -343,43 +284,6 @@ class FastPath(asyncio.Protocol):
         data, self._buffer = self._buffer, b""
         if data:
             protocol.data_received(data)
-
-    # httptools
-    def on_url(self, url: bytes) -> None:
-        self._parsing.url += url  # type: ignore[union-attr]
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        value = value.rstrip(b" \t")  # as uvicorn: llhttp keeps trailing whitespace
-        if name == b"content-length":
-            self._parsing.length = value  # type: ignore[union-attr]
-        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
-            self._headers_done = False  # never hot: see _parse
-            raise _NotHot
-        self._parsing.headers.append((name, value))  # type: ignore[union-attr]
-
-    def on_headers_complete(self) -> None:
-        self._headers_done = True
-
-    def on_message_complete(self) -> None:
-        self._complete = True
-
-
-class _NotHot(ValueError):
-    """Raised in a parser callback to stop at a header the fast path never relays itself."""
-
-
-def _parsed_host(raw: bytes) -> tuple[str, str] | None:
-    """parse_host, remembered for the hosts seen lately (a few per connection, the same on every
-    request of it; made-up hosts only ever empty the memo)."""
-    try:
-        return _HOSTS[raw]
-    except KeyError:
-        if len(_HOSTS) >= MAX_HOSTS:
-            _HOSTS.clear()
-        parsed = _HOSTS[raw] = parse_host(raw.decode("latin-1"))
-        return parsed
-
 
 def _edge_of(app: Any) -> Edge:
     """The Edge under uvicorn's wrappers (if any)."""
