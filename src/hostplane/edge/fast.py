@@ -124,12 +124,12 @@ class FastPath(asyncio.Protocol):
             looked_up.add_done_callback(lambda done: self._looked_up(request, done))
 
     def _looked_up(self, request: HotRequest, done: asyncio.Future[Target]) -> None:
+        failed = done.cancelled() or done.exception() is not None
         if self._request is not request:
             return  # the client went away meanwhile
         if not self.transport.is_closing():
             self.transport.resume_reading()
-        if done.cancelled() or done.exception() is not None:
-            self._request = None
+        if failed:
             self._hand_over()  # the ASGI app looks again, and answers whatever happens
             return
         self._route(request, done.result())
@@ -138,25 +138,21 @@ class FastPath(asyncio.Protocol):
         edge = self.edge
         if not (isinstance(target, SandboxTarget) and target.state == "running"
                 and target.visibility == "public"):
-            self._request = None
             self._hand_over()
             return
         client = edge.client_address(self.peer, request.headers)
         if not edge.clients.admit(client):
-            self._request = None
-            self._hand_over()
+            self._hand_over()  # the ASGI app answers with the refusal's page
             return
         if edge.limits.admit(target.tenant_id) is not None:
             edge.clients.done(client)
-            self._request = None
-            self._hand_over()  # the ASGI app answers with the refusal's page
+            self._hand_over()
             return
         request.target, request.client = target, client
         headers = edge.visit(target, request.headers, request.host, request.port, client)
         framing = None if request.length is None else b"content-length: " + request.length
-        request.sent = request_head(request.method, request.path, request.query, headers,
-                                    framing) \
-            + request.body
+        head = request_head(request.method, request.path, request.query, headers, framing)
+        request.sent = head + request.body
         self._buffer = self._buffer[request.size:]
         self._send(request)
 
@@ -234,9 +230,9 @@ class FastPath(asyncio.Protocol):
         look = asyncio.ensure_future(self.edge.router.look(request.target.tenant_id))
 
         def answer(done: asyncio.Future[pages.Look]) -> None:
+            look = pages.NEUTRAL if done.cancelled() or done.exception() else done.result()
             if self._request is not request:
                 return
-            look = pages.NEUTRAL if done.cancelled() or done.exception() else done.result()
             status, headers, body = pages.render(
                 code, look, html_page=pages.wants_html(accept.decode("latin-1")))
             self.transport.write(response_head(status, headers) + body)
@@ -272,7 +268,9 @@ class FastPath(asyncio.Protocol):
             self._idle_timer = self.loop.call_later(max(timeout - quiet, 1.0), self._idle)
 
     def _hand_over(self) -> None:
-        """The rest of the connection goes to uvicorn's protocol, with the bytes read so far."""
+        """The rest of the connection goes to uvicorn's protocol, with the bytes read so far
+        (from the start of the request being judged: nothing of it was sent anywhere)."""
+        self._request = None
         self.server_state.connections.discard(self)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -284,6 +282,7 @@ class FastPath(asyncio.Protocol):
         data, self._buffer = self._buffer, b""
         if data:
             protocol.data_received(data)
+
 
 def _edge_of(app: Any) -> Edge:
     """The Edge under uvicorn's wrappers (if any)."""
