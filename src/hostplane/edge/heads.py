@@ -39,10 +39,12 @@ class HeadReader:
         self._parser = httptools.HttpRequestParser(self)
         self._request = HotRequest()
         self._headers_done = self._complete = False
+        self._begun = 0
 
     def read(self, buffer: bytes, head_end: int) -> HotRequest | None:
         """The request whose head ends at `head_end`, if it is whole and hot."""
         self._request, self._headers_done, self._complete = HotRequest(), False, False
+        self._begun = 0
         request, parser = self._request, self._parser
         try:
             parser.feed_data(buffer[:head_end])
@@ -55,7 +57,9 @@ class HeadReader:
                 return None
             if size:
                 parser.feed_data(buffer[head_end:head_end + size])
-            if not self._complete or request.method == b"HEAD":
+            # Exactly one message in exactly these bytes: where the parser's idea of the end
+            # differs from ours, the ASGI app judges (llhttp is strict, so this never happens).
+            if not self._complete or self._begun != 1 or request.method == b"HEAD":
                 return None
             url = httptools.parse_url(request.path)
         except (httptools.HttpParserError, httptools.HttpParserInvalidURLError, ValueError):
@@ -76,6 +80,9 @@ class HeadReader:
         return request
 
     # httptools
+    def on_message_begin(self) -> None:
+        self._begun += 1
+
     def on_url(self, url: bytes) -> None:
         self._request.path += url
 
