@@ -25,11 +25,11 @@ from tests.conftest import _free_port
 from tests.edge.helpers import SANDBOXES, preview_host, sandbox_app, via_edge
 
 
-@pytest.fixture(scope="module")
-def edge(container: Any, base_url: str) -> Iterator[tuple[str, uvicorn.Server, Any]]:
+def _serving(container: Any, keep_alive: int = 30) -> Iterator[tuple[str, uvicorn.Server, Any]]:
     app = create_edge(container)
     config = edge_config(app, host="127.0.0.1", port=_free_port(), log_level="warning",
                          access_log=False)
+    config.timeout_keep_alive = keep_alive
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -40,6 +40,11 @@ def edge(container: Any, base_url: str) -> Iterator[tuple[str, uvicorn.Server, A
     yield f"http://127.0.0.1:{config.port}", server, app
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def edge(container: Any, base_url: str) -> Iterator[tuple[str, uvicorn.Server, Any]]:
+    yield from _serving(container)
 
 
 class Client:
@@ -247,3 +252,20 @@ def test_every_waiting_visitor_hears_that_nothing_listens(org, edge):
         return await asyncio.wait_for(asyncio.gather(*(visit() for _ in range(12))), 30)
 
     assert set(asyncio.run(burst())) == {b"PORT_NOT_LISTENING"}
+
+
+def test_a_silent_connection_is_closed_after_the_keep_alive_timeout(org, container, base_url):
+    host = preview_host(sandbox_app(org, "quiet"))
+    serving = _serving(container, keep_alive=1)
+    url, _, _ = next(serving)
+    try:
+        answered, halfway = Client(url), Client(url)
+        answered.send(get(host, "/"))
+        assert answered.response()[1] == b"quiet /"
+        halfway.send(b"GET / HTTP/1.1\r\nHost: ")  # and then nothing
+        time.sleep(2.5)
+        for client in (answered, halfway):
+            assert client.sock.recv(1) == b""  # closed by the edge
+            client.close()
+    finally:
+        next(serving, None)  # the server stops
