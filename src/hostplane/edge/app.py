@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from hostplane.edge.forwarding import preview_cookie, response_headers, upstream
 from hostplane.edge.limits import ClientLimits, OrgLimits
 from hostplane.edge.offload import Offload
 from hostplane.edge.proxy import RequestTimeout
+from hostplane.edge.relay import open_upstream
 from hostplane.edge.router import Router
 from hostplane.edge.routes import (
     DeploymentTarget,
@@ -59,6 +61,7 @@ class Edge:
         assert container.driver is not None
         self.driver = container.driver
         self.pool = Pool(self._connect)
+        self.relays = Pool(self._connect, open=open_upstream)  # the fast path's (edge/fast.py)
         self.scheme, self.public_port = settings.public_scheme, settings.public_port
         self.access = PreviewAccess(container.token_authenticator, self.offload,
                                     secure=settings.public_scheme == "https")
@@ -73,7 +76,7 @@ class Edge:
             await self._lifespan(receive, send)
             return
         reply = _Reply(scope, send, self.router)
-        client = self._client_ip(scope)
+        client = self.client_address((scope.get("client") or ("", 0))[0], scope["headers"])
         if not self.clients.admit(client):
             await reply.page("TOO_MANY_CONNECTIONS")
             return
@@ -144,11 +147,7 @@ class Edge:
     async def _relay(self, scope: dict[str, Any], receive: Any, reply: _Reply, host: str,
                      port: str, target: SandboxTarget, token: str | None,
                      client: str) -> None:
-        self._touch(target.sandbox_id)
-        public_host = (f"{host}:{port}" if port else host).encode()
-        headers = upstream_headers(
-            scope["headers"], host=public_host, port=target.port, mask_host=target.mask_host,
-            client_ip=client, scheme=self.scheme, is_ours=self._signed_here)
+        headers = self.visit(target, scope["headers"], host, port, client)
         key = (target.sandbox_id, target.lifecycle, target.port)
         try:
             if scope["type"] == "websocket":
@@ -244,13 +243,22 @@ class Edge:
     def _public_origin(self, host: str) -> str:
         return f"{self.scheme}://{host}" + (f":{self.public_port}" if self.public_port else "")
 
-    def _client_ip(self, scope: dict[str, Any]) -> str:
-        peer = (scope.get("client") or ("", 0))[0]
+    def client_address(self, peer: str, headers: list[tuple[bytes, bytes]]) -> str:
+        """Whose request this is: the peer, or what a trusted proxy in front says it is."""
         if peer in self.trusted_proxies:
-            forwarded = next((v for k, v in scope["headers"] if k == b"x-forwarded-for"), None)
+            forwarded = next((v for k, v in headers if k == b"x-forwarded-for"), None)
             if forwarded:
                 return forwarded.decode("latin-1").split(",")[-1].strip() or peer
         return peer
+
+    def visit(self, target: SandboxTarget, headers: list[tuple[bytes, bytes]], host: str,
+              port: str, client: str) -> list[tuple[bytes, bytes]]:
+        """Mark the sandbox active and return the headers it receives for this request."""
+        self._touch(target.sandbox_id)
+        public_host = (f"{host}:{port}" if port else host).encode()
+        return upstream_headers(headers, host=public_host, port=target.port,
+                                mask_host=target.mask_host, client_ip=client,
+                                scheme=self.scheme, is_ours=self._signed_here)
 
     def _signed_here(self, token: str) -> bool:
         return self.container.key_ring.signed_here(token)
@@ -269,9 +277,14 @@ class Edge:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.container.start()
+                # Everything made so far (modules, the app, the API's beside it in `serve`)
+                # lives as long as the process: out of the cyclic collector's full passes,
+                # which otherwise walk it all and stall the loop (about 160 ms, serve's p99).
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.pool.close()
+                self.relays.close()
                 self.offload.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

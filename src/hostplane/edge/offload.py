@@ -1,6 +1,6 @@
 """Blocking work of the edge, each kind on threads of its own, so no kind can starve another:
 connecting into sandboxes (which may wait seconds for a port that never answers), database
-lookups, and file work (gzip). One sandbox may have only so many connects waiting at once."""
+lookups, and file work (gzip). One sandbox may have only so many connects under way at once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from hostplane.edge.limits import release
 
 T = TypeVar("T")
 CONNECTS_PER_SANDBOX = 16
+CONNECT_WAIT = 5.0  # seconds a connect may wait for its turn (a sandbox's connect timeout)
 
 
 class Offload:
@@ -22,7 +23,8 @@ class Offload:
         self.connects = ThreadPoolExecutor(64, thread_name_prefix="edge-connect")
         self.lookups = ThreadPoolExecutor(8, thread_name_prefix="edge-lookup")
         self.files = ThreadPoolExecutor(4, thread_name_prefix="edge-files")
-        self._connecting: dict[str, int] = {}
+        self._turns: dict[str, asyncio.Semaphore] = {}
+        self._connecting: dict[str, int] = {}  # connects under way or waiting, per sandbox
         self._single: dict[Any, asyncio.Future[Any]] = {}
 
     async def run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
@@ -31,16 +33,27 @@ class Offload:
 
     async def connect(self, fn: Callable[..., T], sandbox_id: str, *args: Any) -> T:
         """`fn(sandbox_id, *args)` on the connect threads, at most CONNECTS_PER_SANDBOX at once
-        for one sandbox (more is 503: a sandbox that never accepts can't hold every thread)."""
-        waiting = self._connecting.get(sandbox_id, 0)
-        if waiting >= CONNECTS_PER_SANDBOX:
-            raise errors.Unavailable("Too many connections are being opened to this sandbox.",
-                                     code="TOO_MANY_CONNECTIONS")
-        self._connecting[sandbox_id] = waiting + 1
+        for one sandbox: a burst of visitors waits its turn, up to CONNECT_WAIT seconds, then
+        is refused (503), so a sandbox that never accepts can't hold every thread."""
+        turns = self._turns.get(sandbox_id)
+        if turns is None:
+            turns = self._turns[sandbox_id] = asyncio.Semaphore(CONNECTS_PER_SANDBOX)
+        self._connecting[sandbox_id] = self._connecting.get(sandbox_id, 0) + 1
         try:
-            return await self.run(self.connects, fn, sandbox_id, *args)
+            try:
+                async with asyncio.timeout(CONNECT_WAIT):
+                    await turns.acquire()
+            except TimeoutError:
+                raise errors.Unavailable("Too many connections are being opened to this "
+                                         "sandbox.", code="TOO_MANY_CONNECTIONS") from None
+            try:
+                return await self.run(self.connects, fn, sandbox_id, *args)
+            finally:
+                turns.release()
         finally:
             release(self._connecting, sandbox_id)
+            if sandbox_id not in self._connecting:
+                del self._turns[sandbox_id]
 
     async def once(self, key: Any, pool: ThreadPoolExecutor, fn: Callable[..., T],
                    *args: Any) -> T:

@@ -29,12 +29,12 @@ async def _next_piece(receive: Receive) -> dict[str, Any]:
         raise RequestTimeout from None
 
 
-def request_head(scope: dict[str, Any], headers: list[tuple[bytes, bytes]],
-                 framing: bytes | None) -> bytes:
-    target = scope.get("raw_path") or scope["path"].encode()
-    if scope.get("query_string"):
-        target += b"?" + scope["query_string"]
-    lines = [b"%s %s HTTP/1.1" % (scope["method"].encode(), target)]
+def request_head(method: bytes, path: bytes, query: bytes,
+                 headers: list[tuple[bytes, bytes]], framing: bytes | None) -> bytes:
+    """The request line and headers the sandbox receives (origin-form target: never the
+    client's absolute form, never a fragment)."""
+    target = path + b"?" + query if query else path
+    lines = [b"%s %s HTTP/1.1" % (method, target)]
     lines += [name + b": " + value for name, value in headers]
     if framing is not None:
         lines.append(framing)
@@ -55,7 +55,8 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
     else:
         framing, chunked = None, False
     has_body = framing is not None and content_length != b"0"
-    head = request_head(scope, headers, framing)
+    head = request_head(scope["method"].encode(), scope.get("raw_path") or scope["path"].encode(),
+                        scope.get("query_string", b""), headers, framing)
     body_done = asyncio.Event()
     first: dict[str, Any] | None = None
     if has_body:

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from hostplane.edge.fast import FastPath
 from hostplane.edge.websocket import MAX_MESSAGE, MAX_QUEUE
 
 
@@ -16,10 +17,12 @@ def edge_config(app: Any, *, host: str, port: int, log_level: str, access_log: b
                 workers: int = 1) -> uvicorn.Config:
     """llhttp for requests, no Server header (end users never learn what serves them), our own
     X-Forwarded-* handling, WebSockets through `websockets`. The Date header is the app's own on
-    relayed responses and the edge's on its pages and files (uvicorn's would be a second one)."""
+    relayed responses and the edge's on its pages and files (uvicorn's would be a second one).
+    Connections start on the fast path (edge/fast.py), unless every request is to be logged: the
+    access log is uvicorn's."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
-        http="httptools", ws="websockets-sansio", server_header=False, date_header=False,
+        http="httptools" if access_log else FastPath, ws="websockets-sansio", server_header=False, date_header=False,
         proxy_headers=False,
         lifespan="on", factory=isinstance(app, str), workers=workers,
         ws_max_size=MAX_MESSAGE, ws_max_queue=MAX_QUEUE, ws_ping_interval=None, timeout_keep_alive=30)

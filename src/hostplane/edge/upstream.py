@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import socket
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httptools
 
+from hostplane.edge.limits import release
+
 READ_SIZE = 64 * 1024
 MAX_IDLE_PER_PORT = 32
+OPENING_PER_PORT = 4  # connects under way at once per port, for requests waiting
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
 MAX_HEAD_BYTES = 64 * 1024  # response status line and headers
 
@@ -57,17 +63,35 @@ class Connection:
         return not unread and not self.reader.at_eof() and not self.writer.is_closing()
 
 
+async def open_stream(key: PoolKey, sock: socket.socket) -> Connection:
+    reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
+    return Connection(key, reader, writer)
+
+
 class Pool:
-    """Idle connections per (sandbox, lifecycle, port)."""
+    """Idle connections per (sandbox, lifecycle, port). `open` makes a connection of the pool's
+    kind (streams here, a protocol in edge/relay.py) on a connected socket.
+
+    A request that finds no idle connection waits for the first one to come free: one another
+    request puts back, or a new one. At most OPENING_PER_PORT connects are under way per port,
+    and more start while requests still wait: a connect costs the driver milliseconds of CPU (it
+    looks for the sandbox's own socket), so a burst of new visitors is served by the first few
+    connections instead of each waiting for its own, and the edge's loop is not starved meanwhile.
+    A connect that fails fails the longest-waiting request."""
 
     def __init__(self, connect: Callable[[str, int], Awaitable[socket.socket]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 open: Callable[[PoolKey, socket.socket], Awaitable[Any]] = open_stream) -> None:
         self._connect = connect  # driver.open_connection, on the edge's connect threads
         self._clock = clock
-        self._idle: dict[PoolKey, list[Connection]] = {}
+        self._open = open
+        self._idle: dict[PoolKey, list[Any]] = {}
+        self._waiting: dict[PoolKey, deque[asyncio.Future[Any]]] = {}
+        self._opening: dict[PoolKey, int] = {}
         self._next_sweep = 0.0
 
-    async def get(self, key: PoolKey) -> Connection:
+    def idle(self, key: PoolKey) -> Any | None:
+        """An idle connection still fit for use, or None."""
         idle = self._idle.get(key)
         fresh_since = self._clock() - IDLE_SECONDS
         while idle:
@@ -76,12 +100,63 @@ class Pool:
                 conn.reused = True
                 return conn
             conn.close()
-        self._forget_other_lifecycles(key)
-        sock = await self._connect(key[0], key[2])
-        reader, writer = await asyncio.open_connection(sock=sock, limit=READ_SIZE)
-        return Connection(key, reader, writer)
+        return None
 
-    def put(self, conn: Connection) -> None:
+    async def get(self, key: PoolKey) -> Any:
+        conn = self.idle(key)
+        if conn is not None:
+            return conn
+        self._forget_other_lifecycles(key)
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiters = self._waiting.setdefault(key, deque())
+        waiters.append(waiter)
+        if self._opening.get(key, 0) < OPENING_PER_PORT:
+            self._start_opening(key)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.put(waiter.result())  # handed over just as its asker gave up
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                waiters.remove(waiter)
+            if not waiters and self._waiting.get(key) is waiters:
+                del self._waiting[key]
+
+    def _start_opening(self, key: PoolKey) -> None:
+        self._opening[key] = self._opening.get(key, 0) + 1
+        opening = asyncio.ensure_future(self._open_new(key))
+        opening.add_done_callback(functools.partial(self._opened, key))
+
+    async def _open_new(self, key: PoolKey) -> Any:
+        sock = await self._connect(key[0], key[2])
+        return await self._open(key, sock)
+
+    def _opened(self, key: PoolKey, opening: asyncio.Future[Any]) -> None:
+        """A connect ended: its connection serves the longest waiter (or idles), its error
+        fails that waiter; another connect starts if more wait than are being connected for."""
+        release(self._opening, key)  # type: ignore[arg-type]
+        if opening.cancelled():  # the edge is stopping
+            return
+        exc = opening.exception()
+        if exc is None:
+            self.put(opening.result(), reused=False)
+        waiters = [w for w in self._waiting.get(key, ()) if not w.done()]
+        if exc is not None and waiters:
+            waiters.pop(0).set_exception(exc)
+        opening_now = self._opening.get(key, 0)
+        if len(waiters) > opening_now and opening_now < OPENING_PER_PORT:
+            self._start_opening(key)
+
+    def put(self, conn: Any, *, reused: bool = True) -> None:
+        waiters = self._waiting.get(conn.key)
+        while waiters and conn.usable:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                conn.reused = reused
+                waiter.set_result(conn)
+                return
         now = self._clock()
         if now >= self._next_sweep:
             self._sweep(now - IDLE_SECONDS)
