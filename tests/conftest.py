@@ -164,6 +164,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         postgres_admin_url=engine_admin[0],
         database_name_prefix=engine_admin[1],
         webhook_allow_loopback=True,  # receivers are local HTTP servers
+        # The fuzzer creates hundreds of sandboxes in one organization; the quota tests set
+        # their own small quota.
+        storage_quota_mb=1 << 27,
     )
 
 

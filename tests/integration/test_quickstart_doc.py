@@ -26,7 +26,7 @@ QUICKSTART = ROOT / "docs" / "quickstart.md"
 README = ROOT / "README.md"
 # What differs between runs: ids, slugs, keys, tokens, DNS proofs.
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|org-[a-z0-9]{8}"
-                   r"|sbx[a-z0-9]{6,}|proc_[0-9a-f]{16}|hostplane-verification=[0-9a-f]{40}"
+                   r"|sbx[a-z0-9]{6,}|proc_[0-9a-f]{16}|domain-verification=[0-9a-f]{40}"
                    r"|[0-9a-f]{16}(?=\.acme\.)|[0-9a-f]{16}(?=\"\})")
 READS = re.compile(r"^curl -s (?!-X)|^hostplane sandboxes (ports|logs) ")
 

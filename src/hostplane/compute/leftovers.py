@@ -20,12 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hostplane.compute import _disk
 from hostplane.compute._holder import start_time
 from hostplane.compute._limits import GROUP, Cgroups
 
 _HOME = re.compile(r"(/.+/sandboxes/([A-Za-z0-9_-]{1,64}))/(?:workspace|identity|processes)(?:/|$)")
 _CGROUP = re.compile(rf"/{GROUP}/([A-Za-z0-9_-]{{1,64}})$")
 _DELETED = " (deleted)"
+_WORKSPACE_MOUNT = re.compile(r"/sandboxes/([A-Za-z0-9_-]{1,64})/workspace$")
 
 
 @dataclass
@@ -42,8 +44,13 @@ class Leftover:
 
     @property
     def orphaned(self) -> bool:
-        """Its data dir (or the sandbox's home in it) no longer exists."""
-        return not self.home.is_dir()
+        """Its data dir (or the sandbox's home in it) no longer exists: at most the mount point
+        of its disk is left, which `rm -rf` can't remove while the disk is mounted."""
+        try:
+            left = {entry.name for entry in os.scandir(self.home)}
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        return left <= {"workspace"} and not (self.home / _disk.IMAGE).exists()
 
     def view(self) -> dict[str, object]:
         return {"sandbox_id": self.sandbox_id, "data_dir": str(self.data_dir),
@@ -70,6 +77,9 @@ def find(under: Path | None = None) -> list[Leftover]:
             continue
         leftover = found.setdefault(home[1], Leftover(home[1], Path(home[0])))
         leftover.pids.add(pid)
+    for home, sandbox_id in _disk_mounts():
+        if prefix is None or (home + "/").startswith(prefix):
+            found.setdefault(sandbox_id, Leftover(sandbox_id, Path(home)))
     for leftover in found.values():
         leftover.pids |= {pid for pid, group in groups.items() if group == leftover.sandbox_id}
         leftover.pids |= _descendants(leftover.pids, parents)
@@ -93,8 +103,22 @@ def end(leftover: Leftover, cgroups: Cgroups | None = None, *, wait: float = 5.0
         alive = [pid for pid, ticks in started.items()
                  if ticks is not None and start_time(pid) == ticks]
         if not alive or time.monotonic() >= deadline:
-            return alive
+            break
         time.sleep(0.02)
+    # Its disk, once nothing uses it: detached, so the data dir can be deleted to the end.
+    with contextlib.suppress(OSError):
+        _disk.unmount(leftover.home / "workspace", flush=False)
+    return alive
+
+
+def _disk_mounts() -> Iterator[tuple[str, str]]:
+    """(home, sandbox id) of every sandbox disk mounted on this machine, running or not."""
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as table:
+        for line in table:
+            point = line.split()[4].replace("\\040", " ")
+            match = _WORKSPACE_MOUNT.search(point)
+            if match:
+                yield point[: -len("/workspace")], match.group(1)
 
 
 def _pids() -> Iterator[int]:

@@ -8,6 +8,7 @@ that raced with the change is not cached (RouteCache's generation check).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -32,8 +33,14 @@ def _routed_models() -> tuple[type, ...]:
             SigningKey)
 
 
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def install(factory: sessionmaker[Session]) -> None:
-    """Announce route changes made through sessions of `factory`."""
+    """Announce route changes made through sessions of `factory`. Once per factory, however many containers share a database."""
+    if factory in _INSTALLED:
+        return
+    _INSTALLED.add(factory)
     routed = _routed_models()
 
     @event.listens_for(factory, "after_flush")

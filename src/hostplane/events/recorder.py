@@ -11,6 +11,7 @@ skips a transaction that committed late. Bulk statements that bypass the unit of
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -42,8 +43,14 @@ def emit(session: Session, tenant_id: str, type_: str, object_type: str, object_
          "object_id": object_id, "data": data, **fields})
 
 
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def install(factory: sessionmaker[Session]) -> None:
-    """Record the events of changes made through sessions of `factory`."""
+    """Record the events of changes made through sessions of `factory`. Once per factory, however many containers share a database."""
+    if factory in _INSTALLED:
+        return
+    _INSTALLED.add(factory)
     from hostplane.domains.models import DomainEvent
 
     @event.listens_for(factory, "after_flush")
