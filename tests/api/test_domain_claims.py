@@ -188,3 +188,59 @@ def test_an_organization_domain_held_by_routing_alone_goes_to_the_txt_owner(org,
     assert other_org.slug not in str(lost)
     history = org.get("/api/v1/tenant/deployment-domain/events").json()["data"]
     assert history[-1]["to_status"] == "failed" and other_org.tenant_id not in str(history)
+
+
+def routing_only(zone, records):
+    create_dns(zone, [r for r in records if r["purpose"] != "ownership"])
+
+
+def test_a_name_beside_anothers_under_a_dns_wildcard_needs_the_txt_record(org, other_org, zone):
+    """The victim's DNS sends every name of its zone to the platform (`*.site`): a rival adding
+    `login.site` must not verify by that shared routing. Also without any claim in the zone:
+    the wildcard itself makes routing prove nothing about one name."""
+    site = f"sib{uuid.uuid4().hex[:8]}.com"
+    mine = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains", domain=f"app.{site}")
+    proxy = next(r for r in mine["dns_records"] if r["purpose"] == "routing")["value"]
+    zone.set(f"*.{site}", "CNAME", proxy + ".")
+    create_dns(zone, mine["dns_records"], everything=True)
+    assert org.post(f"/api/v1/custom-domains/{mine['id']}/verify").json()["data"]["verified"]
+    evil = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                  domain=f"login.{site}")
+    body = other_org.post(f"/api/v1/custom-domains/{evil['id']}/verify").json()["data"]
+    assert body["verified"] is False
+    assert [e["code"] for e in body["errors"]] == ["OWNERSHIP_RECORD_MISSING"]
+    lone = f"lone{uuid.uuid4().hex[:8]}.com"
+    zone.set(f"*.{lone}", "CNAME", proxy + ".")
+    first = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"shop.{lone}")
+    body = other_org.post(f"/api/v1/custom-domains/{first['id']}/verify").json()["data"]
+    assert body["verified"] is False  # nobody else near, but the wildcard routes everything
+
+
+def test_a_rivals_claim_does_not_unverify_a_holder(org, other_org, zone):
+    """A pending claim beneath a name held by routing alone changes nothing for the holder: it
+    loses the name only to a rival's TXT proof."""
+    site = f"grief{uuid.uuid4().hex[:8]}.com"
+    first = attach(org, f"/api/v1/deployments/{deployment(org)['id']}/domains",
+                   domain=f"api.{site}")
+    routing_only(zone, first["dns_records"])
+    assert org.post(f"/api/v1/custom-domains/{first['id']}/verify").json()["data"]["verified"]
+    attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+           domain=f"x.api.{site}")
+    body = org.post(f"/api/v1/custom-domains/{first['id']}/verify").json()["data"]
+    assert body["verified"] is True
+
+
+def test_a_txt_proof_beneath_never_takes_the_wildcard_above(org, other_org, zone):
+    """Proving `team.site` says nothing about who owns `site`: a routing-only organization
+    domain above it stays, and the name beneath stays refused."""
+    site = f"evict{uuid.uuid4().hex[:8]}.com"
+    first = org.put("/api/v1/tenant/deployment-domain", {"deployment_domain": site}).json()
+    routing_only(zone, first["dns_records"])
+    assert org.post("/api/v1/tenant/deployment-domain/verify").json()["verified"] is True
+    rival = attach(other_org, f"/api/v1/deployments/{deployment(other_org)['id']}/domains",
+                   domain=f"team.{site}")
+    create_dns(zone, rival["dns_records"], everything=True)
+    refused = other_org.post(f"/api/v1/custom-domains/{rival['id']}/verify")
+    assert refused.status_code == 409 or refused.json()["data"]["verified"] is False
+    assert org.get("/api/v1/tenant/deployment-domain").json()["state"] == "verified"

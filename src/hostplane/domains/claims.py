@@ -72,15 +72,16 @@ def blocking(scope: Scope, names: list[str], *, wildcard: bool = False) -> dict[
 
 
 def contested(scope: Scope, names: list[str]) -> set[str]:
-    """Which of `names` another organization holds, has held (a verified event in its history)
-    or claims (a live domain row): the name itself, a name above it or one beneath it. Only those
-    need the TXT ownership record; the others are proven by routing alone."""
+    """Which of `names` are in a zone (the last two labels) where another organization holds,
+    has held (a verified event in its history) or claims (a live domain row) any name: the name
+    itself, one above it, beneath it or beside it. Only the others are proven by routing alone;
+    a sibling counts because one DNS wildcard can route every name of a zone to us."""
     if not names:
         return set()
-    around = {n for name in names for n in [name, *parents(name)]}
+    zones = {zone_of(name) for name in names}
 
     def near(column: Any) -> Any:
-        return or_(column.in_(around), *(column.like(f"%.{name}") for name in names))
+        return or_(column.in_(zones), *(column.like(f"%.{zone}") for zone in zones))
 
     others = scope.tenant_id
     queries = [
@@ -96,19 +97,21 @@ def contested(scope: Scope, names: list[str]) -> set[str]:
         select(TenantDomain.previous_domain).where(TenantDomain.tenant_id != others,
                                                    near(TenantDomain.previous_domain)),
     ]
-    seen = {n for query in queries for n in scope.session.scalars(query)}
-    return {name for name in names
-            if any(n == name or n in parents(name) or n.endswith(f".{name}") for n in seen)}
+    taken_zones = {zone_of(n) for query in queries for n in scope.session.scalars(query) if n}
+    return {name for name in names if zone_of(name) in taken_zones}
 
 
 def contest(scope: Scope, name: str) -> None:
-    """This organization just claimed `name`: other organizations' live domains at, above or
-    beneath it now need their TXT ownership record too (their next check re-decides it)."""
+    """This organization just claimed `name`: other organizations' domains in its zone that are
+    not verified yet now need their TXT ownership record too (their next check re-decides it).
+    A verified one is left alone: it loses its name only to a rival's TXT proof (take_over)."""
+    zone = zone_of(name)
     for model in (CustomDomain, TenantDomain):
         scope.session.execute(
             update(model)
-            .where(model.tenant_id != scope.tenant_id, model.status != "removed",
-                   or_(model.domain.in_([name, *parents(name)]), model.domain.like(f"%.{name}")))
+            .where(model.tenant_id != scope.tenant_id,
+                   model.status.notin_(("removed", "verified")),
+                   or_(model.domain == zone, model.domain.like(f"%.{zone}")))
             .values(ownership_required=True)
             .execution_options(synchronize_session=False))
 
@@ -166,8 +169,11 @@ def take_over(scope: Scope, blocked: dict[str, list[Any]], proofs: dict[str, str
     routing proved (whoever can write TXT records there owns the name). Their domains with those
     names end (exact: `removed`; organization domains: `failed`, so URLs fall back), each with an
     event in its own organization's history saying why. A claim proven by TXT is never taken."""
+    # Only claims at the name or beneath it: a proof of `team.site.com` says nothing about who
+    # owns `site.com`, so a wildcard claim above is never taken (the name stays refused).
     names = [n for n, rows in blocked.items()
-             if proofs.get(n) == OWNERSHIP and all(r.proof == ROUTING for r in rows)]
+             if proofs.get(n) == OWNERSHIP and all(
+                 r.proof == ROUTING and (r.name == n or r.name.endswith(f".{n}")) for r in rows)]
     rows = [r for n in names for r in blocked[n]]
     if not rows:
         return

@@ -171,7 +171,7 @@ def verification_plan(scope: Scope, domain_id: str, proxy: str, challenge_label:
     record = get_domain(scope, domain_id, target_type, target_id)
     return DomainPlan(record.id, record.domain,
                       exact_records(record.tenant_id, record.domain, proxy=proxy,
-                                    challenge_label=challenge_label))
+                                    challenge_label=challenge_label, probe=True))
 
 
 def verification_plans(scope: Scope, domain_ids: list[str], proxy: str,
@@ -184,7 +184,8 @@ def verification_plans(scope: Scope, domain_ids: list[str], proxy: str,
                CustomDomain.status != REMOVED))
     return [DomainPlan(row.id, row.domain,
                        exact_records(scope.tenant_id, row.domain, proxy=proxy,
-                                     challenge_label=challenge_label)) for row in rows]
+                                     challenge_label=challenge_label, probe=True))
+            for row in rows]
 
 
 def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: datetime) -> int:
@@ -206,7 +207,8 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
         record = rows.get(plan.id)
         if record is None or record.domain != plan.domain:
             continue
-        outcome = outcome.judged(ownership_required=plan.domain in disputed)
+        outcome = outcome.judged(ownership_required=outcome.needs_ownership(
+            contested=plan.domain in disputed, held=record.status == "verified"))
         status, next_check = after_check(record.status, outcome.verified, record.created_at, now,
                                          explicit=False, inconclusive=outcome.inconclusive)
         changes.append((record, record.status, outcome, status, next_check))
@@ -241,7 +243,8 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     lock_zones(scope, [plan.domain])  # before any row is written: the order every claim takes
     record = get_domain(scope, plan.id)
     scope.session.refresh(record)
-    outcome = outcome.judged(ownership_required=bool(contested(scope, [record.domain])))
+    outcome = outcome.judged(ownership_required=outcome.needs_ownership(
+        contested=bool(contested(scope, [record.domain])), held=record.status == "verified"))
     outcome.store(record, now)
     before = record.status
     status, next_check = after_check(before, outcome.verified, record.created_at, now,

@@ -111,7 +111,7 @@ class VerificationPlan:
 
 
 def expected_records(kind: str, record: TenantDomain, proxy: str,
-                     challenge_label: str) -> list[Expected]:
+                     challenge_label: str, *, probe: bool = False) -> list[Expected]:
     """A preview domain needs `*.sandbox` (every preview is under it); the spec's `*` is listed
     as recommended only, since no company can point `*` of its main domain at us. A deployment
     domain needs `*`. Both prove ownership with a TXT record when the name is contested."""
@@ -119,10 +119,10 @@ def expected_records(kind: str, record: TenantDomain, proxy: str,
         return wildcard_records(record.tenant_id, record.domain, ["*", "*.sandbox"],
                                 proxy=proxy, challenge_label=challenge_label,
                                 optional=frozenset({"*"}),
-                                ownership_required=record.ownership_required)
+                                ownership_required=record.ownership_required, probe=probe)
     return wildcard_records(record.tenant_id, record.domain, ["*"], proxy=proxy,
                             challenge_label=challenge_label,
-                            ownership_required=record.ownership_required)
+                            ownership_required=record.ownership_required, probe=probe)
 
 
 def verification_plan(scope: Scope, kind: str, proxy: str,
@@ -134,7 +134,7 @@ def verification_plan(scope: Scope, kind: str, proxy: str,
             code=f"{kind.upper()}_DOMAIN_NOT_SET",
             fix=f"Set one first: PUT /api/v1/tenant/{kind}-domain.")
     return VerificationPlan(record.domain,
-                            expected_records(kind, record, proxy, challenge_label))
+                            expected_records(kind, record, proxy, challenge_label, probe=True))
 
 
 def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outcome,
@@ -148,7 +148,8 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     if record is None or record.domain != plan.domain:
         raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
                               code="RETRY", fix="Verify again.")
-    outcome = outcome.judged(ownership_required=bool(contested(scope, [record.domain])))
+    outcome = outcome.judged(ownership_required=outcome.needs_ownership(
+        contested=bool(contested(scope, [record.domain])), held=record.status == "verified"))
     outcome.store(record, now)
     before = record.status
     if outcome.verified:

@@ -20,6 +20,9 @@ from typing import Any
 from hostplane.domains.resolver import Answer, Resolver
 
 ROUTING, OWNERSHIP, CERTIFICATE = "routing", "ownership", "certificate"
+# Not a record to create: whether DNS routes every name beside this one to us (a wildcard on its
+# parent), in which case routing proves nothing about this name in particular.
+PROBE = "probe"
 OK, MISSING, CONFLICT, UNKNOWN = "ok", "missing", "conflict", "unknown"
 
 
@@ -67,6 +70,17 @@ class Outcome:
         return Outcome(tuple(
             replace(c, expected=replace(c.expected, required=ownership_required))
             if c.expected.purpose == OWNERSHIP else c for c in self.checks))
+
+    @property
+    def wildcard_routed(self) -> bool:
+        """DNS sends a random name beside this one to the proxy too (a wildcard above it)."""
+        return any(c.ok for c in self.checks if c.expected.purpose == PROBE)
+
+    def needs_ownership(self, *, contested: bool, held: bool) -> bool:
+        """Whether this check must see the TXT record: the name's zone is contested, or DNS
+        routes its siblings to us as well; never for a name this organization already holds
+        (it loses it only to a rival's TXT proof, never to a rival's claim)."""
+        return not held and (contested or self.wildcard_routed)
 
     @property
     def proof(self) -> str:
@@ -138,9 +152,18 @@ def relative(name: str) -> str:
     return "@" if name == zone else name[: -len(zone) - 1]
 
 
+def probe_records(name: str, proxy: str) -> list[Expected]:
+    """The check that DNS does not route every sibling of `name` to the proxy (none for a zone's
+    own name). Never shown as a record to create."""
+    if name == zone_of(name):
+        return []
+    above = f"*.{name.split('.', 1)[1]}"
+    return [Expected(PROBE, "CNAME", above, relative(above), proxy, required=False)]
+
+
 def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy: str,
                      challenge_label: str, optional: frozenset[str] = frozenset(),
-                     ownership_required: bool = True) -> list[Expected]:
+                     ownership_required: bool = True, probe: bool = False) -> list[Expected]:
     """A preview domain (suffixes `*.sandbox`, and `*` recommended only) or a deployment domain
     (`*`). Suffixes in `optional` are listed but not needed to verify."""
     records = [Expected(OWNERSHIP, "TXT", f"{challenge_label}.{domain}",
@@ -156,11 +179,11 @@ def wildcard_records(tenant_id: str, domain: str, suffixes: list[str], *, proxy:
         delegate = hashlib.sha256(f"{tenant_id}:{base}".encode()).hexdigest()[:16]
         records.append(Expected(CERTIFICATE, "CNAME", acme, relative(acme),
                                 f"{delegate}.acme.{proxy}", required=False))
-    return records
+    return records + (probe_records(domain, proxy) if probe else [])
 
 
 def exact_records(tenant_id: str, fqdn: str, *, proxy: str, challenge_label: str,
-                  ownership_required: bool = True) -> list[Expected]:
+                  ownership_required: bool = True, probe: bool = False) -> list[Expected]:
     """An exact domain: a CNAME to the proxy, or for an apex (where DNS allows no CNAME) an
     ALIAS/ANAME, or the proxy's A records, whichever the DNS provider offers; and the ownership
     TXT (needed only when the name is contested)."""
@@ -169,7 +192,7 @@ def exact_records(tenant_id: str, fqdn: str, *, proxy: str, challenge_label: str
                         required=ownership_required)]
     apex = fqdn == zone_of(fqdn)
     records.append(Expected(ROUTING, "ALIAS" if apex else "CNAME", fqdn, relative(fqdn), proxy))
-    return records
+    return records + (probe_records(fqdn, proxy) if probe else [])
 
 
 def is_apex(fqdn: str) -> bool:
