@@ -61,6 +61,9 @@ def _stop_recorded() -> list[str]:
 
 def _report(stopped: list[str], found: list[Leftover], alive: list[int], *, dry_run: bool,
             as_json: bool) -> None:
+    # A sandbox found only by its mounted disk had nothing running: its disk is detached
+    # quietly, and it is not reported as something that was stopped.
+    found = [item for item in found if item.pids]
     if as_json:
         result: dict[str, Any] = {"stopped": stopped, "processes": [i.view() for i in found],
                                   "dry_run": dry_run, "still_running": alive}
