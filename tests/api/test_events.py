@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 
 import httpx
@@ -232,3 +233,20 @@ def test_a_reader_following_the_cursor_misses_nothing_while_writers_race(org):
     everything = [e["id"] for e in events(org, after=start, limit=200)]
     assert len(everything) == 40  # 20 workspaces, each with its default project
     assert seen == everything
+
+
+def test_a_stream_ends_when_its_key_is_revoked(org):
+    """A revoked key's open stream is closed within seconds, and gets nothing after it."""
+    made = org.post("/api/v1/api-keys", {"name": "streamer"}).json()["data"]
+    url = str(org.client.base_url) + f"{EVENTS}/stream"
+    got: list[str] = []
+    with httpx.stream("GET", url, headers={"Authorization": f"Bearer {made['key']}"},
+                      timeout=30) as resp:
+        assert resp.status_code == 200
+        assert org.delete(f"/api/v1/api-keys/{made['id']}").status_code == 200
+        threading.Timer(0.3, org.workspace).start()
+        started = time.monotonic()
+        for line in resp.iter_lines():  # ends when the server closes the stream
+            got.append(line)
+    assert time.monotonic() - started < 15
+    assert not any(line.startswith("event: workspace") for line in got)

@@ -153,7 +153,8 @@ def test_a_rotated_secret_overlaps_and_test_sends_now(org, receiver, container):
     assert verify_signature(body, headers["x-miosa-signature"], new)
     stamped = headers["webhook-signature"]
     assert stamped.count("v1=") == 2  # the old secret still signs, for a day
-    t, v_new, v_old = stamped.split(",")
+    assert verify_signature(body, stamped, new)  # the client reads the last v1: the new one
+    t, v_old, _ = stamped.split(",")
     assert verify_signature(body, f"{t},{v_old}", old)
 
 
@@ -182,9 +183,12 @@ def test_a_private_address_is_refused_at_delivery(org, container):
     from hostplane.webhooks.send import post
 
     sent = post("https://10.0.0.1/hooks", b"{}", {}, allow_loopback=True)
-    assert not sent.delivered and "private or local" in sent.error
+    assert not sent.delivered and "not allowed" in sent.error
     sent = post("https://[64:ff9b::7f00:1]/hooks", b"{}", {}, allow_loopback=False)
-    assert not sent.delivered and "private or local" in sent.error
+    assert not sent.delivered and "not allowed" in sent.error
+    # What a name resolves to is never told (a tenant must not map the network with it).
+    sent = post("https://no-such-name.invalid/hooks", b"{}", {}, allow_loopback=False)
+    assert sent.error == "the endpoint's address is not allowed or does not resolve"
     sent = post("http://127.0.0.1:9/hooks", b"{}", {}, allow_loopback=False)
     assert not sent.delivered and "https" in sent.error
 
@@ -203,7 +207,7 @@ def test_the_official_client_manages_webhooks(org, base_url, receiver):
     assert client.webhooks.list() == []
 
 
-@pytest.mark.parametrize("fault", ["hang", "reset", "500"])
+@pytest.mark.parametrize("fault", ["hang", "reset", "500", "trickle"])
 def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, container, fault,
                                                                     monkeypatch):
     """Whatever the receiver does, the attempt ends (within the send timeout), is recorded with
@@ -214,6 +218,7 @@ def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, contain
     from hostplane.webhooks import send
 
     monkeypatch.setattr(send, "TIMEOUT", 0.5)
+    monkeypatch.setattr(send, "DEADLINE", 1.5)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -225,6 +230,13 @@ def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, contain
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         elif fault == "500":
             conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+        elif fault == "trickle":  # a byte now and then: every read is quick, the whole is not
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    break
+                threading.Event().wait(0.2)
         else:
             threading.Event().wait(2)
         conn.close()
@@ -238,5 +250,6 @@ def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, contain
     attempt = org.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"][0]
     assert attempt["status"] == "failed" and attempt["error"]
     assert attempt["status_code"] == (500 if fault == "500" else None)
+    assert attempt["duration_ms"] < 5000
     got = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
     assert got["failures"] == 1 and got["next_attempt_at"] and got["enabled"]

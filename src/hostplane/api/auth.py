@@ -56,41 +56,47 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, _with_cors(send, allowed))
 
     async def _authenticate(self, headers: dict[bytes, str]) -> Principal:
-        secret = bearer_secret(headers.get(b"authorization", ""))
-        if secret is None:
-            raise errors.Unauthenticated(
-                "This route needs a credential: send Authorization: Bearer <API key>.",
-                code="UNAUTHENTICATED",
-                fix="Create a key with `hostplane keys create --tenant <org>` and send it as a "
-                "Bearer token.",
-            )
-        tenant = headers.get(b"x-miosa-tenant", "").strip() or None
-        origin = headers.get(b"origin")
-        if looks_like_token(secret):
-            principal = await run_in_threadpool(self.container.token_authenticator.authenticate,
-                                                secret, tenant)
-            # A browser token is already a bearer limited by scope and lifetime, so any page may
-            # use it; an organization that lists origins keeps its tokens to those pages.
-            if origin is not None and principal.origins and origin not in principal.origins:
-                raise errors.Forbidden(
-                    f"Browser tokens of this organization are not accepted from {origin!r}.",
-                    code="ORIGIN_NOT_ALLOWED", field="Origin",
-                    rule="this organization lists the origins its browser tokens work from",
-                    fix="Add the origin with PUT /api/v1/tenant/browser-origins (with an API "
-                        "key, on your backend), or clear the list to allow any origin.")
-            return principal
-        if origin is not None or _from_a_page(headers):
-            raise errors.Unauthenticated(
-                "API keys must never be used from a browser: anyone who opens the page can "
-                "read the key.",
-                code="API_KEY_IN_BROWSER",
-                fix="Keep the msk_ key on your backend and have it mint a short-lived browser "
-                    "token (POST /api/v1/browser-tokens) for the page to use instead.")
-        authenticator = self.container.authenticator
-        principal = authenticator.from_cache(secret, tenant)
-        if principal is None:
-            principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
+        return await authenticate(self.container, headers)
+
+
+async def authenticate(container: Container, headers: dict[bytes, str]) -> Principal:
+    """The caller a request's headers stand for (raises Unauthenticated or Forbidden): also
+    asked again during long streams, so a key or token revoked meanwhile ends them."""
+    secret = bearer_secret(headers.get(b"authorization", ""))
+    if secret is None:
+        raise errors.Unauthenticated(
+            "This route needs a credential: send Authorization: Bearer <API key>.",
+            code="UNAUTHENTICATED",
+            fix="Create a key with `hostplane keys create --tenant <org>` and send it as a "
+            "Bearer token.",
+        )
+    tenant = headers.get(b"x-miosa-tenant", "").strip() or None
+    origin = headers.get(b"origin")
+    if looks_like_token(secret):
+        principal = await run_in_threadpool(container.token_authenticator.authenticate,
+                                            secret, tenant)
+        # A browser token is already a bearer limited by scope and lifetime, so any page may
+        # use it; an organization that lists origins keeps its tokens to those pages.
+        if origin is not None and principal.origins and origin not in principal.origins:
+            raise errors.Forbidden(
+                f"Browser tokens of this organization are not accepted from {origin!r}.",
+                code="ORIGIN_NOT_ALLOWED", field="Origin",
+                rule="this organization lists the origins its browser tokens work from",
+                fix="Add the origin with PUT /api/v1/tenant/browser-origins (with an API "
+                    "key, on your backend), or clear the list to allow any origin.")
         return principal
+    if origin is not None or _from_a_page(headers):
+        raise errors.Unauthenticated(
+            "API keys must never be used from a browser: anyone who opens the page can "
+            "read the key.",
+            code="API_KEY_IN_BROWSER",
+            fix="Keep the msk_ key on your backend and have it mint a short-lived browser "
+                "token (POST /api/v1/browser-tokens) for the page to use instead.")
+    authenticator = container.authenticator
+    principal = authenticator.from_cache(secret, tenant)
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.lookup, secret, tenant)
+    return principal
 
 
 def _from_a_page(headers: dict[bytes, str]) -> bool:

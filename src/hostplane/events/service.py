@@ -48,11 +48,14 @@ def parse_types(raw: str | list[str] | None, field: str = "types") -> tuple[str,
 
 
 def list_events(scope: Scope, filters: EventFilters, *, after: int | None,
-                limit: int) -> list[Event]:
-    """This organization's events after `after` (an event id), oldest first."""
+                limit: int, until: int | None = None) -> list[Event]:
+    """This organization's events after `after` (an event id, and up to `until`), oldest
+    first."""
     stmt = scope.select(Event).order_by(Event.id).limit(limit)
     if after is not None:
         stmt = stmt.where(Event.id > after)
+    if until is not None:
+        stmt = stmt.where(Event.id <= until)
     if filters.types and "*" not in filters.types:
         stmt = stmt.where(or_(*(Event.type.like(_like(p), escape="\\") for p in filters.types)))
     for column in ("object_type", "object_id", "workspace_id", "project_id",

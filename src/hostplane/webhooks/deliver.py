@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
 from hostplane.audit.models import AuditEvent
+from hostplane.db.base import new_id
 from hostplane.db.scope import Scope
 from hostplane.events import recorder
 from hostplane.events.models import Event
@@ -29,7 +32,9 @@ if TYPE_CHECKING:
     from hostplane.api.container import Container
 
 log = logging.getLogger("hostplane.worker.webhooks")
-LEASE = timedelta(minutes=5)  # longer than a pass can take (BATCH sends of at most 10 s)
+LEASE = timedelta(minutes=2)  # renewed before each send (one send takes at most 15 s)
+SENDERS = 8  # endpoints served at once by one pass
+PER_ORGANIZATION = 2  # of one organization's endpoints, at once
 BATCH = 20  # events per endpoint per pass
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
@@ -39,19 +44,28 @@ DISABLE_AFTER = timedelta(hours=72)
 
 
 def deliver_due(container: Container, *, limit: int = 50) -> int:
-    """One pass: the due endpoints' next events. Answers how many attempts were made."""
-    now = container.clock.now()
-    made = 0
-    for webhook_id, tenant_id in _lease(container, now, limit):
-        try:
-            made += _deliver(container, webhook_id, tenant_id)
-        except Exception:  # one endpoint must never stop the others
-            log.exception("delivering to webhook %s failed", webhook_id)
-        finally:
-            with container.database.transaction() as session:
-                session.execute(update(Webhook).where(Webhook.id == webhook_id)
-                                .values(leased_until=None))
-    return made
+    """One pass: the due endpoints' next events, several endpoints at once but at most
+    PER_ORGANIZATION of one organization's, so a slow endpoint holds up only its own
+    organization's deliveries. Answers how many attempts were made."""
+    owner = new_id()
+    leased = _lease(container, container.clock.now(), limit, owner)
+    if not leased:
+        return 0
+    with ThreadPoolExecutor(min(SENDERS, len(leased)), thread_name_prefix="webhook") as pool:
+        return sum(pool.map(lambda item: _deliver_leased(container, *item, owner), leased))
+
+
+def _deliver_leased(container: Container, webhook_id: str, tenant_id: str, owner: str) -> int:
+    try:
+        return _deliver(container, webhook_id, tenant_id, owner)
+    except Exception:  # one endpoint must never stop the others
+        log.exception("delivering to webhook %s failed", webhook_id)
+        return 0
+    finally:
+        with container.database.transaction() as session:
+            session.execute(update(Webhook)
+                            .where(Webhook.id == webhook_id, Webhook.lease_owner == owner)
+                            .values(leased_until=None, lease_owner=None))
 
 
 def payload(event: Event) -> bytes:
@@ -72,7 +86,8 @@ def record_test(scope: Scope, webhook: Webhook, _body: bytes, sent: Sent,
     return _record(scope, webhook, None, "webhook.test", 1, sent, now)
 
 
-def _lease(container: Container, now: datetime, limit: int) -> list[tuple[str, str]]:
+def _lease(container: Container, now: datetime, limit: int,
+           owner: str) -> list[tuple[str, str]]:
     with container.database.transaction() as session:
         due = session.execute(
             select(Webhook.id, Webhook.tenant_id)
@@ -81,22 +96,32 @@ def _lease(container: Container, now: datetime, limit: int) -> list[tuple[str, s
                    or_(Webhook.leased_until.is_(None), Webhook.leased_until < now),
                    select(Event.id).where(Event.tenant_id == Webhook.tenant_id,
                                           Event.id > Webhook.cursor).exists())
-            .order_by(Webhook.next_attempt_at).limit(limit)).all()
+            .order_by(Webhook.next_attempt_at, Webhook.id).limit(limit)).all()
+    per_organization: Counter[str] = Counter()
     won = []
     for webhook_id, tenant_id in due:
-        with container.database.transaction() as session:
-            taken = session.execute(
-                update(Webhook)
-                .where(Webhook.id == webhook_id,
-                       or_(Webhook.leased_until.is_(None), Webhook.leased_until < now))
-                .values(leased_until=now + LEASE)
-                .execution_options(synchronize_session=False))
-            if taken.rowcount == 1:
-                won.append((webhook_id, tenant_id))
+        if per_organization[tenant_id] >= PER_ORGANIZATION:
+            continue  # its turn comes at the next pass
+        if _take(container, webhook_id, owner, now, free_only=True):
+            per_organization[tenant_id] += 1
+            won.append((webhook_id, tenant_id))
     return won
 
 
-def _deliver(container: Container, webhook_id: str, tenant_id: str) -> int:
+def _take(container: Container, webhook_id: str, owner: str, now: datetime, *,
+          free_only: bool) -> bool:
+    """Lease the endpoint for LEASE from now: a free one (free_only), or renew our own lease."""
+    with container.database.transaction() as session:
+        mine = or_(Webhook.leased_until.is_(None), Webhook.leased_until < now) if free_only \
+            else Webhook.lease_owner == owner
+        taken = session.execute(
+            update(Webhook).where(Webhook.id == webhook_id, mine)
+            .values(leased_until=now + LEASE, lease_owner=owner)
+            .execution_options(synchronize_session=False))
+        return taken.rowcount == 1
+
+
+def _deliver(container: Container, webhook_id: str, tenant_id: str, owner: str) -> int:
     with container.database.transaction() as session:
         scope = Scope(session, tenant_id)
         webhook = scope.get(Webhook, webhook_id, what="webhook")
@@ -108,13 +133,17 @@ def _deliver(container: Container, webhook_id: str, tenant_id: str) -> int:
     for event in found:
         now = container.clock.now()
         if event.id not in matching:  # not wanted: skipped, in order
-            _advance(container, webhook, event.id, now)
+            _advance(container, webhook, event.id)
             continue
+        if not _take(container, webhook_id, owner, now, free_only=False):
+            break  # the lease was lost (this pass ran too long): another worker goes on
         sent = _post(container, webhook, payload(event), str(event.id), now)
         made += 1
         with container.database.transaction() as session:
             scope = Scope(session, tenant_id)
             current = scope.get(Webhook, webhook_id, what="webhook")
+            if current.lease_owner != owner or current.cursor >= event.id:
+                break  # another worker took over meanwhile, and records its own attempt
             attempt = current.failures + 1
             _record(scope, current, event.id, event.type, attempt, sent, now)
             if sent.delivered:
@@ -141,7 +170,7 @@ def _post(container: Container, webhook: Webhook, body: bytes, event_id: str,
                 allow_loopback=container.settings.webhook_allow_loopback)
 
 
-def _advance(container: Container, webhook: Webhook, event_id: int, now: datetime) -> None:
+def _advance(container: Container, webhook: Webhook, event_id: int) -> None:
     with container.database.transaction() as session:
         session.execute(update(Webhook).where(Webhook.id == webhook.id, Webhook.cursor < event_id)
                         .values(cursor=event_id))

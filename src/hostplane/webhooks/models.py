@@ -33,6 +33,7 @@ class Webhook(TenantOwned, Timestamped, Base):
     failing_since: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     leased_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(36))  # the pass holding the lease
 
 
 class WebhookDelivery(TenantOwned, Base):

@@ -3,15 +3,17 @@ events, `types` globs, resumed with Last-Event-ID)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from hostplane import errors
 from hostplane.api import sse
-from hostplane.api.deps import RequestContext, needs
+from hostplane.api.auth import authenticate
+from hostplane.api.deps import RequestContext, container_of, needs
 from hostplane.api.envelopes import DataList, ListMeta
 from hostplane.db.helpers import MAX_PAGE
 from hostplane.events.schemas import EventPublic
@@ -26,6 +28,7 @@ Types = Annotated[str | None, Query(max_length=2000, description=(
     "Comma-separated type patterns, e.g. `sandbox.*,domain.verified` (`*` is a whole word)."))]
 After = Annotated[int | None, Query(ge=0, description="Only events after this event id.")]
 STREAM_BATCH = 100
+RECHECK_POLLS = 20  # when idle, about every 5 s; always before sending
 
 
 @router.get("/events", response_model=DataList[EventPublic],
@@ -54,7 +57,7 @@ async def events(
 @router.get("/events/stream", response_class=StreamingResponse, responses=sse.RESPONSES,
             summary="Events as they happen (server-sent events)")
 async def event_stream(
-    ctx: Reader, types: Types = None, after: After = None,
+    ctx: Reader, request: Request, types: Types = None, after: After = None,
     last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^\d+$")] = None,
     follow: Annotated[bool, Query(description="false: end once the backlog is sent")] = True,
 ) -> StreamingResponse:
@@ -65,27 +68,37 @@ async def event_stream(
     start = int(last_event_id) if last_event_id is not None else after
     if start is None:
         start = await ctx.run(latest_id)
-    return StreamingResponse(_frames(ctx, filters, start, follow), media_type=sse.MEDIA_TYPE,
+    headers = {k: v.decode("latin-1") for k, v in request.scope["headers"]
+               if k in (b"authorization", b"x-miosa-tenant", b"origin")}
+    frames = _frames(ctx, filters, start, follow,
+                     lambda: authenticate(container_of(request), headers))
+    return StreamingResponse(frames, media_type=sse.MEDIA_TYPE,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _frames(ctx: RequestContext, filters: EventFilters, cursor: int,
-                  follow: bool) -> AsyncIterator[bytes]:
-    quiet = 0
+async def _frames(ctx: RequestContext, filters: EventFilters, cursor: int, follow: bool,
+                  still_allowed: Callable[[], Awaitable[object]]) -> AsyncIterator[bytes]:
+    polls = 0
     while True:
-        found = await ctx.run(list_events, filters, after=cursor, limit=STREAM_BATCH)
+        polls += 1
+        # Up to the newest event now: events of other types move the cursor too, so a filter
+        # that matches little never rescans the log.
+        top = await ctx.run(latest_id)
+        found = await ctx.run(list_events, filters, after=cursor, limit=STREAM_BATCH, until=top)
+        if found or polls % RECHECK_POLLS == 0:
+            try:  # a key or token revoked (or expired) since the stream began ends it
+                await still_allowed()
+            except errors.HostplaneError:
+                return
         for event in found:
             body = EventPublic.of(event).model_dump_json()
             yield f"id: {event.id}\nevent: {event.type}\ndata: {body}\n\n".encode()
             cursor = event.id
         if len(found) == STREAM_BATCH:
             continue
+        cursor = max(cursor, top)
         if not follow:
             return
-        quiet = 0 if found else quiet + 1
-        if quiet and quiet % sse.KEEPALIVE_POLLS == 0:
+        if not found and polls % sse.KEEPALIVE_POLLS == 0:
             yield b": keepalive\n\n"
         await anyio.sleep(sse.POLL_SECONDS)
-
-
-

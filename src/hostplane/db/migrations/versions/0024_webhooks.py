@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column('failing_since', MOMENT, nullable=True),
         sa.Column('next_attempt_at', MOMENT, nullable=True),
         sa.Column('leased_until', MOMENT, nullable=True),
+        sa.Column('lease_owner', sa.String(length=36), nullable=True),
         sa.Column('created_at', MOMENT, nullable=False),
         sa.Column('updated_at', MOMENT, nullable=False),
         sa.Column('tenant_id', sa.String(length=36), nullable=False),
