@@ -71,3 +71,27 @@ def test_restore_refuses_what_is_not_a_backup(env, tmp_path, database_url):  # n
         tar.add(tmp_path / "x", arcname="x")
     result = run(env, "restore", str(bogus))
     assert result.returncode == 1 and "not a hostplane backup" in result.stderr
+
+
+def test_sandboxes_files_with_links_come_back_and_archives_are_owner_only(env, tmp_path,  # noqa: F811
+                                                                        database_url):
+    """A sandbox's files may hold absolute links (every Python venv does): they come back as
+    links, never followed; the archive is readable by its owner only."""
+    import os
+    import stat
+
+    if not database_url.startswith("sqlite"):
+        return
+    account(env, "Links")
+    home = tmp_path / "data" / "sandboxes" / "sbx-test" / "workspace"
+    home.mkdir(parents=True)
+    (home / "python").symlink_to("/usr/bin/python3")
+    (home / "notes.txt").write_text("kept")
+    archive = tmp_path / "with-sandboxes.tar.gz"
+    made = run(env, "backup", str(archive), "--sandboxes")
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
+    restored = run(env, "restore", str(archive), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert os.readlink(home / "python") == "/usr/bin/python3"
+    assert (home / "notes.txt").read_text() == "kept"

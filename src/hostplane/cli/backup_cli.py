@@ -5,6 +5,8 @@ On PostgreSQL they say to use pg_dump (docs/operators.md)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from contextlib import closing
 import tarfile
@@ -30,7 +32,10 @@ def backup(
     data_dir, database = _sqlite_paths()
     if destination.exists():
         _fail(f"{destination} exists; choose a new file name.")
-    with tempfile.TemporaryDirectory() as scratch, tarfile.open(destination, "w:gz") as archive:
+    # Owner-only from the first byte: it holds every organization's data and webhook secrets.
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with tempfile.TemporaryDirectory() as scratch, os.fdopen(fd, "wb") as raw, \
+            tarfile.open(fileobj=raw, mode="w:gz") as archive:
         archive.add(_online_copy(database, Path(scratch) / DATABASE), arcname=DATABASE)
         for folder in FOLDERS + ((SANDBOXES,) if sandboxes else ()):
             if (data_dir / folder).is_dir():
@@ -55,13 +60,34 @@ def restore(
     if database.exists() and not force:
         _fail(f"{database} exists. Stop hostplane, then run again with --force to replace it.")
     with tarfile.open(source, "r:gz") as archive:
-        names = archive.getnames()
-        if DATABASE not in names:
+        if DATABASE not in archive.getnames():
             _fail(f"{source} is not a hostplane backup (it holds no {DATABASE}).")
         data_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in ("-wal", "-shm"):  # a stale log must not replay over the restored file
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        archive.extractall(data_dir, filter="data")  # no links out, no devices, no absolute paths
+        # Unpacked beside the data dir first, and moved in only once all of it is out: a
+        # backup that fails half-way changes nothing.
+        staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=".restore-"))
+        try:
+            for member in archive:
+                # Sandboxes' files may hold links (a Python venv has absolute ones): kept as
+                # links, never followed; everything else as plain data. Neither filter lets a
+                # member land outside the staging folder.
+                sandbox = member.name.split("/", 1)[0] == SANDBOXES
+                archive.extract(member, staging, filter="tar" if sandbox else "data")
+        except (tarfile.TarError, OSError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            _fail(f"{source} could not be restored ({type(exc).__name__}: {exc}); nothing "
+                  "was changed.")
+    for suffix in ("-wal", "-shm"):  # a stale log must not replay over the restored file
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    (staging / DATABASE).replace(database)  # where HOSTPLANE_DATABASE_URL says it lives
+    for entry in staging.iterdir():
+        target = data_dir / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        entry.rename(target)
+    staging.rmdir()
     typer.echo(f"restored {source} into {data_dir}")
 
 
