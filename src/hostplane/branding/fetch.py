@@ -6,16 +6,15 @@ recorded on the branding object."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from sqlalchemy import select
 
 from hostplane import errors
-from hostplane.addresses import is_public
+from hostplane.addresses import NotAllowed, Unresolvable, is_public, pinned_url, resolve_allowed
 from hostplane.branding import rules, service
 from hostplane.branding.assets import MAX_BYTES, check_image
 from hostplane.branding.models import Branding
@@ -84,11 +83,8 @@ def fetch(url: str, *, allow_private: bool) -> bytes:
         rules.url(url, FIELD)
         parts = urlsplit(url)
         address = _address(parts.hostname or "", parts.port, allow_private)
-        # Connect to the address just checked (no second lookup an attacker's DNS could
-        # answer differently), while TLS and Host still name the host.
-        host = f"[{address}]" if ":" in address else address
-        pinned = urlunsplit((parts.scheme, f"{host}:{parts.port}" if parts.port else host,
-                             parts.path or "/", parts.query, ""))
+        # Connect to the address just checked, while TLS and Host still name the host.
+        pinned = pinned_url(parts, address)
         try:
             with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client, \
                     client.stream("GET", pinned, headers={"Host": parts.netloc},
@@ -113,20 +109,17 @@ def fetch(url: str, *, allow_private: bool) -> bytes:
 
 def _address(host: str, port: int | None, allow_private: bool) -> str:
     try:
-        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except OSError:
+        return resolve_allowed(host, port or 443,
+                               (lambda _: True) if allow_private else is_public)
+    except Unresolvable:
         raise _unreachable(host, "its name does not resolve") from None
-    addresses = [info[4][0] for info in infos]
-    if not allow_private:
-        for address in addresses:
-            if not is_public(address):
-                raise errors.Invalid(
-                    f"{host!r} resolves to {address}, a private or local address.",
-                    code="WALLPAPER_URL_PRIVATE", field=FIELD,
-                    rule="images are fetched from public addresses only",
-                    fix="Host the image publicly, or upload it with PUT "
-                        "/api/v1/tenant/branding/wallpaper.")
-    return addresses[0]
+    except NotAllowed as exc:
+        raise errors.Invalid(
+            f"{host!r} resolves to {exc.address}, a private or local address.",
+            code="WALLPAPER_URL_PRIVATE", field=FIELD,
+            rule="images are fetched from public addresses only",
+            fix="Host the image publicly, or upload it with PUT "
+                "/api/v1/tenant/branding/wallpaper.") from None
 
 
 def _unreachable(url: str, why: str) -> errors.Invalid:

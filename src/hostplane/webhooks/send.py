@@ -9,14 +9,13 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from hostplane.addresses import is_public
+from hostplane.addresses import is_public, pinned_url, resolve_allowed
 
 log = logging.getLogger("hostplane.webhooks")
 
@@ -67,15 +66,17 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_loopback: bool
         return done(None, refused)
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    def allowed(address: str) -> bool:
+        return is_public(address) or (allow_loopback and ipaddress.ip_address(address).is_loopback)
+
     try:
-        address = _address(parts.hostname or "", port, allow_loopback)
+        address = resolve_allowed(parts.hostname or "", port, allowed)
     except ValueError as exc:
         log.info("webhook to %s refused: %s", parts.hostname, exc)
         # One message for every refusal: which names resolve, and to what, stays with the
         # operator's log (a tenant must not map the platform's network through it).
         return done(None, "the endpoint's address is not allowed or does not resolve")
-    host = f"[{address}]" if ":" in address else address
-    pinned = urlunsplit((parts.scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
+    pinned = pinned_url(parts, address)
     headers = {**headers, "Host": parts.netloc, "Content-Type": "application/json",
                "User-Agent": USER_AGENT}
     try:
@@ -122,16 +123,3 @@ def _is_loopback_name(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-def _address(host: str, port: int, allow_loopback: bool) -> str:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        raise ValueError(f"{host} does not resolve") from None
-    addresses = [info[4][0] for info in infos]
-    for address in addresses:
-        loopback = ipaddress.ip_address(address).is_loopback
-        if not (is_public(address) or (allow_loopback and loopback)):
-            raise ValueError(f"{host} resolves to {address}, a private or local address")
-    return addresses[0]
