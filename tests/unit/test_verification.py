@@ -79,7 +79,9 @@ def test_the_ownership_record_is_required_only_as_judged_and_old_tokens_still_pr
     cname = {("app.example.org", "CNAME"): Answer(("proxy.miosa.ai",))}
     routed = asyncio.run(run_checks(FakeResolver(cname, Answer(())), records))
     assert not routed.verified and routed.proof == "routing"
-    assert routed.judged(ownership_required=False).verified
+    assert routed.judged(contested=False, held=False).verified
+    assert not routed.judged(contested=True, held=False).verified
+    assert routed.judged(contested=True, held=True).verified
     old = "hostplane-verification=" + token.removeprefix("domain-verification=")
     both = asyncio.run(run_checks(FakeResolver(
         {**cname, ("_verify.app.example.org", "TXT"): Answer((old,))}, Answer(())), records))

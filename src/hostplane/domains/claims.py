@@ -81,7 +81,7 @@ def contested(scope: Scope, names: list[str]) -> set[str]:
     zones = {zone_of(name) for name in names}
 
     def near(column: Any) -> Any:
-        return or_(column.in_(zones), *(column.like(f"%.{zone}") for zone in zones))
+        return _in_zones(column, zones)
 
     others = scope.tenant_id
     queries = [
@@ -101,6 +101,11 @@ def contested(scope: Scope, names: list[str]) -> set[str]:
     return {name for name in names if zone_of(name) in taken_zones}
 
 
+def _in_zones(column: Any, zones: set[str]) -> Any:
+    """A name column's rows that are a zone of `zones`, or under one."""
+    return or_(column.in_(zones), *(column.like(f"%.{zone}") for zone in zones))
+
+
 def contest(scope: Scope, name: str) -> None:
     """This organization just claimed `name`: other organizations' domains in its zone that are
     not verified yet now need their TXT ownership record too (their next check re-decides it).
@@ -110,8 +115,7 @@ def contest(scope: Scope, name: str) -> None:
         scope.session.execute(
             update(model)
             .where(model.tenant_id != scope.tenant_id,
-                   model.status.notin_(("removed", "verified")),
-                   or_(model.domain == zone, model.domain.like(f"%.{zone}")))
+                   model.status.notin_(("removed", "verified")), _in_zones(model.domain, {zone}))
             .values(ownership_required=True)
             .execution_options(synchronize_session=False))
 

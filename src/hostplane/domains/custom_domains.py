@@ -207,8 +207,8 @@ def record_batch(scope: Scope, results: list[tuple[DomainPlan, Outcome]], now: d
         record = rows.get(plan.id)
         if record is None or record.domain != plan.domain:
             continue
-        outcome = outcome.judged(ownership_required=outcome.needs_ownership(
-            contested=plan.domain in disputed, held=record.status == "verified"))
+        outcome = outcome.judged(
+            contested=plan.domain in disputed, held=record.status == "verified")
         status, next_check = after_check(record.status, outcome.verified, record.created_at, now,
                                          explicit=False, inconclusive=outcome.inconclusive)
         changes.append((record, record.status, outcome, status, next_check))
@@ -243,8 +243,8 @@ def record_checks(scope: Scope, plan: DomainPlan, outcome: Outcome, now: datetim
     lock_zones(scope, [plan.domain])  # before any row is written: the order every claim takes
     record = get_domain(scope, plan.id)
     scope.session.refresh(record)
-    outcome = outcome.judged(ownership_required=outcome.needs_ownership(
-        contested=bool(contested(scope, [record.domain])), held=record.status == "verified"))
+    outcome = outcome.judged(
+        contested=bool(contested(scope, [record.domain])), held=record.status == "verified")
     outcome.store(record, now)
     before = record.status
     status, next_check = after_check(before, outcome.verified, record.created_at, now,

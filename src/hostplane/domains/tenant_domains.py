@@ -148,8 +148,8 @@ def record_checks(scope: Scope, kind: str, plan: VerificationPlan, outcome: Outc
     if record is None or record.domain != plan.domain:
         raise errors.Conflict(f"The {kind} domain changed while it was being checked.",
                               code="RETRY", fix="Verify again.")
-    outcome = outcome.judged(ownership_required=outcome.needs_ownership(
-        contested=bool(contested(scope, [record.domain])), held=record.status == "verified"))
+    outcome = outcome.judged(
+        contested=bool(contested(scope, [record.domain])), held=record.status == "verified")
     outcome.store(record, now)
     before = record.status
     if outcome.verified:

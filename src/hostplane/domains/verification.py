@@ -64,23 +64,21 @@ class Outcome:
         """DNS did not answer (timeout, SERVFAIL): nothing is known, nothing should change."""
         return any(c.status == UNKNOWN for c in self.checks if c.expected.required)
 
-    def judged(self, *, ownership_required: bool) -> Outcome:
-        """The same checks, with the ownership record required or not: decided when the result is
-        stored, under the zone's lock, from who else is near the name at that moment."""
+    def judged(self, *, contested: bool, held: bool) -> Outcome:
+        """The same checks, with the ownership record required or not, decided when the result
+        is stored, under the zone's lock, from who else is near the name at that moment: needed
+        when the name's zone is contested or DNS routes its siblings to us as well; never for a
+        name this organization already holds (it loses it only to a rival's TXT proof, never
+        to a rival's claim)."""
+        required = not held and (contested or self.wildcard_routed)
         return Outcome(tuple(
-            replace(c, expected=replace(c.expected, required=ownership_required))
+            replace(c, expected=replace(c.expected, required=required))
             if c.expected.purpose == OWNERSHIP else c for c in self.checks))
 
     @property
     def wildcard_routed(self) -> bool:
         """DNS sends a random name beside this one to the proxy too (a wildcard above it)."""
         return any(c.ok for c in self.checks if c.expected.purpose == PROBE)
-
-    def needs_ownership(self, *, contested: bool, held: bool) -> bool:
-        """Whether this check must see the TXT record: the name's zone is contested, or DNS
-        routes its siblings to us as well; never for a name this organization already holds
-        (it loses it only to a rival's TXT proof, never to a rival's claim)."""
-        return not held and (contested or self.wildcard_routed)
 
     @property
     def proof(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +73,12 @@ def latest_id(scope: Scope) -> int:
     return scope.session.scalar(
         select(Event.id).where(Event.tenant_id == scope.tenant_id)
         .order_by(Event.id.desc()).limit(1)) or 0
+
+
+def matches(type_: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    """Whether an event type is wanted by `patterns`: the same rule as list_events' filter
+    (patterns are checked by parse_types, so `*` is their only special character)."""
+    return any(fnmatch.fnmatchcase(type_, pattern) for pattern in patterns)
 
 
 def _like(pattern: str) -> str:

@@ -24,7 +24,7 @@ from hostplane.db.scope import Scope
 from hostplane.events import recorder
 from hostplane.events.models import Event
 from hostplane.events.schemas import EventPublic
-from hostplane.events.service import EventFilters, list_events
+from hostplane.events.service import EventFilters, list_events, matches
 from hostplane.webhooks.models import Webhook, WebhookDelivery
 from hostplane.webhooks.send import Sent, post, signature_headers
 
@@ -125,16 +125,13 @@ def _deliver(container: Container, webhook_id: str, tenant_id: str, owner: str) 
     with container.database.transaction() as session:
         scope = Scope(session, tenant_id)
         webhook = scope.get(Webhook, webhook_id, what="webhook")
-        wanted = EventFilters(tuple(webhook.events))
         found = list_events(scope, EventFilters(), after=webhook.cursor, limit=BATCH)
-        matching = {e.id for e in list_events(scope, wanted, after=webhook.cursor, limit=BATCH)}
         session.expunge_all()
     made = 0
     for event in found:
         now = container.clock.now()
-        if event.id not in matching:  # not wanted: skipped, in order
-            _advance(container, webhook, event.id)
-            continue
+        if not matches(event.type, webhook.events):
+            continue  # not wanted: passed over, in order
         if not _take(container, webhook_id, owner, now, free_only=False):
             break  # the lease was lost (this pass ran too long): another worker goes on
         sent = _post(container, webhook, payload(event), str(event.id), now)
@@ -153,7 +150,9 @@ def _deliver(container: Container, webhook_id: str, tenant_id: str, owner: str) 
                 _failed(scope, current, sent, now)
         if not sent.delivered:
             break  # the events after it wait: each endpoint gets its events in order
-        webhook.cursor = event.id
+    else:
+        if found:  # every event up to the last one was delivered or not wanted
+            _advance(container, webhook_id, owner, found[-1].id)
     return made
 
 
@@ -170,11 +169,13 @@ def _post(container: Container, webhook: Webhook, body: bytes, event_id: str,
                 allow_loopback=container.settings.webhook_allow_loopback)
 
 
-def _advance(container: Container, webhook: Webhook, event_id: int) -> None:
+def _advance(container: Container, webhook_id: str, owner: str, event_id: int) -> None:
+    """Move past events the endpoint does not want, in one write at the end of a pass."""
     with container.database.transaction() as session:
-        session.execute(update(Webhook).where(Webhook.id == webhook.id, Webhook.cursor < event_id)
+        session.execute(update(Webhook)
+                        .where(Webhook.id == webhook_id, Webhook.lease_owner == owner,
+                               Webhook.cursor < event_id)
                         .values(cursor=event_id))
-    webhook.cursor = event_id
 
 
 def _record(scope: Scope, webhook: Webhook, event_id: int | None, event_type: str,
