@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     key_last_used_resolution_seconds: int = Field(60, ge=0)
     """last_used_at on an API key is written at most this often."""
 
+    # Stopping and the event log's length
+    shutdown_grace_sec: float = Field(20.0, ge=0, le=3600)
+    """On SIGTERM, how long requests in flight may take to finish before they are cut and the
+    process exits (server-sent event streams end at once, so their clients reconnect)."""
+    event_retention_days: int = Field(30, ge=1, le=36500)
+    """The worker deletes events older than this, except those an active webhook has yet to
+    receive."""
+
     @field_validator("public_scheme")
     @classmethod
     def _scheme(cls, value: str) -> str:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -180,35 +181,136 @@ def _every(client: httpx.Client, path: str) -> list[dict]:
             return found
 
 
-def test_sigterm_lets_requests_in_flight_finish(tmp_path, database_url):
-    """A graceful stop: the server stops taking connections, and a request already running
-    (a command that takes a second) still gets its answer."""
+TICKER = """
+import sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # an event stream that never ends by itself
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        n = 0
+        while True:
+            n += 1
+            self.wfile.write(b"id: %d\\ndata: tick\\n\\n" % n)
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def _read_stream(client: httpx.Client, url: str, ended: dict[str, object], **kw) -> None:
+    """Read an event stream to its end: `ended` says how it ended (cleanly or with what error)
+    and the last event id seen."""
+    try:
+        with client.stream("GET", url, timeout=httpx.Timeout(30, read=30), **kw) as resp:
+            ended["status"] = resp.status_code
+            for line in resp.iter_lines():
+                if line.startswith("id: "):
+                    ended["last_id"] = line[4:]
+        ended["clean"] = True
+    except httpx.HTTPError as exc:
+        ended["clean"] = False
+        ended["error"] = repr(exc)
+
+
+def test_sigterm_drains_requests_and_ends_streams_within_the_grace_period(tmp_path,
+                                                                          database_url):
+    """`hostplane serve`, SIGTERM: a request in flight (a command taking 1.5 s) gets its answer;
+    the API's event stream and event streams relayed by the edge (the fast path's public preview
+    and the app's private one) end at once and cleanly, as a reconnecting client expects; a
+    request that would outlive the grace period is cut at its end; the process exits 0 within
+    it."""
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough for the shutdown itself")
+    grace = 3.0
     env = _env(tmp_path, database_url)
     env.pop("HOSTPLANE_DATABASE_URL")
+    api_port, edge_port = _free_port(), _free_port()
+    env.update({"HOSTPLANE_SHUTDOWN_GRACE_SEC": str(grace), "HOSTPLANE_EDGE_PORT": str(edge_port),
+                "HOSTPLANE_PUBLIC_PORT": str(edge_port)})
     key = _account(env)
-    port = _free_port()
-    api = _start(["api", "--port", str(port)], env, tmp_path / "api.log")
-    base = f"http://127.0.0.1:{port}"
+    serve = _start(["serve", "--port", str(api_port)], env, tmp_path / "serve.log")
+    base, edge = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{edge_port}"
     try:
         wait_for(lambda: _up(f"{base}/healthz"), 60)
-        client = httpx.Client(base_url=base, timeout=30,
+        client = httpx.Client(base_url=f"{base}/api/v1", timeout=30,
                               headers={"Authorization": f"Bearer {key}"})
-        sandbox = client.post("/api/v1/sandboxes", json={}).json()["data"]
-        answer: list[httpx.Response] = []
-        running = threading.Thread(target=lambda: answer.append(client.post(
-            f"/api/v1/sandboxes/{sandbox['id']}/exec", json={"command": "sleep 1.5; echo done"})))
-        running.start()
-        time.sleep(0.5)
-        os.kill(api.pid, signal.SIGTERM)
-        running.join(30)
-        assert answer and answer[0].status_code == 200
-        assert answer[0].json()["data"]["stdout"].strip() == "done"
-        api.wait(timeout=30)
+        hosts = {}
+        # Sandboxes without isolation share the host's ports: a free one each.
+        for visibility, port in (("public", _free_port()), ("private", _free_port())):
+            sandbox = client.post("/sandboxes", json={"visibility": visibility}).json()["data"]
+            client.post(f"/sandboxes/{sandbox['id']}/fs/write",
+                        json={"path": "ticker.py", "content": TICKER})
+            client.post(f"/sandboxes/{sandbox['id']}/processes",
+                        json={"command": f"python3 ticker.py {port}"})
+            wait_for(lambda s=sandbox: client.get(f"/sandboxes/{s['id']}/ports")
+                     .json()["data"]["ports"], 30)
+            host = urlsplit(sandbox["preview_url"]).netloc.replace("5173-", f"{port}-", 1)
+            hosts[visibility] = (sandbox, host)
+        private, _ = hosts["private"]
+        token = client.post("/browser-tokens", json={
+            "workspace_id": private["workspace_id"], "permissions": ["preview:read"],
+            "sandbox_ids": [private["id"]]}).json()["data"]["token"]
+
+        streams: dict[str, dict[str, object]] = {name: {} for name in
+                                                 ("events", "public", "private")}
+        plain = httpx.Client(timeout=30)
+        readers = [
+            threading.Thread(target=_read_stream, args=(client, "/events/stream",
+                                                        streams["events"])),
+            threading.Thread(target=_read_stream, args=(plain, f"{edge}/", streams["public"]),
+                             kwargs={"headers": {"Host": hosts["public"][1]}}),
+            threading.Thread(target=_read_stream, args=(plain, f"{edge}/", streams["private"]),
+                             kwargs={"headers": {"Host": hosts["private"][1],
+                                                 "Authorization": f"Bearer {token}"}}),
+        ]
+        answers: dict[str, object] = {}
+
+        def run(name: str, command: str) -> None:
+            try:
+                answers[name] = client.post(f"/sandboxes/{hosts['public'][0]['id']}/exec",
+                                            json={"command": command, "timeout": 120})
+            except httpx.HTTPError as exc:
+                answers[name] = exc
+
+        running = [threading.Thread(target=run, args=("short", "sleep 1.5; echo done")),
+                   threading.Thread(target=run, args=("long", "sleep 60"))]
+        for thread in readers + running:
+            thread.start()
+        client.post("/workspaces", json={"name": "Seen by the stream"})
+        wait_for(lambda: all(s.get("last_id") for s in streams.values()), 10)
+        time.sleep(0.3)
+
+        os.kill(serve.pid, signal.SIGTERM)
+        signalled = time.monotonic()
+        for thread in readers:
+            thread.join(grace)
+        assert all(not t.is_alive() for t in readers), streams
+        assert time.monotonic() - signalled < 1.5, "the streams held the stop"
+        assert all(s["clean"] and s["status"] == 200 for s in streams.values()), streams
+        assert serve.wait(timeout=grace + 5) == 0
+        took = time.monotonic() - signalled
+        assert took < grace + 2, f"the stop took {took:.1f} s"
+        for thread in running:
+            thread.join(10)
+        short = answers["short"]
+        assert isinstance(short, httpx.Response) and short.status_code == 200, short
+        assert short.json()["data"]["stdout"].strip() == "done"
+        long = answers["long"]  # cut at the deadline: uvicorn answers 500 or hangs up
+        assert not isinstance(long, httpx.Response) or long.status_code == 500, long
     finally:
-        if api.poll() is None:
-            _stop(api)
+        if serve.poll() is None:
+            _stop(serve)
+    log = (tmp_path / "serve.log").read_text()
+    assert "timeout graceful shutdown exceeded" in log  # the operator learns what was cut
 
 
 def test_a_full_disk_during_an_upload_is_507_and_leaves_no_version(tmp_path, database_url):

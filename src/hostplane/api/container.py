@@ -3,6 +3,7 @@ URL platform and the compute driver."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -52,6 +53,8 @@ class Container:
     routes: RouteCache = field(init=False)
     metrics: Metrics = field(init=False)
     _listener: ChangeListener | None = field(init=False, default=None)
+    # Set when the server begins a graceful stop: endless streams end (api/shutdown.py).
+    stopping: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         every = timedelta(seconds=self.settings.key_last_used_resolution_seconds)

@@ -97,40 +97,59 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
 
     from hostplane.api.app import create_app
     from hostplane.api.container import Container
+    from hostplane.api.shutdown import DrainingHttp, exit_zero_on_sigterm, leave
     from hostplane.edge.app import create_edge
     from hostplane.edge.serving import CompanionServer, edge_config
     from hostplane.settings import get_settings
     from hostplane.worker.runner import Worker
 
+    exit_zero_on_sigterm()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     container = Container.build(settings)
     api = create_app(container=container)
-    if worker:
-        Worker(container).start_in_thread()
-    api_server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level=log_level,
-                                               proxy_headers=True, access_log=access_log))
+    runner = Worker(container) if worker else None
+    if runner is not None:
+        runner.start_in_thread()
+    api_server = uvicorn.Server(uvicorn.Config(
+        api, host=host, port=port, log_level=log_level, proxy_headers=True,
+        access_log=access_log, http=DrainingHttp,
+        timeout_graceful_shutdown=settings.shutdown_grace_sec))
     if not edge:
-        api_server.run()
+        try:
+            api_server.run()
+        finally:  # also when uvicorn re-raises the SIGTERM it stopped for
+            leave()
         return
     # No access log for the edge: its lines would be end users' visits, not the operator's
     # API calls.
     edge_server = CompanionServer(edge_config(create_edge(container), host=host,
                                               port=settings.edge_port, log_level=log_level,
-                                              access_log=False))
+                                              access_log=False,
+                                              grace=settings.shutdown_grace_sec))
 
     async def both() -> None:
-        # The edge ends with the API (which owns the process's signals); if the edge can't
-        # start (its port taken), the process exits with uvicorn's error.
+        # The edge stops with the API (which owns the process's signals), at the same moment,
+        # so both drain within one grace period; if the edge can't start (its port taken), the
+        # process exits with uvicorn's error.
         edge_task = asyncio.ensure_future(edge_server.serve())
-        await api_server.serve()
+        api_task = asyncio.ensure_future(api_server.serve())
+        while not (api_server.should_exit or api_task.done()):
+            await asyncio.sleep(0.1)
+        container.stopping.set()
         edge_server.should_exit = True
+        if runner is not None:
+            runner.stop.set()
+        await api_task
         await edge_task
 
     import uvloop  # what uvicorn runs a server on by itself; asyncio.run would not
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(both())
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner_loop:
+            runner_loop.run(both())
+    finally:  # also when uvicorn re-raises the SIGTERM it stopped for
+        leave()
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -175,19 +194,26 @@ def edge_command(
     from hostplane.db.migrate import upgrade
     from hostplane.settings import get_settings
 
+    from hostplane.api.shutdown import exit_zero_on_sigterm, leave
+
+    exit_zero_on_sigterm()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     upgrade(Container.build(settings).database)  # once, before the workers start
     config = edge_config("hostplane.edge.app:from_environment", host=host,
                          port=port or settings.edge_port, log_level=log_level,
-                         access_log=access_log, workers=workers)
+                         access_log=access_log, workers=workers,
+                         grace=settings.shutdown_grace_sec)
     # SO_REUSEPORT: separate `hostplane edge` processes (or a new one started before the old
     # one stops) share the port; the kernel spreads connections between them.
     sock = shared_socket(config.host, config.port)
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()
     else:
-        uvicorn.Server(config).run(sockets=[sock])
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            leave()
 
 
 @app.command()
@@ -197,14 +223,22 @@ def worker(
 ) -> None:
     """Run the background jobs: re-checking domains' DNS, fetching branding wallpapers set by
     URL, expiring Idempotency-Key records. Safe to run several."""
+    import signal
+
     from hostplane.worker.runner import Worker
 
     logging.basicConfig(level=logging.INFO)
-    runner = Worker(_container(), interval_seconds=interval)
+    container = _container()
+    runner = Worker(container, interval_seconds=interval)
     if once:
         console.print_json(json.dumps(runner.run_once()))
-    else:
-        runner.run_forever()
+        return
+    # SIGTERM (or ^C): no new pass or delivery starts; the ones under way finish (within the
+    # grace period), then the process exits 0. A job cut short by kill -9 is taken over by
+    # another worker when its lease runs out.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop.set())
+    runner.run_forever(grace=container.settings.shutdown_grace_sec)
 
 
 @accounts.command("create")

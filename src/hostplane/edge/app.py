@@ -154,7 +154,8 @@ class Edge:
                 await self._websocket(scope, receive, reply, key, headers, target, token)
             else:
                 await proxy.relay(scope, receive, reply.send, self.pool, key, headers,
-                                  lambda sent: response_headers(sent, host))
+                                  lambda sent: response_headers(sent, host),
+                                  self.container.stopping)
         except errors.HostplaneError as exc:
             code = exc.code if exc.code in ("PORT_NOT_LISTENING", "TOO_MANY_CONNECTIONS") \
                 else "SANDBOX_UNAVAILABLE"

@@ -18,9 +18,8 @@ import asyncio
 import logging
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from hostplane import errors
+from hostplane.api.shutdown import DrainingHttp
 from hostplane.edge import pages
 from hostplane.edge.app import Edge
 from hostplane.edge.forwarding import response_headers
@@ -93,10 +92,15 @@ class FastPath(asyncio.Protocol):
             conn.resume_reading()
 
     def shutdown(self) -> None:
-        """The server is stopping: close now if idle, else after the response."""
+        """The server is stopping: close now if idle, end a relayed event stream now (cleanly,
+        so its reader reconnects elsewhere), else close after the response."""
+        self.edge.container.stopping.set()
         self._closing = True
-        if self._request is None:
+        request = self._request
+        if request is None:
             self.transport.close()
+        elif request.conn is not None:
+            request.conn.end_event_stream()
 
     # Requests
     def _next(self) -> None:
@@ -275,8 +279,8 @@ class FastPath(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self.transport.resume_reading()
-        protocol = HttpToolsProtocol(config=self.config, server_state=self.server_state,
-                                     app_state=self.app_state, _loop=self.loop)
+        protocol = DrainingHttp(config=self.config, server_state=self.server_state,
+                                app_state=self.app_state, _loop=self.loop)
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         data, self._buffer = self._buffer, b""

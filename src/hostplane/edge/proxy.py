@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HEAD_TIMEOUT = 300.0  # seconds a sandbox may take to start answering
 BODY_IDLE = 30.0  # seconds a client may pause in the middle of sending a body
+STOP_POLL = 0.2  # seconds between looks at the edge's `stopping` flag, per event stream
 
 
 class RequestTimeout(Exception):
@@ -42,9 +44,11 @@ def request_head(method: bytes, path: bytes, query: bytes,
 
 
 async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool, key: PoolKey,
-                headers: list[tuple[bytes, bytes]], response_filter: Callable[[Any], Any]) -> None:
+                headers: list[tuple[bytes, bytes]], response_filter: Callable[[Any], Any],
+                stopping: threading.Event | None = None) -> None:
     """Send the request to the sandbox and its response to the client. Raises UpstreamError (or
-    the driver's refusal) only before anything was sent to the client."""
+    the driver's refusal) only before anything was sent to the client. A server-sent event
+    stream ends cleanly once `stopping` is set (the edge is stopping: api/shutdown.py)."""
     sent = {k for k, _ in scope["headers"]}
     content_length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
     if content_length is not None:
@@ -98,8 +102,12 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
     # end, so it is read only while the client is still there.
     sized = any(name == b"content-length" for name, _ in response.headers)
     watcher = None if sized else asyncio.ensure_future(_disconnected(receive, body_done))
+    events = not sized and stopping is not None and any(
+        name == b"content-type" and value.lower().startswith(b"text/event-stream")
+        for name, value in response.headers)
+    stop = asyncio.ensure_future(_stopped(stopping)) if events and stopping else None
     try:
-        async for piece in (body if watcher is None else _racing(body, watcher)):
+        async for piece in (body if watcher is None else _racing(body, watcher, stop)):
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except UpstreamError:
@@ -107,6 +115,8 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send, pool: Pool,
     finally:
         if watcher is not None:
             watcher.cancel()
+        if stop is not None:
+            stop.cancel()
         with contextlib.suppress(BaseException):
             await body.aclose()  # type: ignore[attr-defined]
         if response.keep_alive and response._done:
@@ -138,18 +148,27 @@ async def _disconnected(receive: Receive, body_done: asyncio.Event) -> None:
         pass
 
 
-async def _racing(body: AsyncIterator[bytes], watcher: asyncio.Future[None]
-                  ) -> AsyncIterator[bytes]:
+async def _stopped(stopping: threading.Event) -> None:
+    while not stopping.is_set():
+        await asyncio.sleep(STOP_POLL)
+
+
+async def _racing(body: AsyncIterator[bytes], watcher: asyncio.Future[None],
+                  stop: asyncio.Future[None] | None = None) -> AsyncIterator[bytes]:
     """The body's pieces until it ends or the client disconnects (a stream that never ends,
-    such as server-sent events, stops with its reader)."""
+    such as server-sent events, stops with its reader), or, for an event stream, until the edge
+    stops (`stop`): then it ends as if the sandbox had ended it."""
     iterator = body.__aiter__()
     while True:
         step = asyncio.ensure_future(iterator.__anext__())
-        await asyncio.wait({step, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({step, watcher} | ({stop} if stop else set()),
+                           return_when=asyncio.FIRST_COMPLETED)
         if not step.done():
             step.cancel()
             with contextlib.suppress(BaseException):
                 await step
+            if stop is not None and stop.done():
+                return
             raise UpstreamError("the client went away")
         try:
             yield step.result()

@@ -75,6 +75,18 @@ class Upstream(asyncio.Protocol):
         self.transport.resume_reading()  # paused for a slow client of an earlier exchange
         self.transport.write(request)
 
+    def end_event_stream(self) -> None:
+        """The edge is stopping: a server-sent event stream being relayed ends here, after the
+        last whole event chunk, as if the sandbox had ended it (its reader reconnects). Any other
+        response runs on, within the grace period."""
+        if self.exchange is None or not self._started or self._done or not self._chunked:
+            return
+        if not any(name == b"content-type" and value.lower().startswith(b"text/event-stream")
+                   for name, value in self._headers):
+            return
+        self._flush(b"0\r\n\r\n")
+        self._finish(False)
+
     # asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]

@@ -9,23 +9,26 @@ from typing import Any
 
 import uvicorn
 
+from hostplane.api.shutdown import DrainingHttp
 from hostplane.edge.fast import FastPath
 from hostplane.edge.websocket import MAX_MESSAGE, MAX_QUEUE
 
 
 def edge_config(app: Any, *, host: str, port: int, log_level: str, access_log: bool,
-                workers: int = 1) -> uvicorn.Config:
+                workers: int = 1, grace: float | None = None) -> uvicorn.Config:
     """llhttp for requests, no Server header (end users never learn what serves them), our own
     X-Forwarded-* handling, WebSockets through `websockets`. The Date header is the app's own on
     relayed responses and the edge's on its pages and files (uvicorn's would be a second one).
     Connections start on the fast path (edge/fast.py), unless every request is to be logged: the
-    access log is uvicorn's."""
+    access log is uvicorn's. `grace`: seconds requests in flight get to finish when the
+    server stops (api/shutdown.py)."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
-        http="httptools" if access_log else FastPath, ws="websockets-sansio", server_header=False, date_header=False,
+        http=DrainingHttp if access_log else FastPath, ws="websockets-sansio", server_header=False, date_header=False,
         proxy_headers=False,
         lifespan="on", factory=isinstance(app, str), workers=workers,
-        ws_max_size=MAX_MESSAGE, ws_max_queue=MAX_QUEUE, ws_ping_interval=None, timeout_keep_alive=30)
+        ws_max_size=MAX_MESSAGE, ws_max_queue=MAX_QUEUE, ws_ping_interval=None, timeout_keep_alive=30,
+        timeout_graceful_shutdown=grace)
 
 
 class CompanionServer(uvicorn.Server):

@@ -54,11 +54,15 @@ class Worker:
                 done[name] = -1
         return done
 
-    def run_forever(self) -> None:
-        threading.Thread(target=self.send_webhooks, name="hostplane-webhooks", daemon=True).start()
+    def run_forever(self, grace: float | None = None) -> None:
+        """Until `stop` is set; then the webhook pass under way gets `grace` seconds to end."""
+        sender = threading.Thread(target=self.send_webhooks, name="hostplane-webhooks",
+                                  daemon=True)
+        sender.start()
         while not self.stop.is_set():
             self.run_once()
             self.stop.wait(self.interval_seconds)
+        sender.join(grace)
 
     def send_webhooks(self) -> None:
         """Deliveries have their own loop: an event should reach its endpoints within about a

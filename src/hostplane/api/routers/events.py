@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import threading
+
 import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -63,23 +65,28 @@ async def event_stream(
 ) -> StreamingResponse:
     """Each event is one frame: `id` (resume with `Last-Event-ID`, or `after`), `event` (its
     type) and `data` (the event as JSON). Without either, the stream starts with events newer
-    than the request. A comment every 15 s of silence keeps proxies from closing it."""
+    than the request. A comment every 15 s of silence keeps proxies from closing it. The stream
+    ends when the server stops; reconnect with Last-Event-ID."""
     filters = EventFilters(parse_types(types))
     start = int(last_event_id) if last_event_id is not None else after
     if start is None:
         start = await ctx.run(latest_id)
     headers = {k: v.decode("latin-1") for k, v in request.scope["headers"]
                if k in (b"authorization", b"x-miosa-tenant", b"origin")}
+    container = container_of(request)
     frames = _frames(ctx, filters, start, follow,
-                     lambda: authenticate(container_of(request), headers))
+                     lambda: authenticate(container, headers), container.stopping)
     return StreamingResponse(frames, media_type=sse.MEDIA_TYPE,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def _frames(ctx: RequestContext, filters: EventFilters, cursor: int, follow: bool,
-                  still_allowed: Callable[[], Awaitable[object]]) -> AsyncIterator[bytes]:
+                  still_allowed: Callable[[], Awaitable[object]],
+                  stopping: threading.Event) -> AsyncIterator[bytes]:
     polls = 0
-    while True:
+    # The server stopping ends the stream cleanly, after a whole event: the client reconnects
+    # with Last-Event-ID to a process that still serves (api/shutdown.py).
+    while not stopping.is_set():
         polls += 1
         # Up to the newest event now: events of other types move the cursor too, so a filter
         # that matches little never rescans the log.
