@@ -253,3 +253,40 @@ def test_an_endpoint_that_hangs_resets_or_fails_is_a_failed_attempt(org, contain
     assert attempt["duration_ms"] < 5000
     got = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
     assert got["failures"] == 1 and got["next_attempt_at"] and got["enabled"]
+
+
+def test_old_events_are_pruned_but_never_ones_a_webhook_still_owes(org, other_org, receiver,
+                                                                   container):
+    """Events past HOSTPLANE_EVENT_RETENTION_DAYS go (the worker's prune_events), except those
+    after an active webhook's cursor: they wait for their delivery however old they are."""
+    from datetime import timedelta
+
+    from hostplane.events.jobs import prune_events
+    from hostplane.events.models import Event
+
+    webhook, _ = hook(org, receiver, events=("*",))
+    for owner in (org, org, org, other_org):
+        owner.workspace()
+    receiver.answers = [200, 500]
+    deliver_due(container)  # the first event is delivered, the second fails and holds the rest
+    cursor = org.get(f"{WEBHOOKS}/{webhook['id']}").json()["data"]
+    assert cursor["failures"] == 1
+    old = container.clock.now() - timedelta(days=container.settings.event_retention_days + 1)
+    with container.database.transaction() as session:
+        session.execute(update(Event).where(Event.tenant_id.in_(
+            [org.tenant_id, other_org.tenant_id])).values(created_at=old))
+    fresh = other_org.workspace()  # newer than the cutoff: kept
+
+    def ids(owner):
+        return [e["id"] for e in owner.get("/api/v1/events", params={"limit": 200})
+                .json()["data"]]
+
+    before = ids(org)
+    assert prune_events(container) > 0
+    delivered = receiver.events()[0]["id"]
+    assert ids(org) == [i for i in before if i > int(delivered)]  # the owed ones stay
+    assert [e["object_id"] for e in other_org.get("/api/v1/events").json()["data"]
+            if e["type"] == "workspace.created"] == [fresh["id"]]
+    assert org.delete(f"{WEBHOOKS}/{webhook['id']}").status_code == 200
+    prune_events(container)
+    assert ids(org) == []  # no webhook waits for them any more

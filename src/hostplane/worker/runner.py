@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from hostplane.api.container import Container
 from hostplane.branding.fetch import fetch_wallpapers
 from hostplane.domains.jobs import recheck_domains
+from hostplane.events.jobs import prune_events
 from hostplane.idempotency.service import purge_expired
 from hostplane.resources.sandbox_lifecycle import enforce_timeouts, reconcile_sandboxes
 from hostplane.resources.storage import collect_release_files
@@ -35,6 +36,7 @@ JOBS: dict[str, Job] = {
     "recheck_domains": recheck_domains,
     "fetch_wallpapers": fetch_wallpapers,
     "collect_release_files": collect_release_files,
+    "prune_events": prune_events,
 }
 
 
