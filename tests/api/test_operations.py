@@ -67,3 +67,25 @@ def test_a_database_that_does_not_answer_is_not_ready(container, tmp_path):
     resp = get(create_app(settings, migrate=False), "/readyz")
     assert resp.status_code == 503
     assert resp.json()["checks"]["database"].startswith("unreachable")
+
+
+def test_the_edge_counts_its_traffic_by_organization_and_status_class(org, edge_url):
+    """Requests and bytes per organization slug: the fast path's relays and the app's pages
+    alike; the edge shows them at /metrics when asked by address, never by a tenant's host."""
+    import re
+
+    from tests.edge.helpers import preview_host, sandbox_app, via_edge
+
+    def counted(kind: str, status_class: str) -> float:
+        body = httpx.get(f"{edge_url}/metrics", timeout=10).text
+        found = re.search(rf'^edge_{kind}_total{{organization="{org.slug}",'
+                          rf'status_class="{status_class}"}} (\S+)$', body, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    host = preview_host(sandbox_app(org, "counted"))
+    assert via_edge(edge_url, host, "/").status_code == 200  # the fast path
+    assert via_edge(edge_url, host.replace("5173-", "5999-", 1), "/").status_code >= 500
+    assert counted("requests", "2xx") == 1 and counted("response_bytes", "2xx") > 0
+    assert counted("requests", "5xx") + counted("requests", "4xx") == 1  # the edge's page
+    tenant_path = via_edge(edge_url, host, "/metrics")
+    assert "edge_requests_total" not in tenant_path.text  # the sandbox's own /metrics

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from hostplane.api.shutdown import DrainingHttp
 from hostplane.edge.app import create_edge
 from hostplane.edge.fast import FastPath
 from hostplane.edge.limits import OrgLimits
@@ -123,7 +123,7 @@ def test_hot_requests_stay_on_the_fast_path_and_others_hand_over_mid_connection(
         client.send(get(preview_host(private), "/"))
         head, body = client.response()
         assert head.startswith(b"HTTP/1.1 401") and b"PREVIEW_PRIVATE" in body
-        assert protocol_of(server, client) is HttpToolsProtocol
+        assert protocol_of(server, client) is DrainingHttp  # uvicorn's httptools protocol
         client.send(get(host, "/c"))
         assert client.response()[1] == b"hot /c"
     finally:

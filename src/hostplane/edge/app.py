@@ -11,14 +11,17 @@ import asyncio
 import contextlib
 import functools
 import gc
+import ipaddress
 import logging
 import time
 from typing import Any
 
 import jwt
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hostplane import errors
 from hostplane.api.container import Container
+from hostplane.api.routers.tls import allowed
 from hostplane.edge import pages, proxy, static, websocket
 from hostplane.edge.access import (
     SAFE_METHODS,
@@ -70,17 +73,34 @@ class Edge:
         self.clients = ClientLimits(max_open=settings.edge_max_open_per_client)
         self.trusted_proxies = frozenset(settings.edge_trusted_proxy_list)
         self._touched: dict[str, float] = {}
+        self.traffic = container.metrics.edge
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        reply = _Reply(scope, send, self.router)
+        answered = [0, 0]  # status, bytes: the edge's traffic figures (api/metrics.py)
+
+        async def counted(message: dict[str, Any]) -> None:
+            kind = message["type"]
+            if kind.endswith("response.start"):
+                answered[0] = message["status"]
+            elif kind.endswith("response.body"):
+                answered[1] += len(message.get("body", b""))
+            elif kind == "websocket.accept":
+                answered[0] = 101
+            elif kind == "websocket.send":
+                answered[1] += len(message.get("bytes") or message.get("text") or b"")
+            await send(message)
+
+        reply = _Reply(scope, counted, self.router)
         client = self.client_address((scope.get("client") or ("", 0))[0], scope["headers"])
         if not self.clients.admit(client):
             await reply.page("TOO_MANY_CONNECTIONS")
             return
         try:
+            if await self._metrics(scope, counted):
+                return
             await self._serve(scope, receive, reply, client)
         except RequestTimeout:
             await reply.page("REQUEST_TIMEOUT")
@@ -89,6 +109,29 @@ class Edge:
             await reply.page("INTERNAL")  # unless the response had begun
         finally:
             self.clients.done(client)
+            if answered[0]:
+                self.traffic.add(reply.tenant_id, answered[0], answered[1])
+
+    async def _metrics(self, scope: dict[str, Any], send: Any) -> bool:
+        """GET /metrics asked of the edge by address (never a tenant's hostname), from the
+        networks in HOSTPLANE_METRICS_ALLOW: this process's figures (api/metrics.py)."""
+        if scope["type"] != "http" or scope["path"] != "/metrics":
+            return False
+        hosts = [v for k, v in scope["headers"] if k == b"host"]
+        name = hosts[0].decode("latin-1").rsplit(":", 1)[0].strip("[]") if hosts else ""
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        peer = (scope.get("client") or ("", 0))[0]
+        if not allowed(peer, self.container.settings.metrics_allow):
+            return False
+        body = await asyncio.to_thread(generate_latest, self.container.metrics.registry)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode()),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
     async def _serve(self, scope: dict[str, Any], receive: Any, reply: _Reply,
                      client: str) -> None:

@@ -42,6 +42,7 @@ class FastPath(asyncio.Protocol):
         self.config, self.server_state, self.app_state = config, server_state, app_state
         self.loop = _loop or asyncio.get_event_loop()
         self.edge = _edge_of(config.loaded_app)
+        self.traffic = self.edge.traffic
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.peer = ""
         self._buffer = b""
@@ -76,6 +77,7 @@ class FastPath(asyncio.Protocol):
         if request is not None:
             if request.conn is not None:
                 request.conn.close()  # a response cut short never serves anyone else
+            self._count(request)
             self._release(request)
 
     def pause_writing(self) -> None:
@@ -197,10 +199,13 @@ class FastPath(asyncio.Protocol):
     def response_head(self, status: int, headers: list[tuple[bytes, bytes]],
                       framing: bytes) -> bytes:
         assert self._request is not None
+        self._request.status = status
         return response_head(status, response_headers(headers, self._request.host), framing)
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)
+        if self._request is not None:
+            self._request.written += len(data)
 
     def finished(self, conn: Upstream, reusable: bool) -> None:
         if reusable:
@@ -239,7 +244,9 @@ class FastPath(asyncio.Protocol):
                 return
             status, headers, body = pages.render(
                 code, look, html_page=pages.wants_html(accept.decode("latin-1")))
-            self.transport.write(response_head(status, headers) + body)
+            answer = response_head(status, headers) + body
+            self.transport.write(answer)
+            request.status, request.written = status, len(answer)
             self._done()
 
         look.add_done_callback(answer)
@@ -247,6 +254,7 @@ class FastPath(asyncio.Protocol):
     def _done(self) -> None:
         request, self._request = self._request, None
         if request is not None:
+            self._count(request)
             self._release(request)
         self.server_state.total_requests += 1
         if self._closing:
@@ -254,6 +262,11 @@ class FastPath(asyncio.Protocol):
         elif self._buffer:
             self.transport.resume_reading()
             self._next()
+
+    def _count(self, request: HotRequest) -> None:
+        if request.status and request.target is not None:
+            self.traffic.add(request.target.tenant_id, request.status, request.written)
+            request.status = 0
 
     def _release(self, request: HotRequest) -> None:
         if request.target is not None:

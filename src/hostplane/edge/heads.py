@@ -25,11 +25,12 @@ class HotRequest:
     """A whole request the fast path may relay, and where its answer stands."""
 
     __slots__ = ("method", "path", "query", "headers", "length", "body", "size", "host", "port",
-                 "target", "client", "conn", "attempt", "sent")
+                 "target", "client", "conn", "attempt", "sent", "status", "written")
 
     def __init__(self) -> None:
         self.path, self.headers, self.length = b"", [], None
         self.target, self.client, self.conn, self.attempt = None, None, None, 0
+        self.status = self.written = 0  # of the answer, for the edge's traffic figures
 
 
 class HeadReader:
