@@ -238,3 +238,33 @@ def test_every_command_has_help(args):
     result = CliRunner().invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+def test_events_and_webhooks(cli, org):
+    """`events list|tail` and `webhooks create|list|test|delete`, JSON for scripts and the exit
+    codes of docs/cli.md (a test delivery the endpoint refused is 1)."""
+    from tests.api.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        made = cli("webhooks", "create", receiver.url, "--event", "workspace.*")
+        webhook, secret = made["data"], made["secret"]
+        assert secret.startswith("whsec_") and webhook["events"] == ["workspace.*"]
+        assert webhook["id"] in {w["id"] for w in cli("webhooks", "list")}
+        start = max([e["id"] for e in org.get("/api/v1/events", params={"limit": 200})
+                     .json()["data"]] or [0])
+        ws = org.workspace()
+        listed = cli("events", "list", "--types", "workspace.*", "--after", str(start))
+        assert [(e["type"], e["object_id"]) for e in listed] == [("workspace.created", ws["id"])]
+        followed = cli("events", "tail", "--after", str(start), "--types", "workspace.*",
+                       "--limit", "1")  # the stream, until one event came
+        assert followed["object_id"] == ws["id"]
+        assert cli("webhooks", "test", webhook["id"])["success"] is True
+        receiver.answers = [500]
+        refused = cli("webhooks", "test", webhook["id"], code=1, as_json=False)
+        assert "HTTP 500" in refused.stderr
+        assert cli("webhooks", "delete", webhook["id"])["id"] == webhook["id"]
+        missing = cli("webhooks", "test", webhook["id"], code=1)
+        assert json.loads(missing.stderr)["error"]["code"].endswith("NOT_FOUND")
+    finally:
+        receiver.server.shutdown()

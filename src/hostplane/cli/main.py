@@ -21,8 +21,10 @@ from hostplane.cli import (
     deployments_cli,
     domains_cli,
     down_cli,
+    events_cli,
     org_cli,
     sandboxes_cli,
+    webhooks_cli,
     workspaces_cli,
 )
 from hostplane.cli._api import console
@@ -80,6 +82,8 @@ app.add_typer(domains_cli.organization_domain("preview"), name="preview-domain")
 app.add_typer(domains_cli.organization_domain("deployment"), name="deployment-domain")
 app.add_typer(branding_cli.branding, name="branding")
 app.add_typer(branding_cli.browser_tokens, name="browser-tokens")
+app.add_typer(events_cli.events, name="events")
+app.add_typer(webhooks_cli.webhooks, name="webhooks")
 app.command("caddyfile")(caddy_cli.caddyfile)
 app.command("down")(down_cli.down)
 app.command("backup")(backup_cli.backup)

@@ -51,6 +51,8 @@ class _Namespaces:
         self.api_keys = r.ApiKeys(run, pages)
         self.usage = r.Usage(run, pages)
         self.audit_log = r.AuditLog(run, pages)
+        self.events = r.Events(run, pages)
+        self.webhooks = r.Webhooks(run, pages)
 
 
 class Hostplane(_Namespaces):

@@ -227,3 +227,49 @@ class AuditEvent(Model):
     resource_id: str | None = None
     request_id: str
     created_at: datetime
+
+
+class Event(Model):
+    id: int  # grows in commit order: the cursor
+    type: str
+    object_type: str
+    object_id: str
+    workspace_id: str | None = None
+    project_id: str | None = None
+    external_workspace_id: str | None = None
+    external_project_id: str | None = None
+    data: dict[str, Any] = {}
+    created_at: datetime
+
+
+class Webhook(Model):
+    id: str
+    url: str
+    events: list[str]
+    description: str | None = None
+    enabled: bool
+    state: str
+    disabled_reason: str | None = None
+    failures: int = 0
+    created_at: datetime
+
+
+class WebhookCreated(Model):
+    """A new webhook (or a rotated secret): `secret` is shown in this answer only."""
+
+    data: Webhook
+    secret: str
+
+
+class WebhookDelivery(Model):
+    id: str
+    webhook_id: str
+    event_id: int | None = None
+    event_type: str
+    attempt: int
+    status: str
+    success: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
+    created_at: datetime

@@ -378,3 +378,45 @@ class AuditLog(Resource):
     def iter(self, **filters: Any) -> Any:
         return self._pages(Call("GET", "/audit-log", params=filters, model=m.AuditEvent,
                                 many=True))
+
+
+class Events(Resource):
+    """The event log, oldest first; `types` takes patterns such as "sandbox.*,domain.verified"."""
+
+    def list(self, **filters: Any) -> Any:
+        return self._run(Call("GET", "/events", params=filters, model=m.Event, many=True))
+
+    def iter(self, **filters: Any) -> Any:
+        return self._pages(Call("GET", "/events", params=filters, model=m.Event, many=True))
+
+
+class Webhooks(Resource):
+    def create(self, url: str, events: list[str], *, description: str | None = None) -> Any:
+        return self._run(Call("POST", "/webhooks", create=True, model=m.WebhookCreated,
+                              secret="secret",
+                              json={"url": url, "events": events, "description": description}))
+
+    def list(self) -> Any:
+        return self._run(Call("GET", "/webhooks", model=m.Webhook, many=True))
+
+    def get(self, webhook_id: str) -> Any:
+        return self._run(Call("GET", f"/webhooks/{webhook_id}", model=m.Webhook))
+
+    def update(self, webhook_id: str, **fields: Any) -> Any:
+        return self._run(Call("PATCH", f"/webhooks/{webhook_id}", json=fields, retry=True,
+                              model=m.Webhook))
+
+    def delete(self, webhook_id: str) -> Any:
+        return self._run(Call("DELETE", f"/webhooks/{webhook_id}", model=m.Webhook))
+
+    def test(self, webhook_id: str) -> Any:
+        return self._run(Call("POST", f"/webhooks/{webhook_id}/test", retry=False,
+                              model=m.WebhookDelivery))
+
+    def rotate_secret(self, webhook_id: str) -> Any:
+        return self._run(Call("POST", f"/webhooks/{webhook_id}/rotate-secret", retry=False,
+                              model=m.WebhookCreated))
+
+    def deliveries(self, webhook_id: str, *, limit: int | None = None) -> Any:
+        return self._run(Call("GET", f"/webhooks/{webhook_id}/deliveries",
+                              params={"limit": limit}, model=m.WebhookDelivery, many=True))
