@@ -55,6 +55,16 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"hostplane: SQLite always; PostgreSQL {state} ({url})"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`postgres_only`: the test runs once, against PostgreSQL (its SQLite case is skipped
+    before any of its fixtures are made)."""
+    skip = pytest.mark.skip(reason="postgres_only: runs once, against PostgreSQL")
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("postgres_only") and params.get("database_url") == "sqlite":
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":

@@ -126,14 +126,17 @@ def _hammer(base: str, key: str, acknowledged: list[str], stop: threading.Event)
 
 
 def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(tmp_path, database_url):
-    """Every workspace the API answered 201 for is there after a kill -9 and a restart, each with
-    its default project (nothing half-made), and the database is intact."""
+    """`hostplane serve` (API, worker and edge in one process) killed with -9 during a burst of
+    creates: every workspace the API answered 201 for is there after a restart, each with its
+    default project and with the events of both (nothing half-made: no row without its event,
+    no event without its row), and the database is intact."""
     env = _env(tmp_path, database_url)
     if database_url.startswith("sqlite"):
         env.pop("HOSTPLANE_DATABASE_URL")
+    env["HOSTPLANE_EDGE_PORT"] = str(_free_port())
     key = _account(env)
     port = _free_port()
-    api = _start(["api", "--port", str(port)], env, tmp_path / "api.log")
+    api = _start(["serve", "--port", str(port)], env, tmp_path / "api.log")
     base = f"http://127.0.0.1:{port}"
     acknowledged: list[str] = []
     stop = threading.Event()
@@ -153,16 +156,23 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(tmp_path, da
         stop.set()
         if api.poll() is None:
             _stop(api)
-    api = _start(["api", "--port", str(port)], env, tmp_path / "api2.log")
+    api = _start(["serve", "--port", str(port)], env, tmp_path / "api2.log")
     try:
         wait_for(lambda: _up(f"{base}/healthz"), 60)
         with httpx.Client(base_url=base, timeout=30,
                           headers={"Authorization": f"Bearer {key}"}) as client:
             workspaces = _every(client, "/api/v1/workspaces")
             projects = _every(client, "/api/v1/projects")
+            told = _every(client, "/api/v1/events",
+                          {"types": "workspace.created,project.created"})
         assert set(acknowledged) <= {w["id"] for w in workspaces}
         # Nothing half-made: every workspace there (acknowledged or not) has its default project.
         assert {w["id"] for w in workspaces} == {p["workspace_id"] for p in projects}
+        # ... and each row its one event, each event its row (the outbox commits with them).
+        made = sorted(e["object_id"] for e in told if e["type"] == "workspace.created")
+        assert made == sorted(w["id"] for w in workspaces)
+        assert sorted(e["object_id"] for e in told if e["type"] == "project.created") == \
+            sorted(p["id"] for p in projects)
     finally:
         _stop(api)
     if database_url.startswith("sqlite"):
@@ -170,10 +180,11 @@ def test_kill_9_in_the_middle_of_writes_loses_no_acknowledged_write(tmp_path, da
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def _every(client: httpx.Client, path: str) -> list[dict]:
+def _every(client: httpx.Client, path: str, params: dict | None = None) -> list[dict]:
     found, cursor = [], None
     while True:
-        page = client.get(path, params={"limit": 200, **({"cursor": cursor} if cursor else {})})
+        page = client.get(path, params={**(params or {}), "limit": 200,
+                                        **({"cursor": cursor} if cursor else {})})
         assert page.status_code == 200, page.text
         found += page.json()["data"]
         cursor = page.json().get("next_cursor")
@@ -362,3 +373,111 @@ def test_a_full_disk_during_an_upload_is_507_and_leaves_no_version(tmp_path, dat
             _stop(api)
     finally:
         subprocess.run(["umount", "-l", str(data)], check=False)
+
+
+class _HangingReceiver:
+    """A webhook endpoint that never answers its first request (the worker sending it is killed
+    meanwhile) and answers 200 to the ones after."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.got: list[dict[str, str]] = []
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.got.append({k.lower(): v for k, v in self.headers.items()})
+                if len(receiver.got) == 1:
+                    receiver.release.wait(60)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+@pytest.mark.postgres_only
+def test_a_worker_killed_mid_delivery_is_taken_over_when_its_lease_runs_out(tmp_path,
+                                                                           database_url):
+    """kill -9 of a worker while its webhook delivery hangs: the endpoint stays leased to it
+    (another worker does not send meanwhile: never two at once), and once the lease has run out
+    the other worker delivers the same event (same Webhook-Id: at least once), records it and
+    moves the cursor. A SIGTERM then stops that worker with status 0."""
+    from sqlalchemy import func, select, update
+
+    from hostplane.api.container import Container
+    from hostplane.db.scope import Scope
+    from hostplane.db.scratch import scratch_database
+    from hostplane.events import recorder
+    from hostplane.settings import Settings
+    from hostplane.webhooks import service
+    from hostplane.webhooks.models import Webhook, WebhookDelivery
+    from tests.conftest import _pg_admin_url
+
+    receiver = _HangingReceiver()
+    with scratch_database(_pg_admin_url(), "hostplane_lease") as url:
+        env = _env(tmp_path, url)
+        env["HOSTPLANE_WEBHOOK_ALLOW_LOOPBACK"] = "1"
+        key_env = dict(env)
+        _account(key_env)  # migrates, and makes an organization
+        container = Container.build(Settings(data_dir=tmp_path / "data", database_url=url,
+                                             webhook_allow_loopback=True))
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            from hostplane.tenancy.models import Tenant
+
+            with container.database.transaction() as session:
+                tenant_id = session.scalar(select(Tenant.id))
+                scope = Scope(session, tenant_id)
+                webhook_id = service.create(scope, receiver.url, ["*"], None,
+                                            container.clock.now(), allow_loopback=True).id
+            with container.database.transaction() as session:
+                recorder.emit(session, tenant_id, "workspace.created", "workspace", "w-1")
+
+            def webhook() -> Webhook:
+                with container.database.transaction(write=False) as session:
+                    found = session.get(Webhook, webhook_id)
+                    session.expunge_all()
+                    return found
+
+            workers.append(_start(["worker", "--interval", "60"], env, tmp_path / "w1.log"))
+            wait_for(lambda: receiver.got, 30)
+            os.killpg(os.getpgid(workers[0].pid), signal.SIGKILL)
+            workers[0].wait()
+            held = webhook()
+            assert held.lease_owner and held.cursor == 0
+
+            workers.append(_start(["worker", "--interval", "60"], env, tmp_path / "w2.log"))
+            time.sleep(3)  # the second worker is up and polling every second
+            assert len(receiver.got) == 1, "sent while another worker's lease held"
+            with container.database.transaction() as session:  # the lease runs out
+                session.execute(update(Webhook).where(Webhook.id == webhook_id).values(
+                    leased_until=container.clock.now().replace(year=2000)))
+            wait_for(lambda: webhook().cursor > 0, 15)
+            assert [h["webhook-id"] for h in receiver.got] == [receiver.got[0]["webhook-id"]] * 2
+            with container.database.transaction(write=False) as session:
+                recorded = session.scalar(select(func.count()).select_from(WebhookDelivery)
+                                          .where(WebhookDelivery.status == "delivered"))
+            assert recorded == 1
+            os.killpg(os.getpgid(workers[1].pid), signal.SIGTERM)
+            assert workers[1].wait(timeout=30) == 0
+        finally:
+            receiver.close()
+            for proc in workers:
+                if proc.poll() is None:
+                    _stop(proc)
+            container.database.engine.dispose()
