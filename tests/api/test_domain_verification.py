@@ -155,3 +155,45 @@ def test_verify_is_rate_limited_per_organization(org, other_org, clock):
     assert other_org.post(f"{PREVIEW}/verify").status_code == 404
     clock.advance(3601)
     assert org.post(f"{PREVIEW}/verify").status_code == 404
+
+
+def test_a_dns_server_that_does_not_answer_changes_nothing(org, zone, dom, container):
+    """The nameserver goes silent during a check (the API's verify and the worker's re-check):
+    the result is inconclusive, the domain keeps its status and keeps winning, no event says
+    otherwise, and it is asked again soon."""
+    import socket
+
+    from sqlalchemy import update
+
+    from hostplane.domains.jobs import recheck_domains
+    from hostplane.domains.models import TenantDomain
+    from hostplane.domains.resolver import DnsResolver
+
+    record = org.put(DEPLOYMENT, {"deployment_domain": f"apps.{dom}"}).json()
+    for r in record["dns_records"]:
+        install(zone, r)
+    assert org.post(f"{DEPLOYMENT}/verify").json()["status"] == "verified"
+    dep = org.post("/api/v1/deployments", {"name": "Lead Magnet"}).json()["data"]
+    start = max(e["id"] for e in org.get("/api/v1/events", params={"limit": 200})
+                .json()["data"])
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes questions, never answers
+    silent.bind(("127.0.0.1", 0))
+    working, container.resolver = container.resolver, DnsResolver(
+        [f"127.0.0.1:{silent.getsockname()[1]}"], timeout=1.0)
+    try:
+        body = org.post(f"{DEPLOYMENT}/verify").json()
+        assert (body["status"], body["verified"]) == ("verified", True), body
+        assert body["errors"], "the answer says DNS did not answer"
+        with container.database.transaction() as session:  # due for the worker's re-check
+            session.execute(update(TenantDomain).where(TenantDomain.tenant_id == org.tenant_id)
+                            .values(next_check_at=container.clock.now().replace(year=2000)))
+        recheck_domains(container)
+        after = org.get(DEPLOYMENT).json()
+        assert after["status"] == "verified", after
+    finally:
+        container.resolver = working
+        silent.close()
+    assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"]["url"] == \
+        f"https://lead-magnet.apps.{dom}"
+    assert org.get("/api/v1/events", params={"types": "domain.*", "after": start}) \
+        .json()["data"] == []
