@@ -8,12 +8,14 @@ Last-Event-ID) to a process that is still serving. WebSockets are closed by uvic
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -60,10 +62,25 @@ def exit_zero_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stopped)
 
 
-def leave(settle: float = 0.5) -> None:
+@contextlib.contextmanager
+def leaving() -> Iterator[None]:
+    """Run a server; when it has stopped (also when uvicorn re-raises the SIGTERM it stopped
+    for), `leave` with the status the process would have ended with."""
+    status = 1
+    try:
+        yield
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        raise
+    finally:
+        leave(status)
+
+
+def leave(status: int = 0, settle: float = 0.5) -> None:
     """After the server stopped: a request cut at the deadline may still hold a thread (a
     command in a sandbox, a slow file transfer) that the interpreter would wait for at exit.
-    Give such threads a moment, then end the process anyway."""
+    Give such threads a moment, then end the process anyway, with `status`."""
     deadline = time.monotonic() + settle
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
@@ -76,4 +93,4 @@ def leave(settle: float = 0.5) -> None:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(status)

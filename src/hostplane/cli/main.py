@@ -101,7 +101,7 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
 
     from hostplane.api.app import create_app
     from hostplane.api.container import Container
-    from hostplane.api.shutdown import DrainingHttp, exit_zero_on_sigterm, leave
+    from hostplane.api.shutdown import DrainingHttp, exit_zero_on_sigterm, leaving
     from hostplane.edge.app import create_edge
     from hostplane.edge.serving import CompanionServer, edge_config
     from hostplane.settings import get_settings
@@ -120,10 +120,8 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
         access_log=access_log, http=DrainingHttp,
         timeout_graceful_shutdown=settings.shutdown_grace_sec))
     if not edge:
-        try:
+        with leaving():
             api_server.run()
-        finally:  # also when uvicorn re-raises the SIGTERM it stopped for
-            leave()
         return
     # No access log for the edge: its lines would be end users' visits, not the operator's
     # API calls.
@@ -149,11 +147,8 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
 
     import uvloop  # what uvicorn runs a server on by itself; asyncio.run would not
 
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner_loop:
-            runner_loop.run(both())
-    finally:  # also when uvicorn re-raises the SIGTERM it stopped for
-        leave()
+    with leaving(), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner_loop:
+        runner_loop.run(both())
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -198,7 +193,7 @@ def edge_command(
     from hostplane.db.migrate import upgrade
     from hostplane.settings import get_settings
 
-    from hostplane.api.shutdown import exit_zero_on_sigterm, leave
+    from hostplane.api.shutdown import exit_zero_on_sigterm, leaving
 
     exit_zero_on_sigterm()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -214,10 +209,8 @@ def edge_command(
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()
     else:
-        try:
+        with leaving():
             uvicorn.Server(config).run(sockets=[sock])
-        finally:
-            leave()
 
 
 @app.command()
