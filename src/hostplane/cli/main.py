@@ -190,10 +190,9 @@ def edge_command(
 
     from hostplane.edge.serving import edge_config, shared_socket
     from hostplane.api.container import Container
+    from hostplane.api.shutdown import exit_zero_on_sigterm, leaving
     from hostplane.db.migrate import upgrade
     from hostplane.settings import get_settings
-
-    from hostplane.api.shutdown import exit_zero_on_sigterm, leaving
 
     exit_zero_on_sigterm()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -219,7 +218,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False,
 ) -> None:
     """Run the background jobs: re-checking domains' DNS, fetching branding wallpapers set by
-    URL, expiring Idempotency-Key records. Safe to run several."""
+    URL, expiring Idempotency-Key records, delivering webhooks, pruning old events. Safe to run
+    several. SIGTERM stops it between passes (exit 0)."""
     import signal
 
     from hostplane.worker.runner import Worker
