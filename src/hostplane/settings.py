@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     key_last_used_resolution_seconds: int = Field(60, ge=0)
     """last_used_at on an API key is written at most this often."""
 
+    # Web console
+    console_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    """A console session ends after this long without a request."""
+    console_max_hours: int = Field(12, ge=1, le=24 * 30)
+    """A console session ends this long after sign-in, however active."""
+
     @field_validator("public_scheme")
     @classmethod
     def _scheme(cls, value: str) -> str:

@@ -42,6 +42,7 @@ from hostplane.api.routers import (
 from hostplane.branding.assets import MAX_BYTES
 from hostplane.clock import Clock
 from hostplane.compute.releases import MAX_ARCHIVE_BYTES
+from hostplane import console
 from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings, get_settings
 
@@ -93,7 +94,8 @@ def create_app(
                        metrics=container.metrics, prefix=API_PREFIX,
                        large_bodies={**{f"^{API_PREFIX}{p}$": UPLOAD_LIMIT
                                         for p in branding.UPLOAD_SUFFIXES},
-                                     versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES})
+                                     versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES,
+                                     **{p: UPLOAD_LIMIT for p in console.UPLOAD_PATHS}})
 
     app.include_router(health.router)
     app.include_router(browser_tokens.public)
@@ -109,4 +111,5 @@ def create_app(
                  browser_tokens, branding, audit, versions, events, webhooks):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
+    console.install(app)  # the web console's pages at /, on the same services
     return app

@@ -109,7 +109,8 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
     if worker:
         Worker(container).start_in_thread()
     api_server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level=log_level,
-                                               proxy_headers=True, access_log=access_log))
+                                               proxy_headers=True, access_log=access_log,
+                                               server_header=False))  # white-label: no name
     if not edge:
         api_server.run()
         return
