@@ -15,8 +15,17 @@ UPLOAD_PATHS = ("^/branding/wallpaper$", "^/branding/logo$")
 
 def install(app: FastAPI) -> None:
     """Mount the console's pages at / and its assets at /static/console."""
-    from hostplane.console import pages_signin
+    from hostplane.console import (
+        pages_activity,
+        pages_branding,
+        pages_domains,
+        pages_resources,
+        pages_sandbox,
+        pages_signin,
+        pages_tokens,
+    )
 
     app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
-    for module in (pages_signin,):
+    for module in (pages_signin, pages_resources, pages_sandbox, pages_domains, pages_branding,
+                   pages_tokens, pages_activity):
         app.include_router(module.router)

@@ -91,6 +91,10 @@ class Console:
         share of driver calls."""
         return await self.ctx.call(fn, *args, **kwargs)
 
+    def need(self, permission: str) -> None:
+        """The same permission the API route asks of the key (Forbidden otherwise)."""
+        self.ctx.principal.require(permission)
+
     @property
     def csrf(self) -> str:
         return sessions.csrf_token(self.signed.secret)

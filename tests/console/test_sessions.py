@@ -1,0 +1,178 @@
+"""The console's sessions, CSRF and gate at the HTTP level (issue 17 §1, §2, §5): the cookie's
+attributes, the key never kept, expiry, sign-out, refusals shown as the API words them, another
+organization's ids as 404 pages, and /api/v1 untouched by the cookie."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from sqlalchemy import select, text, update
+
+from hostplane.audit.models import AuditEvent
+from hostplane.console.models import ConsoleSession
+
+
+def _session_row(container, browser) -> ConsoleSession:
+    token_hash = hashlib.sha256(browser.cookies["console_session"].encode()).hexdigest()
+    with container.database.transaction(write=False) as session:
+        row = session.scalars(select(ConsoleSession)
+                              .where(ConsoleSession.token_hash == token_hash)).one()
+        session.expunge(row)
+        return row
+
+
+def test_sign_in_keeps_a_session_not_the_key(container, org, browser):
+    assert browser.get("/").headers["location"].startswith("/signin")
+    resp = browser.sign_in(org.api_key)
+    assert resp.status_code == 303 and resp.headers["location"] == "/"
+    cookie = next(c for c in browser.set_cookies if c.startswith("console_session="))
+    attrs = [a.strip().lower() for a in cookie.split(";")]
+    assert "httponly" in attrs and "samesite=lax" in attrs and "secure" in attrs  # https here
+    assert org.api_key not in "".join(browser.set_cookies)
+    row = _session_row(container, browser)
+    assert row.tenant_id == org.tenant_id
+    with container.database.transaction(write=False) as session:
+        dumped = session.execute(text("SELECT * FROM console_sessions")).all()
+    assert org.api_key not in repr(dumped)
+    page = browser.get("/")
+    assert page.status_code == 200 and org.name in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_wrong_key_is_refused_with_the_api_message(org, browser):
+    browser.get("/signin")
+    resp = browser.post("/signin", {"key": "msk_nope"})
+    assert resp.status_code == 401
+    assert "INVALID_API_KEY" in resp.text and "Request id" in resp.text
+    assert "console_session" not in browser.cookies
+
+
+def test_setup_gate_then_slug_then_checklist(new_org, browser):
+    fresh = new_org(name=None)
+    browser.sign_in(fresh.api_key)
+    for path in ("/", "/workspaces", "/domains", "/branding"):
+        resp = browser.get(path)
+        assert (resp.status_code, resp.headers.get("location")) == (303, "/setup"), path
+    assert browser.get("/setup").status_code == 200
+    preview = browser.get("/setup/slug", params={"name": "Clinic IQ"})
+    assert "clinic-iq" in preview.text and "permanent" in preview.text
+    name = f"Gate Test {fresh.tenant_id[:8]}"
+    assert browser.post("/setup", {"name": name}).status_code == 303
+    page = browser.get("/setup")
+    assert "gate-test-" in page.text and 'href="/workspaces"' in page.text
+    assert browser.get("/").status_code == 200
+
+
+def test_forms_without_the_csrf_token_are_refused(org, browser):
+    browser.sign_in(org.api_key)
+    browser.get("/workspaces")
+    for form in ({"name": "no token"}, {"name": "bad token", "csrf": "0" * 64}):
+        resp = browser.post("/workspaces", form, csrf="csrf" in form)
+        assert resp.status_code == 403 and "CSRF_FAILED" in resp.text
+    ok = browser.post("/workspaces", {"name": "with token"})
+    assert ok.status_code == 303
+    # htmx sends the token as a header instead
+    header = browser.post("/workspaces", {"name": "by header"}, csrf=False,
+                          headers={"X-CSRF-Token": browser.csrf})
+    assert header.status_code == 303
+    # the sign-in form has its own token
+    other = type(browser)(str(browser.http.base_url))
+    refused = other.post("/signin", {"key": org.api_key}, csrf=False)
+    assert refused.status_code == 403 and "console_session" not in other.cookies
+
+
+def test_idle_and_absolute_expiry_and_a_revoked_key_end_the_session(container, org, new_org,
+                                                                    browser):
+    now = container.clock.now()
+    for change in ({"last_seen_at": now - timedelta(minutes=31)},
+                   {"expires_at": now - timedelta(seconds=1)}):
+        browser.cookies.clear()
+        browser.sign_in(org.api_key)
+        assert browser.get("/").status_code == 200
+        with container.database.transaction() as session:
+            session.execute(update(ConsoleSession)
+                            .where(ConsoleSession.id == _session_row(container, browser).id)
+                            .values(**change))
+        resp = browser.get("/workspaces")
+        assert resp.status_code == 303 and resp.headers["location"].startswith("/signin"), change
+        assert browser.post("/workspaces", {"name": "late"}).status_code == 303
+    other = new_org()
+    browser.cookies.clear()
+    browser.sign_in(other.api_key)
+    assert other.get("/api/v1/api-keys").status_code == 200
+    key_id = _session_row(container, browser).key_id
+    assert other.delete(f"/api/v1/api-keys/{key_id}").status_code == 200
+    assert browser.get("/").headers["location"].startswith("/signin")
+
+
+def test_sign_out_ends_the_session_and_both_are_audited(container, org, browser):
+    browser.sign_in(org.api_key)
+    old = dict(browser.cookies)
+    browser.get("/")
+    resp = browser.post("/signout")
+    assert resp.status_code == 303 and "console_session" not in browser.cookies
+    browser.cookies.update(old)  # the old cookie, replayed
+    assert browser.get("/").headers["location"].startswith("/signin")
+    with container.database.transaction(write=False) as session:
+        actions = session.scalars(select(AuditEvent.action)
+                                  .where(AuditEvent.tenant_id == org.tenant_id)).all()
+    assert "console_session.create" in actions and "console_session.delete" in actions
+
+
+def test_console_changes_are_audited_as_the_key(container, org, browser):
+    browser.sign_in(org.api_key)
+    browser.get("/workspaces")
+    browser.post("/workspaces", {"name": "audited", "external_workspace_id": "ext-audit"})
+    with container.database.transaction(write=False) as session:
+        event = session.scalars(select(AuditEvent).where(
+            AuditEvent.tenant_id == org.tenant_id, AuditEvent.action == "workspace.create")).one()
+    assert event.actor_type == "api_key" and event.request_id.startswith("req_")
+    log = browser.get("/audit", params={"action": "workspace.create"})
+    assert event.resource_id in log.text
+
+
+def test_another_organizations_ids_are_404_pages(org, other_org, browser):
+    theirs = other_org.workspace()
+    sandbox = other_org.post("/api/v1/sandboxes", json={}).json()["data"]
+    browser.sign_in(org.api_key)
+    for path in (f"/workspaces/{theirs['id']}", f"/projects/{sandbox['project_id']}",
+                 f"/sandboxes/{sandbox['id']}"):
+        resp = browser.get(path)
+        assert resp.status_code == 404 and resp.headers["content-type"].startswith("text/html")
+        assert "Not found" in resp.text and "Request id" in resp.text
+        assert theirs["name"] not in resp.text
+    api = org.get(f"/api/v1/workspaces/{theirs['id']}").json()
+    page = browser.get(f"/workspaces/{theirs['id']}")
+    assert api["error"]["message"] in page.text.replace("&#39;", "'")
+
+
+def test_the_cookie_is_no_credential_for_the_api(org, browser):
+    browser.sign_in(org.api_key)
+    resp = browser.get("/api/v1/workspaces")
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "UNAUTHENTICATED"
+    # and the API's guard against keys in pages stands
+    page = org.get("/api/v1/workspaces", headers={"Origin": "https://app.example.com"})
+    assert page.json()["error"]["code"] == "API_KEY_IN_BROWSER"
+    for path in ("/healthz", "/readyz"):
+        assert org.client.get(path).status_code == 200, path
+
+
+def test_every_page_renders_and_hides_the_provider_when_asked(org, browser):
+    browser.sign_in(org.api_key)
+    pages = ["/", "/setup", "/workspaces", "/domains", "/branding", "/tokens", "/keys",
+             "/usage", "/audit"]
+    for path in pages:
+        resp = browser.get(path)
+        assert resp.status_code == 200, (path, resp.text[-2000:])
+        assert "Powered by" in resp.text
+    assert org.put("/api/v1/tenant/branding", json={
+        "custom_app_name": "ClinicIQ Cloud", "powered_by_visible": False,
+        "support_url": "https://help.cliniciq.example", "primary_color": "#0f766e"}
+    ).status_code == 200
+    for path in pages:
+        resp = browser.get(path)
+        body = resp.text.lower()
+        assert "hostplane" not in body and "uvicorn" not in body and "fastapi" not in body, path
+        assert not any("hostplane" in v.lower() for v in resp.headers.values()), path
+        assert "ClinicIQ Cloud" in resp.text and "https://help.cliniciq.example" in resp.text
