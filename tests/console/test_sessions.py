@@ -176,3 +176,18 @@ def test_every_page_renders_and_hides_the_provider_when_asked(org, browser):
         assert "hostplane" not in body and "uvicorn" not in body and "fastapi" not in body, path
         assert not any("hostplane" in v.lower() for v in resp.headers.values()), path
         assert "ClinicIQ Cloud" in resp.text and "https://help.cliniciq.example" in resp.text
+
+
+def test_a_browser_token_is_minted_shown_once_and_revoked(org, browser):
+    workspace = org.workspace()
+    browser.sign_in(org.api_key)
+    browser.get("/tokens")
+    resp = browser.post("/tokens", {"permissions": ["sandbox:read", "preview:read"],
+                                    "workspace_id": workspace["id"], "ttl_seconds": "600"})
+    assert resp.status_code == 201, resp.text[-3000:]
+    token = resp.text.split('id="minted" readonly>')[1].split("<")[0]
+    assert token.startswith("eyJ")
+    listed = org.get("/api/v1/browser-tokens").json()["data"][-1]
+    assert browser.post(f"/tokens/{listed['id']}/revoke").status_code == 303
+    assert token not in browser.get("/tokens").text
+    assert org.get("/api/v1/browser-tokens").json()["data"][-1]["status"] == "revoked"

@@ -17,7 +17,7 @@ from hostplane.console.pages_resources import urls_of
 from hostplane.console.web import HEADERS, Console, ConsoleRoute, Page, parse, redirect
 from hostplane.resources import sandboxes
 from hostplane.resources.file_schemas import ExecRequest
-from hostplane.resources.process_schemas import OutputPublic, ProcessPublic
+from hostplane.resources.process_schemas import OutputPublic, ProcessCreate, ProcessPublic
 from hostplane.resources.sandbox_schemas import SandboxPublic
 from hostplane.resources.sandboxes import runnable_sandbox
 
@@ -100,6 +100,19 @@ def _pieces(output: Generator[tuple[str, bytes], None, ExecResult]) -> Iterator[
     state = "timed out" if result.timed_out else f"exit code {result.exit_code}"
     yield (f'</pre><p id="exit" role="status">Finished: {state} '
            f'({result.duration_ms} ms).</p><pre hidden>').encode()
+
+
+@router.post("/sandboxes/{sandbox_id}/processes")
+async def process_start(sandbox_id: str, con: Page,
+                        command: Annotated[str, Form(max_length=100_000)] = "") -> Response:
+    """A command left running (a dev server): its ports appear with their preview URLs."""
+    con.need("sandbox:exec")
+    body = parse(ProcessCreate, command=command)
+    sandbox = await con.run(runnable_sandbox, sandbox_id)
+    info = await con.call(con.ctx.env.driver.start_process, sandbox.id, body.command,
+                          cwd=body.directory, env=dict(sandbox.env), timeout=body.seconds)
+    await con.audit("sandbox_process.create", "sandbox_process", info.id, 303)
+    return redirect(f"/sandboxes/{sandbox_id}#processes")
 
 
 @router.get("/sandboxes/{sandbox_id}/processes/{process_id}")
