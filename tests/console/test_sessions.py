@@ -166,6 +166,7 @@ def test_every_page_renders_and_hides_the_provider_when_asked(org, browser):
         resp = browser.get(path)
         assert resp.status_code == 200, (path, resp.text[-2000:])
         assert "Powered by" in resp.text
+    assert "unconfigured" in browser.get("/domains/preview/status").text
     assert org.put("/api/v1/tenant/branding", json={
         "custom_app_name": "ClinicIQ Cloud", "powered_by_visible": False,
         "support_url": "https://help.cliniciq.example", "primary_color": "#0f766e"}

@@ -40,6 +40,14 @@ async def domains_page(con: Page) -> HTMLResponse:
                     exact=[CustomDomainPublic.of(d, settings) for d in exact.items])
 
 
+@router.get("/domains/{kind}/status")
+async def domain_status(kind: str, con: Page) -> HTMLResponse:
+    """The status line alone, which the page asks for again while it is open (htmx)."""
+    con.need("domain:read")
+    view = await con.run(tenant_domains.get_tenant_domain, _kind(kind), con.ctx.env.platform)
+    return con.page("_domain_status.html", d=TenantDomainPublic.of(view, con.ctx.settings))
+
+
 @router.post("/domains/{kind}")
 async def domain_set(kind: str, con: Page, domain: Text = "") -> Response:
     con.need("domain:write")

@@ -69,7 +69,7 @@ async def origins_set(con: Page, origins: Text = "") -> Response:
     con.need("organization:manage")
     body = parse(BrowserOrigins, origins=[o.strip() for o in origins.splitlines() if o.strip()])
     await con.run(tokens.set_origins, body.origins)
-    await con.audit("organization.update_browser_origins", "organization", None, 303)
+    await con.audit("browser_origins.update", "browser_origins", None, 303)
     return redirect("/tokens#origins")
 
 

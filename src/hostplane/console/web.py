@@ -176,7 +176,7 @@ def error_page(request: Request, exc: errors.HostplaneError, con: Console | None
                   request_id=request_id_of(request), back=request.headers.get("referer"))
     if con is not None:
         return con.page("error.html", exc.status, **values)
-    return template("error.html", exc.status, con=None, org=None, brand=BrandingPublic.of(None),
+    return template("error.html", exc.status, con=None, org=None, brand=None,
                     csrf="", path=request.url.path, **values)
 
 
