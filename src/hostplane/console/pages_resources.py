@@ -42,7 +42,7 @@ def urls_of(public: Any) -> list[tuple[str, str]]:
         elif isinstance(value, str) and value.startswith(("http://", "https://")):
             label = prefix.rstrip(".")
             if label.endswith("url") or label.startswith("urls.") or "url" in label:
-                if (label, value) not in found:
+                if value not in (url for _, url in found):  # one row per address
                     found.append((label, value))
 
     walk("", public.model_dump(mode="json"))

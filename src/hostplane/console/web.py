@@ -172,8 +172,11 @@ async def signed_in(request: Request, *, gate: bool = True) -> Console:
 
 def error_page(request: Request, exc: errors.HostplaneError, con: Console | None = None
                ) -> HTMLResponse:
+    referer = request.headers.get("referer") or ""
+    own = str(request.base_url)
     values = dict(error=exc, status=exc.status, fix=exc.details.get("fix"),
-                  request_id=request_id_of(request), back=request.headers.get("referer"))
+                  request_id=request_id_of(request),
+                  back=referer if referer.startswith(own) else None)
     if con is not None:
         return con.page("error.html", exc.status, **values)
     return template("error.html", exc.status, con=None, org=None, brand=None,
