@@ -192,3 +192,14 @@ def test_a_browser_token_is_minted_shown_once_and_revoked(org, browser):
     assert browser.post(f"/tokens/{listed['id']}/revoke").status_code == 303
     assert token not in browser.get("/tokens").text
     assert org.get("/api/v1/browser-tokens").json()["data"][-1]["status"] == "revoked"
+
+
+def test_refused_input_is_an_error_page_worded_as_the_api(org, browser):
+    browser.sign_in(org.api_key)
+    bad = browser.get("/usage", params={"period": "forever"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "VALIDATION_FAILED" in bad.text and "period" in bad.text
+    browser.get("/workspaces")
+    api = org.post("/api/v1/workspaces", {"name": ""}).json()["error"]
+    page = browser.post("/workspaces", {"name": ""})
+    assert page.status_code == 422 and api["code"] in page.text

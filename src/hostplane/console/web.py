@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -62,12 +63,7 @@ def parse(model: type[M], **data: Any) -> M:
     try:
         return model(**{k: v for k, v in data.items() if v not in (None, "")})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        rule = "required" if first.get("type") == "missing" else first.get("msg", "invalid")
-        raise errors.Invalid(f"{field}: {rule}.", field=field, rule=rule,
-                             fix=f"Add {field}." if rule == "required" else f"Correct {field}."
-                             ) from None
+        raise _invalid(exc.errors()) from None
 
 
 @dataclass
@@ -200,10 +196,22 @@ class ConsoleRoute(APIRoute):
             except SetupNeeded:
                 return redirect("/setup")
             except errors.HostplaneError as exc:
-                con = getattr(request.state, "console", None)
-                return error_page(request, exc, con)
+                return error_page(request, exc, getattr(request.state, "console", None))
+            except RequestValidationError as exc:
+                return error_page(request, _invalid(exc.errors()),
+                                  getattr(request.state, "console", None))
 
         return handle
+
+
+def _invalid(problems: Any) -> errors.Invalid:
+    """A query or form field FastAPI refused, worded as the API words it."""
+    first = next(iter(problems), {})
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+    field = field or "body"
+    rule = "required" if first.get("type") == "missing" else first.get("msg", "invalid")
+    return errors.Invalid(f"{field}: {rule}.", field=field, rule=rule,
+                          fix=f"Add {field}." if rule == "required" else f"Correct {field}.")
 
 
 def _safe_next(request: Request) -> str:
