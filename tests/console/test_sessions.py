@@ -203,3 +203,54 @@ def test_refused_input_is_an_error_page_worded_as_the_api(org, browser):
     api = org.post("/api/v1/workspaces", {"name": ""}).json()["error"]
     page = browser.post("/workspaces", {"name": ""})
     assert page.status_code == 422 and api["code"] in page.text
+
+
+def test_versions_exact_domains_origins_and_keys(org, browser, zone):
+    import uuid
+
+    from tests.api.test_publish import archive
+    from tests.api.test_spec_example import create_dns
+
+    dep = org.post("/api/v1/deployments", {"name": "Program"}).json()["data"]
+    for body in (b"<h1>v1</h1>", b"<h1>v2</h1>"):
+        assert org.post(f"/api/v1/deployments/{dep['id']}/versions", params={"promote": "true"},
+                        content=archive(("index.html", body)),
+                        headers={"Content-Type": "application/gzip"}).status_code == 201
+    browser.sign_in(org.api_key)
+    page = browser.get(f"/deployments/{dep['id']}")
+    assert "v2 (active)" in page.text and "Promote v1" in page.text
+    assert browser.post(f"/deployments/{dep['id']}/rollback").status_code == 303
+    assert "v1 (active)" in browser.get(f"/deployments/{dep['id']}").text
+    listed = org.get(f"/api/v1/deployments/{dep['id']}/versions").json()["data"]
+    assert browser.post(f"/deployments/{dep['id']}/versions/{listed[1]['id']}/promote"
+                        ).status_code == 303
+    assert org.get(f"/api/v1/deployments/{dep['id']}").json()["data"][
+        "active_version_id"] == listed[1]["id"]
+
+    # An exact domain: attached, its records shown, verified against the loopback DNS server.
+    name = f"program.site{uuid.uuid4().hex[:10]}.com"
+    browser.get("/domains")
+    assert browser.post("/custom-domains", {"domain": name, "resource_type": "deployment",
+                                            "resource_id": dep["id"]}).status_code == 303
+    page = browser.get("/domains")
+    assert name in page.text and "dns-records" in page.text
+    record = org.get("/api/v1/custom-domains").json()["data"][0]
+    assert browser.post(f"/custom-domains/{record['id']}/verify").status_code == 303
+    assert "What to fix" in browser.get("/domains").text  # the doctor's explanation
+    create_dns(zone, record["dns_records"])
+    assert browser.post(f"/custom-domains/{record['id']}/verify").status_code == 303
+    assert org.get(f"/api/v1/custom-domains/{record['id']}").json()["data"]["verified"] is True
+
+    # Allowed origins, and an API key created (shown once) and revoked.
+    browser.get("/tokens")
+    assert browser.post("/tokens/origins", {"origins": "https://app.example.com\n"}
+                        ).status_code == 303
+    assert org.get("/api/v1/tenant/browser-origins").json()["origins"] == [
+        "https://app.example.com"]
+    browser.get("/keys")
+    made = browser.post("/keys", {"name": "made in the console"})
+    assert made.status_code == 201 and "msk_" in made.text
+    key = next(k for k in org.get("/api/v1/api-keys").json()["data"]
+               if k["name"] == "made in the console")
+    assert browser.post(f"/keys/{key['id']}/revoke").status_code == 303
+    assert org.get(f"/api/v1/api-keys/{key['id']}").json()["data"]["status"] == "revoked"
