@@ -254,3 +254,14 @@ def test_versions_exact_domains_origins_and_keys(org, browser, zone):
                if k["name"] == "made in the console")
     assert browser.post(f"/keys/{key['id']}/revoke").status_code == 303
     assert org.get(f"/api/v1/api-keys/{key['id']}").json()["data"]["status"] == "revoked"
+
+
+def test_a_narrow_key_sees_what_the_api_would_let_it(new_org, browser):
+    reader = new_org(scopes=["organization:read", "workspace:read"])
+    browser.sign_in(reader.api_key)
+    assert browser.get("/workspaces").status_code == 200
+    refused = browser.get("/domains")
+    api = reader.get("/api/v1/tenant/preview-domain").json()["error"]
+    assert refused.status_code == 403 and api["code"] in refused.text
+    assert api["message"].replace("'", "&#39;") in refused.text
+    assert browser.post("/workspaces", {"name": "not allowed"}).status_code == 403

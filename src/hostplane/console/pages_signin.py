@@ -117,6 +117,7 @@ async def signout(con: SetupPage, request: Request) -> Response:
 
 @router.get("/setup")
 async def setup_page(con: SetupPage) -> HTMLResponse:
+    con.need("organization:read")
     steps = None if con.organization.setup_required else await con.run(checklist.checklist)
     return con.page("setup.html", steps=steps, pages=STEP_PAGES)
 
@@ -125,6 +126,7 @@ async def setup_page(con: SetupPage) -> HTMLResponse:
 async def slug_preview(con: SetupPage, name: Annotated[str, Query(max_length=200)] = ""
                        ) -> HTMLResponse:
     """The permanent slug a name would give, as the setup form is typed (htmx)."""
+    con.need("organization:read")
     slug, problem = None, None
     if name.strip():
         try:
@@ -136,6 +138,7 @@ async def slug_preview(con: SetupPage, name: Annotated[str, Query(max_length=200
 
 @router.post("/setup")
 async def setup(con: SetupPage, name: Annotated[str, Form(max_length=200)] = "") -> Response:
+    con.need("organization:manage")
     tenant = await con.run(setup_organization, con.organization.id, name=name, slug=None,
                                now=con.ctx.now)
     await con.audit("tenant.update", "tenant", tenant.id, 303)
@@ -144,6 +147,7 @@ async def setup(con: SetupPage, name: Annotated[str, Form(max_length=200)] = "")
 
 @router.get("/")
 async def overview(con: Page) -> HTMLResponse:
+    con.need("organization:read")
     steps = await con.run(checklist.checklist)
     return con.page("overview.html", steps=steps, pages=STEP_PAGES)
 
