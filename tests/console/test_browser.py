@@ -248,6 +248,18 @@ def test_refusals_csrf_expiry_and_other_organizations(served, page):
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # http
     assert served["orgs"]["other"]["api_key"] not in json.dumps(page.context.cookies())
 
+    # Reads need no script: the same session, JavaScript off.
+    plain = page.context.browser.new_context(java_script_enabled=False)
+    plain.add_cookies([cookie])
+    try:
+        reader = plain.new_page()
+        for path, heading in (("/workspaces", "Workspaces"), ("/domains", "Domains"),
+                              ("/audit", "Audit log")):
+            reader.goto(base + path)
+            assert reader.get_by_role("heading", name=heading, exact=True).count() == 1
+    finally:
+        plain.close()
+
     # Another organization's ids: 404 pages, with the API's words and a request id.
     response = page.goto(f"{base}/workspaces/{theirs['id']}")
     assert response.status == 404
