@@ -333,7 +333,9 @@ def _accessible_and_fits_a_phone(served: dict[str, Any], page: Any) -> None:
         page.goto(base + path.format(**ids))
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= PHONE["width"], (path, wide)
-    shot(page, "phone")
+        if path == "/sandboxes/{sandbox}":
+            shot(page, "phone")
+    shot(page, "not-found")
     # Keyboard: the skip link comes first and moves focus to the page's content.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
