@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hostplane import __version__
+from hostplane import console
 from hostplane.api import openapi, problems
 from hostplane.api.audit import AuditMiddleware
 from hostplane.api.auth import AuthenticationMiddleware
@@ -42,7 +43,6 @@ from hostplane.api.routers import (
 from hostplane.branding.assets import MAX_BYTES
 from hostplane.clock import Clock
 from hostplane.compute.releases import MAX_ARCHIVE_BYTES
-from hostplane import console
 from hostplane.db.migrate import upgrade
 from hostplane.settings import Settings, get_settings
 
