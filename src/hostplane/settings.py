@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     """The worker deletes events older than this, except those an active webhook has yet to
     receive."""
 
+    # Web console
+    console_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    """A console session ends after this long without a request."""
+    console_max_hours: int = Field(12, ge=1, le=24 * 30)
+    """A console session ends this long after sign-in, however active."""
+
     @field_validator("public_scheme")
     @classmethod
     def _scheme(cls, value: str) -> str:

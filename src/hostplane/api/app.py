@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hostplane import __version__
+from hostplane import console
 from hostplane.api import openapi, problems
 from hostplane.api.audit import AuditMiddleware
 from hostplane.api.auth import AuthenticationMiddleware
@@ -93,7 +94,8 @@ def create_app(
                        metrics=container.metrics, prefix=API_PREFIX,
                        large_bodies={**{f"^{API_PREFIX}{p}$": UPLOAD_LIMIT
                                         for p in branding.UPLOAD_SUFFIXES},
-                                     versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES})
+                                     versions.UPLOAD_PATH: MAX_ARCHIVE_BYTES,
+                                     **{p: UPLOAD_LIMIT for p in console.UPLOAD_PATHS}})
 
     app.include_router(health.router)
     app.include_router(browser_tokens.public)
@@ -109,4 +111,5 @@ def create_app(
                  browser_tokens, branding, audit, versions, events, webhooks):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
+    console.install(app)  # the web console's pages at /, on the same services
     return app

@@ -117,7 +117,7 @@ def _serve(host: str, port: int, *, worker: bool, edge: bool, log_level: str,
         runner.start_in_thread()
     api_server = uvicorn.Server(uvicorn.Config(
         api, host=host, port=port, log_level=log_level, proxy_headers=True,
-        access_log=access_log, http=DrainingHttp,
+        access_log=access_log, http=DrainingHttp, server_header=False,  # white-label: no name
         timeout_graceful_shutdown=settings.shutdown_grace_sec))
     if not edge:
         with leaving():

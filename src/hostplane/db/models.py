@@ -2,6 +2,7 @@
 
 from hostplane.audit.models import AuditEvent
 from hostplane.branding.models import Branding
+from hostplane.console.models import ConsoleSession
 from hostplane.db.base import Base
 from hostplane.domains.models import CustomDomain, DomainClaim, DomainEvent, TenantDomain
 from hostplane.events.models import Event
@@ -26,6 +27,7 @@ __all__ = [
     "Branding",
     "BrowserToken",
     "Computer",
+    "ConsoleSession",
     "CustomDomain",
     "Database",
     "Deployment",
