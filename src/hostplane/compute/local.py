@@ -19,11 +19,12 @@ from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _disk, _holder, _layout, _paths, _processes, _runner, _uids
+from hostplane.compute import _desktop, _disk, _holder, _layout, _paths, _processes, _runner, _uids
 from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute._uids import UidRange
 from hostplane.compute.port import (
+    DESKTOP,
     SANDBOX,
     WORKSPACE,
     DriverStatus,
@@ -61,7 +62,7 @@ class _Checked:
     command: str
 
 
-class LocalDriver(SandboxFiles):
+class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
     """Each sandbox is `root/<id>/workspace`; commands run in bubblewrap when it works."""
 
     name = "local"
@@ -98,7 +99,9 @@ class LocalDriver(SandboxFiles):
         return runner.mode
 
     def capabilities(self) -> frozenset[str]:
-        return frozenset({SANDBOX})
+        # Desktops only where each sandbox has its own network and /tmp: their display and VNC
+        # servers must never be another sandbox's (or the host's).
+        return frozenset({SANDBOX, DESKTOP} if self.isolation_mode == "bubblewrap" else {SANDBOX})
 
     def create_sandbox(self, spec: SandboxSpec) -> DriverStatus:
         workspace = self._workspace(spec.id)
