@@ -35,7 +35,9 @@ def desk(container: Any, base_url: str, backend: str) -> Iterator[dict[str, Any]
     from hostplane.compute.port import DESKTOP
 
     assert container.driver is not None
+    container.driver.desktops = True  # off for the rest of the suite (tests/conftest.py)
     if DESKTOP not in container.driver.capabilities():
+        container.driver.desktops = False
         pytest.skip("desktops need bubblewrap (hostplane as root); CI has it")
     org = make_org(container, base_url)
     org.client.put("/api/v1/tenant/branding", json={"custom_app_name": "ClinicIQ",
@@ -45,12 +47,19 @@ def desk(container: Any, base_url: str, backend: str) -> Iterator[dict[str, Any]
     assert resp.status_code == 200, resp.text
     client = miosa.Miosa(api_key=org.api_key, base_url=base_url)
     started = time.monotonic()
-    computer = client.computers.create("desk")
-    computer.wait_until_ready(timeout=60, poll_interval=0.2)
+    try:
+        computer = client.computers.create("desk")
+        computer.wait_until_ready(timeout=60, poll_interval=0.2)
+    except BaseException:
+        container.driver.desktops = False
+        raise
     ready = time.monotonic() - started
-    yield {"org": org, "client": client, "computer": computer, "ready_seconds": ready}
-    computer.destroy()
-    org.client.close()
+    try:
+        yield {"org": org, "client": client, "computer": computer, "ready_seconds": ready}
+    finally:
+        computer.destroy()
+        container.driver.desktops = False
+        org.client.close()
 
 
 def _shot(computer: Any) -> Image.Image:

@@ -13,6 +13,7 @@ import socket
 import stat
 import struct
 import time
+from collections import OrderedDict
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ AGENT_PORT = desktop_agent.AGENT_PORT
 _AGENT_SOURCE = Path(desktop_agent.__file__).read_text()
 _HEADER = struct.Struct(">25I")  # XWD file header: 25 big-endian words, then the window name
 _MAX_FRAME = 8192 * 8192 * 4
+_KEPT_SHOTS = 8
 
 
 def boot_command(width: int, height: int) -> str:
@@ -68,6 +70,18 @@ class LocalDesktops:
         return ExecResult(stdout=answer["out"], stderr=answer["err"], exit_code=answer["code"],
                           duration_ms=int((time.monotonic() - started) * 1000))
 
+    def desktop_pointer(self, sandbox_id: str, steps: list[tuple[Any, ...]]) -> None:
+        """Pointer steps through XTEST: ("move", x, y), ("down" | "up", button), ("sleep", s)."""
+        answer = self._agent(sandbox_id, {"op": "pointer", "steps": steps})
+        if answer["code"] != 0:
+            raise errors.Unavailable(f"The desktop refused the pointer: {answer['err']}",
+                                     code="DESKTOP_ACTION_FAILED", fix="Retry.")
+
+    def desktop_cursor(self, sandbox_id: str) -> tuple[int, int]:
+        answer = self._agent(sandbox_id, {"op": "cursor"})
+        x, y = answer["out"].split()
+        return int(x), int(y)
+
     def desktop_spawn(self, sandbox_id: str, argv: list[str]) -> int:
         """Start a program on the desktop and leave it running; its pid in the computer."""
         answer = self._agent(sandbox_id, {"op": "spawn", "argv": argv})
@@ -87,9 +101,28 @@ class LocalDesktops:
             raise errors.Unavailable(f"The wallpaper could not be set: {answer['err']}",
                                      code="DESKTOP_UNAVAILABLE", fix="Retry.")
 
+    def desktop_png(self, sandbox_id: str) -> bytes:
+        """The whole screen as PNG. An unchanged screen is not encoded again: the last few
+        screens' bytes and PNGs are kept (agents poll a screen that is mostly still)."""
+        data = self._framebuffer(sandbox_id)
+        shots: OrderedDict[str, tuple[bytes, bytes]] = self.__dict__.setdefault(
+            "_shots", OrderedDict())
+        last = shots.get(sandbox_id)
+        if last is not None and last[0] == data:
+            shots.move_to_end(sandbox_id)
+            return last[1]
+        encoded = png(self._image(sandbox_id, data))
+        shots[sandbox_id] = (data, encoded)
+        shots.move_to_end(sandbox_id)
+        while len(shots) > _KEPT_SHOTS:
+            shots.popitem(last=False)
+        return encoded
+
     def desktop_frame(self, sandbox_id: str) -> Image.Image:
         """The screen as it is now, read from Xvfb's framebuffer file."""
-        data = self._framebuffer(sandbox_id)
+        return self._image(sandbox_id, self._framebuffer(sandbox_id))
+
+    def _image(self, sandbox_id: str, data: bytes) -> Image.Image:
         try:
             header = _HEADER.unpack_from(data)
             (size, _version, fmt, depth, width, height, _xo, byte_order, _unit, _bo, _pad, bpp,

@@ -68,12 +68,13 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
     name = "local"
 
     def __init__(self, root: Path, *, isolation: str = "auto", cgroups: Cgroups | None = None,
-                 uids: UidRange | None = None) -> None:
+                 uids: UidRange | None = None, desktops: bool = True) -> None:
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
         # Absolute: bwrap and the subprocess cwd must not depend on where the API was started.
         self.root = Path(root).absolute()
         self.isolation = isolation
+        self.desktops = desktops  # whether computers get a desktop (settings.computer_desktops)
         self._probe_lock = threading.Lock()
         self._probed: tuple[_runner.Runner | None, str | None] | None = None
         self._processes = _runner.ProcessTable()
@@ -101,7 +102,8 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
     def capabilities(self) -> frozenset[str]:
         # Desktops only where each sandbox has its own network and /tmp: their display and VNC
         # servers must never be another sandbox's (or the host's).
-        return frozenset({SANDBOX, DESKTOP} if self.isolation_mode == "bubblewrap" else {SANDBOX})
+        desktops = self.desktops and self.isolation_mode == "bubblewrap"
+        return frozenset({SANDBOX, DESKTOP} if desktops else {SANDBOX})
 
     def create_sandbox(self, spec: SandboxSpec) -> DriverStatus:
         workspace = self._workspace(spec.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -20,6 +20,9 @@ from hostplane.resources.env import Env
 from hostplane.resources.models import Computer
 from hostplane.resources import keys
 
+if TYPE_CHECKING:
+    from hostplane.api.container import Container
+
 log = logging.getLogger("hostplane.desktop")
 WHAT = "computer"
 # cpu_count, memory_mb, disk_mb per size (the client's tiers).
@@ -28,6 +31,7 @@ SIZES = {"xs": (1, 1024, 4096), "small": (1, 2048, 10240), "medium": (2, 4096, 2
 BOOTING = ("provisioning", "starting")
 MAX_TEXT = 10_000
 MAX_WAIT = 30.0
+PLAIN = (32, 33, 36)  # the background of a desktop whose organization has no wallpaper
 png = _desktop.png
 
 
@@ -104,24 +108,50 @@ def restart(scope: Scope, computer_id: str, env: Env) -> Computer:
 # Wallpaper
 
 
-def apply_wallpaper(scope: Scope, computer_id: str, env: Env) -> bool:
+def apply_wallpaper(scope: Scope, computer_id: str, env: Env, *, plain: bool = False) -> bool:
     """The organization's validated wallpaper, scaled to fill the display, as the desktop's
-    background; False when it has none."""
+    background; False when it has none (then, with `plain`, the background goes plain)."""
     from hostplane.branding.service import get_branding
 
     record = get_branding(scope)
     asset = ((record.assets or {}) if record is not None else {}).get("wallpaper") or {}
     url = asset.get("url")
-    if not url or env.assets is None or asset.get("status", "ready") not in ("ready", None):
-        return False
-    path = env.assets.path(scope.tenant_id, url.rsplit("/", 1)[-1])
-    if path is None:
+    path = env.assets.path(scope.tenant_id, url.rsplit("/", 1)[-1]) \
+        if url and env.assets is not None and asset.get("status") in ("ready", None) else None
+    if path is None and not plain:
         return False
     frame = env.driver.desktop_frame(computer_id)  # type: ignore[attr-defined]
-    with Image.open(path) as image:
-        fitted = _cover(image.convert("RGB"), frame.size)
+    if path is None:
+        fitted = Image.new("RGB", frame.size, PLAIN)
+    else:
+        with Image.open(path) as image:
+            fitted = _cover(image.convert("RGB"), frame.size)
     env.driver.desktop_background(computer_id, fitted)  # type: ignore[attr-defined]
-    return True
+    return path is not None
+
+
+def refresh_wallpapers(container: Container, tenant_id: str) -> int:
+    """After a branding change: every running desktop of the organization gets the wallpaper
+    it has now (or a plain background if it has none). Answers how many were changed."""
+    from hostplane.db.scope import Scope as _Scope
+
+    assert container.driver is not None
+    if DESKTOP not in container.driver.capabilities():
+        return 0
+    env = Env(container.platform, container.driver, container.clock.now(), container.resolver,
+              container.databases, container.capacity, container.releases, container.assets)
+    changed = 0
+    with container.database.transaction(write=False) as session:
+        scope = _Scope(session, tenant_id, None)
+        ids = [c.id for c in session.scalars(scope.select(Computer).where(
+            Computer.state == "running", Computer.destroyed_at.is_(None)))]
+        for computer_id in ids:
+            try:
+                apply_wallpaper(scope, computer_id, env, plain=True)
+                changed += 1
+            except errors.HostplaneError as exc:
+                log.warning("wallpaper of computer %s not set: %s", computer_id, exc.message)
+    return changed
 
 
 def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -160,6 +190,8 @@ def screen_size(scope: Scope, computer_id: str, env: Env) -> tuple[int, int]:
 def screenshot(scope: Scope, computer_id: str, env: Env,
                region: tuple[int, int, int, int] | None = None) -> bytes:
     running(scope, computer_id, env)
+    if region is None:
+        return env.driver.desktop_png(computer_id)  # type: ignore[attr-defined,no-any-return]
     frame = env.driver.desktop_frame(computer_id)  # type: ignore[attr-defined]
     if region is not None:
         x, y, w, h = region
@@ -185,6 +217,10 @@ def act(scope: Scope, computer_id: str, env: Env, action: str, body: dict[str, A
         time.sleep(seconds)
         return f"Waited {seconds} s."
     size = env.driver.desktop_frame(computer_id).size if _needs_size(body) else None  # type: ignore
+    steps = _pointer(action, body, size)
+    if steps is not None:
+        env.driver.desktop_pointer(computer_id, steps[0])  # type: ignore[attr-defined]
+        return steps[1]
     argv, message, stdin = _xdotool(action, body, size)
     result = env.driver.desktop_run(computer_id, argv, input=stdin)  # type: ignore[attr-defined]
     if result.exit_code != 0:
@@ -193,41 +229,41 @@ def act(scope: Scope, computer_id: str, env: Env, action: str, body: dict[str, A
     return message
 
 
-def _needs_size(body: dict[str, Any]) -> bool:
-    return any(k in body and body[k] is not None for k in ("x", "from_x", "to_x"))
+_BUTTONS = {"left": 1, "middle": 2, "right": 3}
 
 
-def _xdotool(action: str, body: dict[str, Any],
-             size: tuple[int, int] | None) -> tuple[list[str], str, str]:
-    def point(xk: str = "x", yk: str = "y") -> list[str]:
+def _pointer(action: str, body: dict[str, Any],
+             size: tuple[int, int] | None) -> tuple[list[tuple[Any, ...]], str] | None:
+    """Pointer actions as XTEST steps (the agent's fast path); None for the others."""
+    def point(xk: str = "x", yk: str = "y") -> tuple[int, int]:
         x, y = _int(body, xk), _int(body, yk)
         assert size is not None
         _inside(size, x, y, xk, yk)
-        return [str(x), str(y)]
+        return x, y
 
-    button = {"left": "1", "middle": "2", "right": "3"}
     if action in ("click", "double-click", "mouse-down", "mouse-up"):
         name = body.get("button", "left") if action != "double-click" else "left"
-        if name not in button:
+        if name not in _BUTTONS:
             raise errors.Invalid(f"button {name!r} is not a mouse button.", field="button",
                                  rule="left, right or middle", fix="Send button 'left'.")
-        verb = {"click": ["click", button[name]],
-                "double-click": ["click", "--repeat", "2", "--delay", "60", "1"],
-                "mouse-down": ["mousedown", button[name]],
-                "mouse-up": ["mouseup", button[name]]}[action]
-        xy = point()
-        return (["xdotool", "mousemove", *xy, *verb], f"{action} at ({xy[0]}, {xy[1]}).", "")
+        b = _BUTTONS[name]
+        x, y = point()
+        presses: list[tuple[Any, ...]] = {
+            "click": [("down", b), ("up", b)],
+            "double-click": [("down", b), ("up", b), ("sleep", 0.04), ("down", b), ("up", b)],
+            "mouse-down": [("down", b)], "mouse-up": [("up", b)]}[action]
+        return [("move", x, y), *presses], f"{action} at ({x}, {y})."
     if action == "move":
-        xy = point()
-        return ["xdotool", "mousemove", *xy], f"Moved to ({xy[0]}, {xy[1]}).", ""
+        x, y = point()
+        return [("move", x, y)], f"Moved to ({x}, {y})."
     if action == "drag":
-        start, end = point("from_x", "from_y"), point("to_x", "to_y")
-        return (["xdotool", "mousemove", *start, "mousedown", "1", "sleep", "0.05",
-                 "mousemove", *end, "sleep", "0.05", "mouseup", "1"],
-                f"Dragged from ({start[0]}, {start[1]}) to ({end[0]}, {end[1]}).", "")
+        (fx, fy), (tx, ty) = point("from_x", "from_y"), point("to_x", "to_y")
+        steps: list[tuple[Any, ...]] = [("move", fx, fy), ("down", 1), ("sleep", 0.03)]
+        steps += [("move", fx + (tx - fx) * i // 8, fy + (ty - fy) * i // 8) for i in range(1, 9)]
+        return [*steps, ("sleep", 0.03), ("up", 1)], f"Dragged from ({fx}, {fy}) to ({tx}, {ty})."
     if action == "scroll":
         direction = body.get("direction", "down")
-        wheel = {"up": "4", "down": "5", "left": "6", "right": "7"}.get(direction)
+        wheel = {"up": 4, "down": 5, "left": 6, "right": 7}.get(direction)
         if wheel is None:
             raise errors.Invalid(f"direction {direction!r} is not a scroll direction.",
                                  field="direction", rule="up, down, left or right",
@@ -236,10 +272,19 @@ def _xdotool(action: str, body: dict[str, Any],
         if not 1 <= clicks <= 100:
             raise errors.Invalid(f"clicks {clicks} is out of range.", field="clicks",
                                  rule="1 to 100", fix="Scroll in several steps.")
-        where = point() if body.get("x") is not None and body.get("y") is not None else []
-        return ([*(["xdotool", "mousemove", *where] if where else ["xdotool"]), "click",
-                 "--repeat", str(clicks), "--delay", "10", wheel],
-                f"Scrolled {direction} {clicks}.", "")
+        where = [("move", *point())] if body.get("x") is not None and body.get("y") is not None \
+            else []
+        return ([*where, *[s for _ in range(clicks) for s in (("down", wheel), ("up", wheel))]],
+                f"Scrolled {direction} {clicks}.")
+    return None
+
+
+def _needs_size(body: dict[str, Any]) -> bool:
+    return any(k in body and body[k] is not None for k in ("x", "from_x", "to_x"))
+
+
+def _xdotool(action: str, body: dict[str, Any],
+             size: tuple[int, int] | None) -> tuple[list[str], str, str]:
     if action == "type":
         text = body.get("text")
         if not isinstance(text, str) or not text:

@@ -38,9 +38,9 @@ done
 
 
 def cursor(scope: Scope, computer_id: str, env: Env) -> dict[str, int]:
-    out = _run(scope, computer_id, env, ["xdotool", "getmouselocation", "--shell"])
-    found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return {"x": int(found.get("X", 0)), "y": int(found.get("Y", 0))}
+    desktop.running(scope, computer_id, env)
+    x, y = env.driver.desktop_cursor(computer_id)  # type: ignore[attr-defined]
+    return {"x": x, "y": y}
 
 
 def windows(scope: Scope, computer_id: str, env: Env) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from hostplane.api.deps import RequestContext, needs
 from hostplane.resources import desktop, desktop_windows
 from hostplane.resources.computer_schemas import ActionResponse
 
-router = APIRouter(prefix="/computers/{computer_id}/desktop", tags=["computer use"])
+router = APIRouter(prefix="/computers/{computer_id}/desktop", tags=["computers"])
 
 Reader = Annotated[RequestContext, needs("computer:read")]
 Controller = Annotated[RequestContext, needs("computer:control")]
