@@ -278,6 +278,20 @@ def test_revoking_a_grant_closes_the_viewer(desk, chromium):
     assert rotated["password"] and computer.viewer_password()["set"] is True
 
 
+def test_y_a_branding_change_reaches_the_running_desktop(desk):
+    computer, org = desk["computer"], desk["org"]
+    new = (201, 64, 32)
+    resp = org.client.put("/api/v1/tenant/branding/wallpaper", content=_png(new, (800, 600)),
+                          headers={"content-type": "image/png"})
+    assert resp.status_code == 200, resp.text
+    deadline = time.monotonic() + 20
+    while _shot(computer).getpixel((5, 5)) != new:
+        assert time.monotonic() < deadline, "the desktop kept its old wallpaper"
+        time.sleep(0.2)
+    global WALLPAPER
+    WALLPAPER = new  # what the restarted desktop must wear
+
+
 def test_z_stop_start_restart(desk):
     computer = desk["computer"]
     assert computer.stop().status == "stopped"

@@ -118,6 +118,15 @@ class LocalDesktops:
             shots.popitem(last=False)
         return encoded
 
+    def desktop_size(self, sandbox_id: str) -> tuple[int, int]:
+        """The screen's width and height, from the framebuffer file's header alone."""
+        header = self._framebuffer(sandbox_id, _HEADER.size)
+        try:
+            width, height = _HEADER.unpack_from(header)[4:6]
+        except struct.error:
+            raise _not_up(sandbox_id) from None
+        return int(width), int(height)
+
     def desktop_frame(self, sandbox_id: str) -> Image.Image:
         """The screen as it is now, read from Xvfb's framebuffer file."""
         return self._image(sandbox_id, self._framebuffer(sandbox_id))
@@ -141,7 +150,7 @@ class LocalDesktops:
 
     # Helpers
 
-    def _framebuffer(self, sandbox_id: str) -> bytes:
+    def _framebuffer(self, sandbox_id: str, size: int | None = None) -> bytes:
         """Xvfb's file, opened one name at a time without following links: the sandbox owns
         its /tmp and must not be able to point the host at a file of the host's."""
         home = self._workspace(sandbox_id).parent  # type: ignore[attr-defined]
@@ -158,7 +167,7 @@ class LocalDesktops:
             if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FRAME:
                 raise OSError("not Xvfb's framebuffer")
             with os.fdopen(os.dup(fds[-1]), "rb", buffering=0) as handle:
-                return handle.read(info.st_size)  # type: ignore[no-any-return]
+                return handle.read(size or info.st_size)  # type: ignore[no-any-return]
         except OSError:
             raise _not_up(sandbox_id) from None
         finally:

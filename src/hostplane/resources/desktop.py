@@ -53,10 +53,16 @@ def boot(scope: Scope, computer: Computer, env: Env, width: int, height: int) ->
 
 def settle(scope: Scope, computer: Computer, env: Env) -> None:
     """A booting computer whose display now takes input becomes `running` (its wallpaper goes
-    on first)."""
-    if computer.state not in BOOTING or computer.destroyed_at is not None:
+    on first); a running one whose sandbox is gone (the machine restarted) becomes `stopped`."""
+    if computer.destroyed_at is not None or DESKTOP not in env.driver.capabilities():
         return
-    if DESKTOP not in env.driver.capabilities():
+    if computer.state == "running":
+        status = env.driver.sandbox_status(computer.id)
+        if status.state == "stopped":
+            computer.state, computer.status_reason = "stopped", status.reason
+            scope.session.flush()
+        return
+    if computer.state not in BOOTING:
         return
     if env.driver.desktop_ready(computer.id):  # type: ignore[attr-defined]
         try:
@@ -120,12 +126,12 @@ def apply_wallpaper(scope: Scope, computer_id: str, env: Env, *, plain: bool = F
         if url and env.assets is not None and asset.get("status") in ("ready", None) else None
     if path is None and not plain:
         return False
-    frame = env.driver.desktop_frame(computer_id)  # type: ignore[attr-defined]
+    size = env.driver.desktop_size(computer_id)  # type: ignore[attr-defined]
     if path is None:
-        fitted = Image.new("RGB", frame.size, PLAIN)
+        fitted = Image.new("RGB", size, PLAIN)
     else:
         with Image.open(path) as image:
-            fitted = _cover(image.convert("RGB"), frame.size)
+            fitted = _cover(image.convert("RGB"), size)
     env.driver.desktop_background(computer_id, fitted)  # type: ignore[attr-defined]
     return path is not None
 
@@ -183,7 +189,7 @@ def running(scope: Scope, computer_id: str, env: Env) -> Computer:
 
 def screen_size(scope: Scope, computer_id: str, env: Env) -> tuple[int, int]:
     running(scope, computer_id, env)
-    size: tuple[int, int] = env.driver.desktop_frame(computer_id).size  # type: ignore
+    size: tuple[int, int] = env.driver.desktop_size(computer_id)  # type: ignore[attr-defined]
     return size
 
 
@@ -216,7 +222,7 @@ def act(scope: Scope, computer_id: str, env: Env, action: str, body: dict[str, A
                                  rule=f"0 to {MAX_WAIT}", fix="Wait in several shorter steps.")
         time.sleep(seconds)
         return f"Waited {seconds} s."
-    size = env.driver.desktop_frame(computer_id).size if _needs_size(body) else None  # type: ignore
+    size = env.driver.desktop_size(computer_id) if _needs_size(body) else None  # type: ignore
     steps = _pointer(action, body, size)
     if steps is not None:
         env.driver.desktop_pointer(computer_id, steps[0])  # type: ignore[attr-defined]

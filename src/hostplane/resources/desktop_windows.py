@@ -128,9 +128,9 @@ def wallpaper(scope: Scope, computer_id: str, env: Env, path: Any) -> None:
     desktop.running(scope, computer_id, env)
     data = env.driver.read_file(computer_id, path, max_bytes=5 * 1024 * 1024)
     check_image(data, "wallpaper", field="path")
-    frame = env.driver.desktop_frame(computer_id)  # type: ignore[attr-defined]
+    size = env.driver.desktop_size(computer_id)  # type: ignore[attr-defined]
     with Image.open(BytesIO(data)) as image:
-        fitted = desktop._cover(image.convert("RGB"), frame.size)
+        fitted = desktop._cover(image.convert("RGB"), size)
     env.driver.desktop_background(computer_id, fitted)  # type: ignore[attr-defined]
 
 
