@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,8 @@ from api_throughput import hostplane_server  # noqa: E402
 from runtime import line  # noqa: E402
 
 from hostplane.compute._limits import Cgroups  # noqa: E402
+from hostplane.compute.local import LocalDriver  # noqa: E402
+from hostplane.compute.port import SandboxSpec  # noqa: E402
 
 
 def wait_for_input(http: httpx.Client, computer_id: str) -> None:
@@ -54,6 +57,40 @@ def memory(ids: list[str]) -> str:
             f"{total / len(ids) / 2**20:.0f} MiB of memory (PSS) each")
 
 
+def driver_figures(args: argparse.Namespace, root: Path) -> None:
+    """The same at the local driver itself (no HTTP, no database): what the desktop costs."""
+    driver = LocalDriver(root / "driver")
+    ready, ids = [], []
+    for _ in range(args.computers):
+        computer_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        assert driver.create_sandbox(SandboxSpec(id=computer_id, slug="b")).running
+        driver.start_desktop(computer_id, 1920, 1080)
+        while not driver.desktop_ready(computer_id):
+            time.sleep(0.01)
+        ready.append(time.perf_counter() - started)
+        ids.append(computer_id)
+    print(line("driver create → takes input", ready, 2000))
+    shots, fresh, inputs = [], [], []
+    for i in range(args.shots):
+        started = time.perf_counter()
+        driver.desktop_png(ids[i % len(ids)])
+        shots.append(time.perf_counter() - started)
+        driver.desktop_pointer(ids[i % len(ids)], [("move", 10 + i, 10)])
+        started = time.perf_counter()
+        driver.desktop_png(ids[i % len(ids)])  # the screen changed (the pointer moved)
+        fresh.append(time.perf_counter() - started)
+    print(line("driver screenshot, unchanged", shots, 150))
+    print(line("driver screenshot, changed", fresh, 150))
+    for i in range(args.inputs):
+        started = time.perf_counter()
+        driver.desktop_pointer(ids[i % len(ids)], [("move", 100 + i, 100), ("down", 1), ("up", 1)])
+        inputs.append(time.perf_counter() - started)
+    print(line("driver input (click)", inputs, 30))
+    for computer_id in ids:
+        driver.destroy_sandbox(computer_id)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--computers", type=int, default=5)
@@ -62,6 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hp-desktop-"))
     try:
+        driver_figures(args, root)
         with hostplane_server(None, root) as (base, _pid, key), \
                 httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
                              timeout=60) as http:

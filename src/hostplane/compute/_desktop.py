@@ -12,6 +12,7 @@ import shlex
 import socket
 import stat
 import struct
+import threading
 import time
 from collections import OrderedDict
 from io import BytesIO
@@ -176,24 +177,55 @@ class LocalDesktops:
 
     def _agent(self, sandbox_id: str, request: dict[str, Any], *, payload: bytes = b"",
                timeout: float = 15.0) -> dict[str, Any]:
-        try:
-            sock: socket.socket = self.open_connection(  # type: ignore[attr-defined]
-                sandbox_id, AGENT_PORT, timeout=timeout)
-        except errors.HostplaneError:
-            raise _not_up(sandbox_id) from None
-        with contextlib.closing(sock):
-            try:
-                sock.settimeout(timeout)
-                sock.sendall(json.dumps(request).encode() + b"\n" + payload)
-                chunks = []
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
+        """One request to the desktop's agent, on the connection kept open to it (one per
+        desktop, one request at a time). A kept connection that turns out dead (the desktop
+        was stopped or restarted: its agent, which never closes one, is gone and so never saw
+        the request) is replaced once."""
+        with self.__dict__.setdefault("_agents_lock", threading.Lock()):
+            agents: dict[str, list[Any]] = self.__dict__.setdefault("_agents", {})
+            entry = agents.setdefault(sandbox_id, [threading.Lock(), None])
+        with entry[0]:
+            for _ in range(2):
+                sock, reused = entry[1], entry[1] is not None
+                if sock is None:
+                    try:
+                        sock = self.open_connection(  # type: ignore[attr-defined]
+                            sandbox_id, AGENT_PORT, timeout=timeout)
+                    except errors.HostplaneError:
+                        raise _not_up(sandbox_id) from None
+                    entry[1] = sock
+                try:
+                    sock.settimeout(timeout)
+                    sock.sendall(json.dumps(request).encode() + b"\n" + payload)
+                    answer = _line(sock)
+                    return json.loads(answer)  # type: ignore[no-any-return]
+                except (OSError, ValueError):
+                    with contextlib.suppress(OSError):
+                        sock.close()
+                    entry[1] = None
+                    if not reused:
                         break
-                    chunks.append(chunk)
-                return json.loads(b"".join(chunks))  # type: ignore[no-any-return]
-            except (OSError, ValueError):
-                raise _not_up(sandbox_id) from None
+            raise _not_up(sandbox_id)
+
+    def forget_desktop(self, sandbox_id: str) -> None:
+        """Close the connection kept to a desktop that is gone."""
+        agents: dict[str, list[Any]] = self.__dict__.get("_agents", {})
+        entry = agents.pop(sandbox_id, None)
+        if entry is not None and entry[1] is not None:
+            with contextlib.suppress(OSError):
+                entry[1].close()
+
+
+def _line(sock: socket.socket) -> bytes:
+    """One answer: bytes up to a newline (an agent's answer is one JSON line)."""
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("the agent closed the connection")
+        chunks.append(chunk)
+        if chunk.endswith(b"\n"):
+            return b"".join(chunks)
 
 
 def png(image: Image.Image) -> bytes:

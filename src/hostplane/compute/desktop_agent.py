@@ -6,7 +6,8 @@ sandbox's network (reached only through the driver's `open_connection`): run a p
 display (xdotool, xclip...), start one, or set the root window's background. Standard library
 only: it runs under the sandbox's own python3, never imports hostplane.
 
-A request is one JSON line, then `size` raw bytes if it says so; the answer is one JSON line.
+A request is one JSON line, then `size` raw bytes if it says so; the answer is one JSON line. A
+connection carries requests one after another (the host keeps one open per desktop).
 """
 
 import ctypes
@@ -169,13 +170,19 @@ POINTER = []
 
 class Handler(socketserver.StreamRequestHandler):
     def handle(self):
-        try:
-            request = json.loads(self.rfile.readline())
-            payload = self.rfile.read(request.get("size", 0)) if request.get("size") else b""
-            answer = self.answer(request, payload)
-        except Exception as exc:  # the host reads the reason
-            answer = {"code": -1, "out": "", "err": f"{type(exc).__name__}: {exc}"}
-        self.wfile.write(json.dumps(answer).encode() + b"\n")
+        # Requests one after another on one connection, until the host closes it.
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            try:
+                request = json.loads(line)
+                payload = self.rfile.read(request.get("size", 0)) if request.get("size") else b""
+                answer = self.answer(request, payload)
+            except Exception as exc:  # the host reads the reason
+                answer = {"code": -1, "out": "", "err": f"{type(exc).__name__}: {exc}"}
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+            self.wfile.flush()
 
     def answer(self, request, payload):
         op = request["op"]

@@ -76,6 +76,7 @@ def settle(scope: Scope, computer: Computer, env: Env) -> None:
 def remove(computer: Computer, env: Env) -> None:
     if DESKTOP in env.driver.capabilities():
         env.driver.destroy_sandbox(computer.id)
+        env.driver.forget_desktop(computer.id)  # type: ignore[attr-defined]
 
 
 # Lifecycle
@@ -101,6 +102,7 @@ def stop(scope: Scope, computer_id: str, env: Env) -> Computer:
     _capable(env)
     if computer.state != "stopped":
         env.driver.stop_sandbox(computer.id)
+        env.driver.forget_desktop(computer.id)  # type: ignore[attr-defined]
         computer.state, computer.status_reason = "stopped", "stopped on request"
     scope.session.flush()
     return computer
