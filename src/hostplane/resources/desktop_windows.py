@@ -59,6 +59,7 @@ def windows(scope: Scope, computer_id: str, env: Env) -> list[dict[str, Any]]:
 
 
 def window(scope: Scope, computer_id: str, env: Env, window_id: str) -> dict[str, Any]:
+    desktop.running(scope, computer_id, env)  # another organization's computer: 404 first
     wid = _window_id(window_id)
     for found in windows(scope, computer_id, env):
         if found["id"] == wid or found["id"] == str(int(wid, 0)):
