@@ -35,8 +35,9 @@ MODES = ("interactive", "control", "embed", *VIEW_MODES)
 TOKEN_PARAM = "preview_token"  # the edge's one token parameter (edge/forwarding.py)
 
 
-def embed(scope: Scope, by: Principal, computer_id: str, env: Env, ring: KeyRing, issuer: str,
-          *, ttl: int | None, mode: str | None, view_only: bool | None) -> dict[str, Any]:
+def embed(scope: Scope, *, by: Principal, computer_id: str, env: Env, ring: KeyRing,
+          issuer: str, ttl: int | None, mode: str | None,
+          view_only: bool | None) -> dict[str, Any]:
     computer = get_resource(scope, Computer, computer_id, "computer")
     if mode is not None and mode not in MODES:
         raise errors.Invalid(f"mode {mode!r} is not a viewer mode.", field="mode",

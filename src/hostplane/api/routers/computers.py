@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from hostplane.api.deps import RequestContext, container_of, needs
 from hostplane.api.envelopes import Paging
 from hostplane.api.filters import Filters
+from hostplane.db.scope import Scope
 from hostplane.resources import computers, desktop, desktop_viewer
 from hostplane.resources.computer_schemas import (
     ActionResponse,
@@ -88,9 +91,22 @@ async def embed(computer_id: str, ctx: Controller, request: Request,
                 ttl: Annotated[int | None, Query()] = None,
                 mode: Annotated[str | None, Query(max_length=20)] = None,
                 view_only: Annotated[bool | None, Query()] = None) -> dict[str, Any]:
-    return await ctx.run(desktop_viewer.embed, ctx.principal, computer_id, ctx.env,
-                         container_of(request).key_ring, ctx.settings.api_url, ttl=ttl,
-                         mode=mode, view_only=view_only)
+    return await _writing(request, ctx, functools.partial(
+        desktop_viewer.embed, by=ctx.principal, computer_id=computer_id, env=ctx.env,
+        ring=container_of(request).key_ring, issuer=ctx.settings.api_url, ttl=ttl, mode=mode,
+        view_only=view_only))
+
+
+async def _writing(request: Request, ctx: RequestContext, fn: Any) -> Any:
+    """`fn(scope)` in a write transaction of its own: a GET that records something (a viewer
+    grant is a browser token row), where GETs otherwise get an autocommitting reader."""
+    database, principal = container_of(request).database, ctx.principal
+
+    def work() -> Any:
+        with database.transaction() as session:
+            return fn(Scope(session, principal.tenant_id, principal.limit))
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/{computer_id}/viewer-password", summary="Whether a viewer password is set")
