@@ -170,6 +170,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory,
         public_scheme="https",
         public_port="",
         sandbox_isolation=_sandbox_isolation(tmp_path_factory.mktemp("probe")),
+        # Each desktop costs a second of CPU and ~100 MB: only tests/conformance/test_desktop.py
+        # turns them on, for the one computer it shares.
+        computer_desktops=False,
         dns_nameservers=dns[1],
         postgres_admin_url=engine_admin[0],
         database_name_prefix=engine_admin[1],

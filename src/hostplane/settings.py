@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     own namespaces, its files at /workspace; without a working bubblewrap sandboxes do not start),
     or none (plain, unisolated processes in the sandbox's directory: the operator's explicit
     choice)."""
+    computer_desktops: bool = True
+    """Whether computers get a real desktop (Xvfb, openbox, x11vnc; needs bubblewrap). Off, they
+    are records with URLs and domains, stopped with a status_reason."""
     sandbox_uid_base: int = Field(0x70000000, ge=1000, le=2**32 - 2)
     """First host uid sandboxes run as (bubblewrap; one uid per sandbox, its group the same number):
     a range no account, file or subordinate-id range (/etc/subuid) of this machine uses."""

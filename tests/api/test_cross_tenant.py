@@ -163,6 +163,32 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/deployments/{deployment_id}/domains"): Case(),
     ("POST", "/deployments/{deployment_id}/domains/{domain_id}/verify"): Case(),
     ("DELETE", "/deployments/{deployment_id}/domains/{domain_id}"): Case(),
+    # Desktops are off in the suite (tests/conftest.py): the owner's computer is stopped, so its
+    # lifecycle is 409 DESKTOP_NOT_SUPPORTED and its desktop 409 COMPUTER_NOT_RUNNING.
+    ("POST", "/computers/{computer_id}/start"): Case(owner=409),
+    ("POST", "/computers/{computer_id}/stop"): Case(owner=409),
+    ("POST", "/computers/{computer_id}/restart"): Case(owner=409),
+    ("GET", "/computers/{computer_id}/embed"): Case(),
+    ("GET", "/computers/{computer_id}/viewer-password"): Case(),
+    ("POST", "/computers/{computer_id}/viewer-password/rotate"): Case(),
+    ("GET", "/computers/{computer_id}/desktop/screenshot"): Case(owner=409),
+    ("POST", "/computers/{computer_id}/desktop/screenshot/region"): Case(
+        body={"x": 0, "y": 0, "width": 10, "height": 10}, owner=409),
+    **{("POST", f"/computers/{{computer_id}}/desktop/{action}"): Case(body=body, owner=409)
+       for action, body in (
+           ("click", {"x": 1, "y": 1}), ("double-click", {"x": 1, "y": 1}),
+           ("mouse-down", {"x": 1, "y": 1}), ("mouse-up", {"x": 1, "y": 1}),
+           ("move", {"x": 1, "y": 1}), ("drag", {"from_x": 1, "from_y": 1, "to_x": 2, "to_y": 2}),
+           ("scroll", {"direction": "down"}), ("type", {"text": "hi"}), ("key", {"key": "a"}),
+           ("hotkey", {"keys": ["ctrl", "c"]}), ("key-down", {"key": "a"}),
+           ("key-up", {"key": "a"}), ("wait", {"seconds": 0}),
+           ("window/focus", {"window_id": "4194305"}), ("launch", {"app": "terminal"}),
+           ("clipboard", {"text": "hi"}), ("wallpaper", {"path": "/workspace/w.png"}))},
+    **{("GET", f"/computers/{{computer_id}}/desktop/{what}"): Case(owner=409)
+       for what in ("cursor", "screen-size", "environment", "accessibility-tree", "windows",
+                    "clipboard", "window/{window_id}/size", "window/{window_id}/position")},
+    ("POST", "/computers/{computer_id}/desktop/window/{window_id}/{verb}"): Case(body={},
+                                                                              owner=409),
     ("POST", "/computers/{computer_id}/domains"): Case(body=_fqdn, owner=201),
     ("GET", "/computers/{computer_id}/domains"): Case(),
     ("POST", "/computers/{computer_id}/domains/{domain_id}/verify"): Case(
@@ -296,7 +322,8 @@ def _world(org: Org) -> dict[str, Any]:
             "domain_id": domain["id"], "computer_domain_id": computer_domain["id"],
             "project_domain_id": project_domain["id"], "token_id": token["id"],
             "sandbox_domain_id": sandbox_domain["id"],
-            "version_id": version["id"], "webhook_id": webhook["id"]}
+            "version_id": version["id"], "webhook_id": webhook["id"],
+            "window_id": "4194305", "verb": "maximize"}  # a desktop's window, and what to do
 
 
 def _made(resp: Any) -> dict[str, Any]:

@@ -132,4 +132,10 @@ def test_a_computer_host_says_its_desktop_is_not_available(org, edge_url):
     computer = org.post("/api/v1/computers", {"name": "Desk"}).json()  # a bare object (contract)
     host = computer["desktop_url"].split("//", 1)[1].split("/", 1)[0]
     resp = via_edge(edge_url, host, "/desktop/index.html", headers={"Accept": "text/html"})
+    assert resp.status_code == 401 and "This desktop is private" in resp.text  # no grant
+    # With a viewer grant, a computer without a desktop (desktops are off in the suite) says so.
+    grant = org.get(f"/api/v1/computers/{computer['id']}/embed").json()
+    token = grant["url"].split("preview_token=", 1)[1]
+    resp = via_edge(edge_url, host, "/desktop/index.html",
+                    headers={"Accept": "text/html", "Authorization": f"Bearer {token}"})
     assert resp.status_code == 503 and "Desktop not available" in resp.text

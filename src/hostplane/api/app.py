@@ -20,6 +20,7 @@ from hostplane.api.routers import (
     audit,
     branding,
     browser_tokens,
+    computer_desktop,
     computers,
     custom_domains,
     databases,
@@ -107,7 +108,8 @@ def create_app(
     # request.
     for area in (tenants, tenant_domains, workspaces, projects, sandboxes, sandbox_runtime,
                  sandbox_files, sandbox_processes,
-                 previews, databases, deployments, computers, custom_domains, usage, api_keys,
+                 previews, databases, deployments, computers, computer_desktop, custom_domains,
+                 usage, api_keys,
                  browser_tokens, branding, audit, versions, events, webhooks):
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)

@@ -94,6 +94,7 @@ class Container:
             self.driver = LocalDriver(
                 self.settings.data_dir / "sandboxes", isolation=self.settings.sandbox_isolation,
                 uids=UidRange(self.settings.sandbox_uid_base, self.settings.sandbox_uid_count),
+                desktops=self.settings.computer_desktops,
             )
 
     @classmethod

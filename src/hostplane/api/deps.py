@@ -99,7 +99,8 @@ async def request_context(request: Request) -> AsyncIterator[RequestContext]:
             request_id=getattr(request.state, "request_id", ""),
             write=write,
             env=Env(container.platform, container.driver, now, container.resolver,
-                    container.databases, container.capacity, container.releases),
+                    container.databases, container.capacity, container.releases,
+                    container.assets),
             driver_shares=container.driver_shares,
             verify_limiter=container.verify_limiter,
         )

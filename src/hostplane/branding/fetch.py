@@ -73,6 +73,9 @@ def _fetch_one(container: Container, tenant_id: str, source_url: str) -> None:
     with container.database.transaction() as session:
         service.record_fetched(Scope(session, tenant_id), url, image, source_url, now,
                                forget=container.assets.forget)
+    from hostplane.resources.desktop import refresh_wallpapers  # resources import branding
+
+    refresh_wallpapers(container, tenant_id)  # running desktops wear it now
 
 
 def fetch(url: str, *, allow_private: bool) -> bytes:

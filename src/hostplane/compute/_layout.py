@@ -102,6 +102,11 @@ def python_bin_dir() -> str:
 def system() -> list[str]:
     """The host's programs and libraries, read-only."""
     args = ["--ro-bind", "/usr", "/usr"]
+    # The host's font cache (world-readable, read-only): without it every program that draws text
+    # (a desktop's window manager, terminal, browser) first spends seconds building its own.
+    if os.path.isdir("/var/cache/fontconfig"):  # its parents made every user's to enter
+        args += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/cache",
+                 "--ro-bind", "/var/cache/fontconfig", "/var/cache/fontconfig"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]

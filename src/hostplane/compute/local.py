@@ -19,11 +19,12 @@ from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _disk, _holder, _layout, _paths, _processes, _runner, _uids
+from hostplane.compute import _desktop, _disk, _holder, _layout, _paths, _processes, _runner, _uids
 from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute._uids import UidRange
 from hostplane.compute.port import (
+    DESKTOP,
     SANDBOX,
     WORKSPACE,
     DriverStatus,
@@ -61,18 +62,19 @@ class _Checked:
     command: str
 
 
-class LocalDriver(SandboxFiles):
+class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
     """Each sandbox is `root/<id>/workspace`; commands run in bubblewrap when it works."""
 
     name = "local"
 
     def __init__(self, root: Path, *, isolation: str = "auto", cgroups: Cgroups | None = None,
-                 uids: UidRange | None = None) -> None:
+                 uids: UidRange | None = None, desktops: bool = True) -> None:
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {ISOLATION_MODES}, not {isolation!r}")
         # Absolute: bwrap and the subprocess cwd must not depend on where the API was started.
         self.root = Path(root).absolute()
         self.isolation = isolation
+        self.desktops = desktops  # whether computers get a desktop (settings.computer_desktops)
         self._probe_lock = threading.Lock()
         self._probed: tuple[_runner.Runner | None, str | None] | None = None
         self._processes = _runner.ProcessTable()
@@ -98,7 +100,10 @@ class LocalDriver(SandboxFiles):
         return runner.mode
 
     def capabilities(self) -> frozenset[str]:
-        return frozenset({SANDBOX})
+        # Desktops only where each sandbox has its own network and /tmp: their display and VNC
+        # servers must never be another sandbox's (or the host's).
+        desktops = self.desktops and self.isolation_mode == "bubblewrap"
+        return frozenset({SANDBOX, DESKTOP} if desktops else {SANDBOX})
 
     def create_sandbox(self, spec: SandboxSpec) -> DriverStatus:
         workspace = self._workspace(spec.id)

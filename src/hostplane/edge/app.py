@@ -31,6 +31,7 @@ from hostplane.edge.access import (
     token_param,
     without_token,
 )
+from hostplane.edge.desktop import Desktops
 from hostplane.edge.forwarding import preview_cookie, response_headers, upstream_headers
 from hostplane.edge.limits import ClientLimits, OrgLimits
 from hostplane.edge.offload import Offload
@@ -74,6 +75,7 @@ class Edge:
         self.trusted_proxies = frozenset(settings.edge_trusted_proxy_list)
         self._touched: dict[str, float] = {}
         self.traffic = container.metrics.edge
+        self.desktops = Desktops(self)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -158,7 +160,8 @@ class Edge:
             await self._within_share(target.tenant_id, reply, self._deployment, scope, reply,
                                      target)
         else:
-            await reply.page("DESKTOP_NOT_AVAILABLE")
+            await self._within_share(target.tenant_id, reply, self.desktops.serve, scope,
+                                     receive, reply, host, target, offered)
 
     async def _within_share(self, tenant_id: str, reply: _Reply, work: Any, *args: Any) -> None:
         """`work(*args)` within the organization's share of this edge."""

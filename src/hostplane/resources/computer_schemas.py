@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, field_validator
 
+from hostplane import errors
 from hostplane.inputs import Text
 from hostplane.resources.inputs import (
     Metadata,
@@ -35,8 +36,22 @@ class ComputerCreate(OwnershipInput):
     size: Size = "small"
     visibility: Visibility = "tenant"
     metadata: Metadata | None = None
+    # The desktop's display, "WIDTHxHEIGHT" (default 1920x1080).
+    resolution: Text(3, 11) | None = None  # type: ignore[valid-type]
 
     _size = field_validator("size", mode="before")(_size_alias)
+
+    def screen(self) -> tuple[int, int]:
+        """The display size asked for, checked: 640x480 to 3840x2160."""
+        if self.resolution is None:
+            return 1920, 1080
+        width, _, height = self.resolution.lower().partition("x")
+        if not (width.isdigit() and height.isdigit() and 640 <= int(width) <= 3840
+                and 480 <= int(height) <= 2160):
+            raise errors.Invalid(f"resolution {self.resolution!r} is not a display size.",
+                                 field="resolution", rule="WIDTHxHEIGHT, 640x480 to 3840x2160",
+                                 fix="Send e.g. '1920x1080' or '1280x800'.")
+        return int(width), int(height)
 
 
 class ComputerPublic(BaseModel):

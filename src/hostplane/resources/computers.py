@@ -21,6 +21,7 @@ from hostplane.resources.common import (
     random_slug,
     rename,
 )
+from hostplane.resources import desktop
 from hostplane.resources.computer_schemas import ComputerCreate, ComputerUpdate
 from hostplane.resources.env import Env
 from hostplane.resources.models import Computer
@@ -50,10 +51,11 @@ def create_computer(scope: Scope, body: ComputerCreate, env: Env) -> ComputerVie
                 fix=f"Use e.g. 'desk-{body.slug}'.")
         computer_urls(env.platform, org, body.slug)
     runs = DESKTOP in env.driver.capabilities()
+    width, height = body.screen()
     computer = Computer(
         **columns, name=body.name, template_type=body.template_type, size=body.size,
         visibility=body.visibility, meta=body.metadata or {},
-        state="provisioning" if runs else "stopped",
+        state="starting" if runs else "stopped",
         status_reason=None if runs else (
             f"The {env.driver.name} compute driver cannot run desktops; the computer keeps its "
             "URLs and domains and can start once a desktop-capable driver is configured."),
@@ -62,6 +64,8 @@ def create_computer(scope: Scope, body: ComputerCreate, env: Env) -> ComputerVie
     for _ in range(_ATTEMPTS):
         computer.slug = body.slug or random_slug("cmp")
         if try_insert(scope.session, computer):
+            if runs:
+                desktop.boot(scope, computer, env, width, height)
             return ComputerView(computer, computer_urls(env.platform, org, computer.slug))
         if body.slug is not None:
             raise slugs.slug_taken("computer", body.slug)
@@ -70,12 +74,15 @@ def create_computer(scope: Scope, body: ComputerCreate, env: Env) -> ComputerVie
 
 def get_computer(scope: Scope, computer_id: str, env: Env) -> ComputerView:
     computer = get_resource(scope, Computer, computer_id, WHAT, include_destroyed=True)
+    desktop.settle(scope, computer, env)
     return _view(scope, computer, organization_domains(scope), env)
 
 
 def list_computers(scope: Scope, filters: ResourceFilters, env: Env, *, limit: int,
                    cursor: str | None, offset: int) -> Page[ComputerView]:
     page = list_resources(scope, Computer, filters, limit=limit, cursor=cursor, offset=offset)
+    for computer in page.items:
+        desktop.settle(scope, computer, env)
     org = organization_domains(scope)
     return Page(_views(scope, page.items, org, env), page.next_cursor, page.total)
 
@@ -92,6 +99,7 @@ def destroy_computer(scope: Scope, computer_id: str, env: Env) -> Computer:
     if computer.destroyed_at is None:
         computer.state, computer.destroyed_at, computer.status_reason = DESTROYED, env.now, None
         scope.session.flush()
+        desktop.remove(computer, env)
         detach_all(scope, "computer", computer.id, env.now)
     return computer
 

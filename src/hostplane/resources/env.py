@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from hostplane.branding.assets import AssetStore
 from hostplane.compute.databases import DatabaseHost
 from hostplane.compute.port import ComputeDriver
 from hostplane.compute.releases import ReleaseStore
@@ -23,3 +24,4 @@ class Env:
     databases: DatabaseHost
     capacity: Capacity
     releases: ReleaseStore
+    assets: AssetStore | None = None  # branding images (desktop wallpapers)

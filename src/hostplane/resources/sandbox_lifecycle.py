@@ -22,7 +22,7 @@ from hostplane import errors
 from hostplane.db.scope import Scope
 from hostplane.resources.common import DESTROYED, get_resource
 from hostplane.resources.env import Env
-from hostplane.resources.models import Sandbox
+from hostplane.resources.models import Computer, Sandbox
 from hostplane.resources.sandboxes import WHAT, SandboxView, get_sandbox
 
 if TYPE_CHECKING:
@@ -140,10 +140,13 @@ def reconcile_sandboxes(container: Container) -> int:
     with container.database.transaction() as session:
         live = {sandbox_id: state for sandbox_id, state in session.execute(
             select(Sandbox.id, Sandbox.state).where(Sandbox.destroyed_at.is_(None)))}
+        # A computer's desktop is a sandbox of the driver too (resources/desktop.py).
+        computers = set(session.scalars(
+            select(Computer.id).where(Computer.destroyed_at.is_(None))))
     changed = 0
     held = driver.sandbox_ids()
     for sandbox_id in held:
-        if sandbox_id not in live and (
+        if sandbox_id not in live and sandbox_id not in computers and (
                 driver.held_since(sandbox_id) < time.time() - ORPHAN_GRACE.total_seconds()):
             log.info("removing sandbox %s: it has no live record", sandbox_id)
             driver.destroy_sandbox(sandbox_id)

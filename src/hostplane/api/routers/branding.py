@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
@@ -14,6 +14,7 @@ from hostplane.api.deps import RequestContext, container_of, needs
 from hostplane.branding import service
 from hostplane.branding.assets import MAX_BYTES, check_image
 from hostplane.branding.schemas import BrandingBody, BrandingPublic
+from hostplane.resources import desktop
 from hostplane.resources.storage import check_room
 
 router = APIRouter(tags=["branding"])
@@ -28,14 +29,23 @@ async def get_branding(ctx: Reader) -> BrandingPublic:
     return BrandingPublic.of(await ctx.run(service.get_branding))
 
 
-async def set_branding(body: BrandingBody, ctx: Writer) -> BrandingPublic:
+async def set_branding(body: BrandingBody, ctx: Writer, request: Request,
+                       after: BackgroundTasks) -> BrandingPublic:
     record = await ctx.run(service.update_branding, body.sent(), ctx.now)
+    _desktops_follow(request, ctx, after)
     return BrandingPublic.of(record)
 
 
-async def reset_branding(ctx: Writer, request: Request) -> BrandingPublic:
+async def reset_branding(ctx: Writer, request: Request, after: BackgroundTasks) -> BrandingPublic:
     await ctx.run(service.reset_branding, container_of(request).assets.remove_all)
+    _desktops_follow(request, ctx, after)
     return BrandingPublic.of(None)
+
+
+def _desktops_follow(request: Request, ctx: RequestContext, after: BackgroundTasks) -> None:
+    """Running desktops take the new wallpaper once the change is committed (after the
+    response; resources/desktop.py)."""
+    after.add_task(desktop.refresh_wallpapers, container_of(request), ctx.principal.tenant_id)
 
 
 # Client quirk: the SDKs use both (operation ids getBranding, getSettingsBranding, …).
@@ -91,8 +101,11 @@ async def _image_bytes(request: Request) -> bytes:
 @router.put("/tenant/branding/wallpaper", response_model=BrandingPublic, openapi_extra=UPLOAD_BODY,
             summary="Upload the desktop wallpaper (PNG or JPEG, at most 5 MB; 1920×1080 "
                     "recommended)")
-async def upload_wallpaper(ctx: Writer, request: Request) -> BrandingPublic:
-    return await _upload(service.WALLPAPER, ctx, request)
+async def upload_wallpaper(ctx: Writer, request: Request,
+                           after: BackgroundTasks) -> BrandingPublic:
+    found = await _upload(service.WALLPAPER, ctx, request)
+    _desktops_follow(request, ctx, after)
+    return found
 
 
 @router.put("/tenant/branding/logo", response_model=BrandingPublic, openapi_extra=UPLOAD_BODY,
