@@ -31,7 +31,8 @@ def _png(color: tuple[int, int, int], size: tuple[int, int] = (1920, 1080)) -> b
 @pytest.fixture(scope="module")
 def desk(container: Any, base_url: str, backend: str) -> Iterator[dict[str, Any]]:
     if backend == "sqlite":
-        pytest.skip("desktops are tested once, on PostgreSQL (its autocommitting readers are the stricter case for a GET that settles a booting computer)")
+        pytest.skip("desktops are tested once, on PostgreSQL (its autocommitting readers are "
+                    "the stricter case for a GET that settles a booting computer)")
     from hostplane.compute.port import DESKTOP
 
     assert container.driver is not None
