@@ -19,6 +19,9 @@ from miosa import errors as miosa_errors  # noqa: E402
 
 from tests.factories import make_org  # noqa: E402
 
+# One desktop fixture per run: every test of this module runs on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("desktop")
+
 WALLPAPER = (23, 111, 187)  # the organization's wallpaper: one colour, easy to find
 
 

@@ -28,6 +28,9 @@ from tests.conftest import _free_port, _sandbox_isolation
 from tests.edge.helpers import wait_for
 from tests.edge.test_serve import _start, _stop, _up
 
+# One console-browser fixture per run: every test of this module runs on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("console-browser")
+
 CHROMIUM = os.environ.get("HOSTPLANE_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
