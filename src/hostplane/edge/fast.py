@@ -21,11 +21,10 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hostplane import errors
-from hostplane.edge import pages
+from hostplane.edge import heads, pages
 from hostplane.edge.app import Edge
-from hostplane.edge.forwarding import response_headers
-from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HeadReader, HotRequest
-from hostplane.edge.proxy import request_head
+from hostplane.edge.forwarding import forwarding_lines
+from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HotRequest
 from hostplane.edge.relay import Upstream
 from hostplane.edge.routes import SandboxTarget, Target
 from hostplane.edge.upstream import UpstreamError
@@ -46,8 +45,13 @@ class FastPath(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.peer = ""
         self._buffer = b""
-        self._heads = HeadReader()
+        self._is_ours = self.edge.signed_here
         self._request: HotRequest | None = None  # being answered: nothing else is read meanwhile
+        # What the last request's target, host and client made (the same on most requests of
+        # a connection): the pool key and the forwarding lines.
+        self._for: tuple[Any, bytes, str] | None = None
+        self._key: Any = None
+        self._forwarding = b""
         self._closing = self._write_paused = False
         self._last_data = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -110,7 +114,7 @@ class FastPath(asyncio.Protocol):
             if len(buffer) > MAX_HEAD:
                 self._hand_over()
             return
-        request = self._heads.read(buffer, end + 4)
+        request = heads.read(buffer, end + 4, self._is_ours)
         if request is None:
             self._hand_over()
             return
@@ -140,7 +144,9 @@ class FastPath(asyncio.Protocol):
                 and target.visibility == "public"):
             self._hand_over()
             return
-        client = edge.client_address(self.peer, request.headers)
+        peer = self.peer
+        client = peer if request.xff is None or peer not in edge.trusted_proxies else \
+            edge.client_address(peer, [(b"x-forwarded-for", request.xff)])
         if not edge.clients.admit(client):
             self._hand_over()  # the ASGI app answers with the refusal's page
             return
@@ -149,16 +155,24 @@ class FastPath(asyncio.Protocol):
             self._hand_over()
             return
         request.target, request.client = target, client
-        headers = edge.visit(target, request.headers, request.host, request.port, client)
-        framing = None if request.length is None else b"content-length: " + request.length
-        head = request_head(request.method, request.path, request.query, headers, framing)
-        request.sent = head + request.body
+        edge.touch(target.sandbox_id)
+        made = self._for
+        if made is None or made[0] is not target or made[1] != request.raw_host \
+                or made[2] != client:
+            self._for = (target, request.raw_host, client)
+            self._key = (target.sandbox_id, target.lifecycle, target.port)
+            public = f"{request.host}:{request.port}" if request.port else request.host
+            self._forwarding = forwarding_lines(public.encode(), target.port, target.mask_host,
+                                                client, edge.scheme)
+        length = request.length
+        request.sent = b"".join((request.line, b"\r\n", request.kept, self._forwarding,
+                                 b"content-length: %s\r\n" % length if length else b"",
+                                 b"\r\n", request.body))
         self._buffer = self._buffer[request.size:]
         self._send(request)
 
     def _send(self, request: HotRequest) -> None:
-        assert request.target is not None
-        key = (request.target.sandbox_id, request.target.lifecycle, request.target.port)
+        key = self._key
         conn = self.edge.relays.idle(key)
         if conn is not None:
             self._exchange(request, conn)
@@ -185,19 +199,11 @@ class FastPath(asyncio.Protocol):
 
     def _exchange(self, request: HotRequest, conn: Upstream) -> None:
         request.conn = conn
-        conn.send(request.sent, self)
+        conn.send(request.sent, self, request.host)
         if self._write_paused:
             conn.pause_reading()
 
-    # relay.Exchange: the sandbox's answer
-    def response_head(self, status: int, headers: list[tuple[bytes, bytes]],
-                      framing: bytes) -> bytes:
-        assert self._request is not None
-        return response_head(status, response_headers(headers, self._request.host), framing)
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
+    # relay.Exchange: how the sandbox's answer ended
     def finished(self, conn: Upstream, reusable: bool) -> None:
         if reusable:
             self.edge.relays.put(conn)
@@ -225,7 +231,7 @@ class FastPath(asyncio.Protocol):
     # Ends
     def _page(self, request: HotRequest, code: str) -> None:
         """Answer with the edge's page for `code` (as the ASGI app's `_Reply.page`)."""
-        accept = next((v for k, v in request.headers if k == b"accept"), b"")
+        accept = request.accept or b""
         assert request.target is not None
         look = asyncio.ensure_future(self.edge.router.look(request.target.tenant_id))
 
