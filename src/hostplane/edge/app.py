@@ -62,6 +62,7 @@ class Edge:
         self.driver = container.driver
         self.pool = Pool(self._connect)
         self.relays = Pool(self._connect, open=open_upstream)  # the fast path's (edge/fast.py)
+        self.files = static.HotFiles(container.releases, self.router.manifests)  # and these
         self.scheme, self.public_port = settings.public_scheme, settings.public_port
         self.access = PreviewAccess(container.token_authenticator, self.offload,
                                     secure=settings.public_scheme == "https")

@@ -26,7 +26,8 @@ from hostplane.edge.app import Edge
 from hostplane.edge.forwarding import forwarding_lines
 from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HotRequest
 from hostplane.edge.relay import Upstream
-from hostplane.edge.routes import SandboxTarget, Target
+from hostplane.edge.pages import date_line
+from hostplane.edge.routes import DeploymentTarget, SandboxTarget, Target
 from hostplane.edge.upstream import UpstreamError
 from hostplane.edge.wire import response_head
 
@@ -106,26 +107,28 @@ class FastPath(asyncio.Protocol):
     def _next(self) -> None:
         """Answer the next request in the buffer if it is whole and hot; hand over if it is
         not hot; wait if it is not whole."""
-        if self._closing or self.transport.is_closing():
-            return
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > MAX_HEAD:
+        while not (self._closing or self.transport.is_closing()):
+            buffer = self._buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD:
+                    self._hand_over()
+                return
+            request = heads.read(buffer, end + 4, self._is_ours)
+            if request is None:
                 self._hand_over()
-            return
-        request = heads.read(buffer, end + 4, self._is_ours)
-        if request is None:
-            self._hand_over()
-            return
-        self._request = request
-        hit, target = self.edge.router.known(request.host)
-        if hit:
+                return
+            self._request = request
+            hit, target = self.edge.router.known(request.host)
+            if not hit:
+                self.transport.pause_reading()
+                looked_up = asyncio.ensure_future(self.edge.router.target(request.host))
+                looked_up.add_done_callback(lambda done: self._looked_up(request, done))
+                return
+            if type(target) is DeploymentTarget and self._file(request, target):
+                continue  # answered at once: the next one, if it came along
             self._route(request, target)
-        else:
-            self.transport.pause_reading()
-            looked_up = asyncio.ensure_future(self.edge.router.target(request.host))
-            looked_up.add_done_callback(lambda done: self._looked_up(request, done))
+            return
 
     def _looked_up(self, request: HotRequest, done: asyncio.Future[Target]) -> None:
         failed = done.cancelled() or done.exception() is not None
@@ -136,7 +139,46 @@ class FastPath(asyncio.Protocol):
         if failed:
             self._hand_over()  # the ASGI app looks again, and answers whatever happens
             return
-        self._route(request, done.result())
+        target = done.result()
+        if type(target) is DeploymentTarget and self._file(request, target):
+            self._next()
+            return
+        self._route(request, target)
+
+    def _file(self, request: HotRequest, target: DeploymentTarget) -> bool:
+        """Answer a GET of a deployment's file at once, if the edge holds it ready
+        (static.HotFiles); False to leave it to `_route` (which hands it over)."""
+        if target.version_id is None or not request.line.startswith(b"GET ") \
+                or request.body or request.file_header(b"range") is not None:
+            return False
+        target_path = request.line[4:-9]
+        path = target_path.partition(b"?")[0]
+        edge = self.edge
+        hot = edge.files.find(target.version_id, path, target.spa_fallback)
+        if hot is None:
+            return False
+        client = self._client(request)
+        if not edge.clients.admit(client):
+            return False  # the ASGI app answers with the refusal's page
+        refused = edge.limits.admit(target.tenant_id)
+        edge.clients.done(client)
+        if refused is not None:
+            return False
+        edge.limits.done(target.tenant_id)
+        self.transport.write(edge.files.answer(
+            hot, request.file_header(b"if-none-match"), request.file_header(b"accept-encoding"),
+            date_line()))
+        self._buffer = self._buffer[request.size:]
+        self._request = None
+        self.server_state.total_requests += 1
+        return True
+
+    def _client(self, request: HotRequest) -> str:
+        """Whose request this is (Edge.client_address)."""
+        peer = self.peer
+        if request.xff is None or peer not in self.edge.trusted_proxies:
+            return peer
+        return self.edge.client_address(peer, [(b"x-forwarded-for", request.xff)])
 
     def _route(self, request: HotRequest, target: Target | None) -> None:
         edge = self.edge
@@ -144,9 +186,7 @@ class FastPath(asyncio.Protocol):
                 and target.visibility == "public"):
             self._hand_over()
             return
-        peer = self.peer
-        client = peer if request.xff is None or peer not in edge.trusted_proxies else \
-            edge.client_address(peer, [(b"x-forwarded-for", request.xff)])
+        client = self._client(request)
         if not edge.clients.admit(client):
             self._hand_over()  # the ASGI app answers with the refusal's page
             return

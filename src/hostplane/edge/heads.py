@@ -47,22 +47,27 @@ _HEAD = re.compile(
     rb"(?:" + _TCHAR + rb"+:[\t -~]*\r\n)*\r\n")
 
 # What a header line's name means here (names not listed pass as they came).
-_DROP, _HOST, _LENGTH, _REFUSE, _CONNECTION, _AUTH, _COOKIE, _XFF, _ACCEPT = range(9)
+_DROP, _HOST, _LENGTH, _REFUSE, _CONNECTION, _AUTH, _COOKIE, _XFF, _ACCEPT, _FILES = range(10)
 _ACTION: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP | FORWARDING}
 _ACTION |= {b"host": _HOST, b"content-length": _LENGTH, b"transfer-encoding": _REFUSE,
             b"expect": _REFUSE, b"upgrade": _REFUSE, b"connection": _CONNECTION,
             b"authorization": _AUTH, b"cookie": _COOKIE, b"x-forwarded-for": _XFF,
-            b"accept": _ACCEPT}
+            b"accept": _ACCEPT, b"range": _FILES, b"if-none-match": _FILES,
+            b"accept-encoding": _FILES}
 
 
 class HotRequest:
     """A whole request the fast path may relay, and where its answer stands."""
 
     __slots__ = ("line", "kept", "length", "body", "size", "raw_host", "host", "port", "xff",
-                 "accept", "target", "client", "conn", "attempt", "sent")
+                 "accept", "files", "target", "client", "conn", "attempt", "sent")
 
     def __init__(self) -> None:
         self.target, self.client, self.conn, self.attempt = None, None, None, 0
+
+    def file_header(self, name: bytes) -> bytes | None:
+        """The first Range, If-None-Match or Accept-Encoding header's value (deployments)."""
+        return self.files.get(name) if self.files else None
 
 
 def read(buffer: bytes, head_end: int, is_ours: Callable[[str], bool]) -> HotRequest | None:
@@ -80,7 +85,7 @@ def read(buffer: bytes, head_end: int, is_ours: Callable[[str], bool]) -> HotReq
         line = method + b" " + rest
     request = HotRequest()
     kept: list[bytes] = []
-    raw_host = length = xff = accept = named = None
+    raw_host = length = xff = accept = named = files = None
     for header in lines[1:]:
         name, _, value = header.partition(b":")
         name = name.lower()
@@ -103,6 +108,10 @@ def read(buffer: bytes, head_end: int, is_ours: Callable[[str], bool]) -> HotReq
             length = value
         elif action == _ACCEPT:
             accept = value
+            kept.append(header)
+        elif action == _FILES:
+            files = files or {}
+            files.setdefault(name, value)
             kept.append(header)
         elif action == _XFF:
             xff = value if xff is None else xff
@@ -134,6 +143,7 @@ def read(buffer: bytes, head_end: int, is_ours: Callable[[str], bool]) -> HotReq
         return None
     request.host, request.port = parsed
     request.line, request.raw_host, request.xff, request.accept = line, raw_host, xff, accept
+    request.files = files
     request.kept = b"\r\n".join(kept) + b"\r\n" if kept else b""
     request.length = length
     request.body = buffer[head_end:head_end + size] if size else b""
