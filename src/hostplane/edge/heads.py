@@ -90,14 +90,14 @@ def read(buffer: bytes, head_end: int, is_ours: Callable[[str], bool]) -> HotReq
         name, _, value = header.partition(b":")
         name = name.lower()
         action = _ACTION.get(name)
+        if action is None:
+            if not name.startswith(b"x-miosa-"):  # as uvicorn's reading passed them on
+                kept.append(name + b": " + value.strip(b" \t"))
+            continue
         if action == _DROP:
             continue
         value = value.strip(b" \t")
-        header = name + b": " + value  # as uvicorn's reading passed them on
-        if action is None:
-            if not name.startswith(b"x-miosa-"):
-                kept.append(header)
-            continue
+        header = name + b": " + value
         if action == _HOST:
             if raw_host is not None:
                 return None

@@ -7,7 +7,8 @@ strict subset of what llhttp accepts (`token ":" visible-ASCII-or-tab`, CRLF-end
 regular expression over the whole head), with exactly one Content-Length of digits (or a 204 or
 304, which have no body) and no Transfer-Encoding. Their head is filtered line by line as
 edge/forwarding.py says (`response_headers`: no hop-by-hop fields, no Server, X-Powered-By or
-Via, no foreign Set-Cookie), given uvicorn's status line, and their body is counted, not parsed.
+Via, no foreign Set-Cookie; a head with none of those passes as it came), given uvicorn's
+status line, and their body is counted, not parsed.
 Every other response (chunked, close-delimited, informational, a head outside the subset, a
 Connection header naming fields) is read with httptools as before: llhttp judges it, and a body
 without a length is re-framed as chunks.
@@ -35,6 +36,13 @@ CHUNKED = b"transfer-encoding: chunked\r\n"
 _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 _PLAIN = re.compile(rb"HTTP/1\.1 [2-5][0-9][0-9] [\t -~]*\r\n(?:" + _TCHAR +
                     rb"+:[\t -~]*\r\n)*\r\n")
+# Response header names the edge acts on: a head without any but one Content-Length passes on
+# as it came (after the status line), without being taken apart.
+_SPECIAL = re.compile(rb"\r\n(?:" + b"|".join(
+    re.escape(name) for name in sorted(HOP_BY_HOP | {b"server", b"x-powered-by", b"via",
+                                                      b"set-cookie", b"content-length"})) +
+    rb"):", re.IGNORECASE)
+_LENGTH_LINE = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
 _DROP, _LENGTH, _CONNECTION, _COOKIE, _GENERAL = range(5)
 _ACTION: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP}
 _ACTION |= {b"server": _DROP, b"x-powered-by": _DROP, b"via": _DROP,
@@ -98,7 +106,7 @@ class Upstream(asyncio.Protocol):
         assert self.transport is not None and self.exchange is None
         self.exchange, self._client, self._host = exchange, exchange.transport, host
         self._left, self._received, self._started, self._parser = 0, 0, False, None
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._deadline = loop.time() + HEAD_TIMEOUT
         if self._timer is None:  # one timer per connection, moved on when it fires
             self._timer = loop.call_at(self._deadline, self._check_deadline)
@@ -109,6 +117,7 @@ class Upstream(asyncio.Protocol):
     # asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         left = self._left
@@ -165,9 +174,18 @@ class Upstream(asyncio.Protocol):
         whether the connection may be reused), else None."""
         if _PLAIN.fullmatch(data, 0, end + 4) is None:
             return None
+        status = int(data[9:12])
+        line = STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+        first = data.find(b"\r\n")
+        special = _SPECIAL.findall(data, first, end + 2)
+        if len(special) == 1 and status != 204 and status != 304:  # one Content-Length only
+            length = _LENGTH_LINE.search(data, first, end + 4)
+            if length is None:
+                return None
+            self._left, self._keep = int(length[1]), True
+            return line + data[first + 2:end + 4]
         lines = data[:end].split(b"\r\n")
-        status = int(lines[0][9:12])
-        kept = [STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
+        kept = [line]
         length = None
         keep = True
         for line in lines[1:]:
@@ -309,11 +327,10 @@ class Upstream(asyncio.Protocol):
         self._timer = None
         if self.exchange is None or self._started:
             return
-        loop = asyncio.get_running_loop()
-        if loop.time() >= self._deadline:
+        if self._loop.time() >= self._deadline:
             self._fail(TimeoutError())
         else:
-            self._timer = loop.call_at(self._deadline, self._check_deadline)
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
 
 
 async def open_upstream(key: PoolKey, sock: socket.socket) -> Upstream:
