@@ -28,6 +28,7 @@ PER_SECOND_PER_ORG is raised to 10^6 so the per-organization limit (2000/s) is n
 
     python bench/edge.py [--seconds 10 | --quick] [--routes 1000,100000,1000000]
                          [--cache-entries 99990] [--postgres ADMIN_URL]
+                         [--repeat N] [--skip single,static,change,lookups]
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_throughput import free_port, loadavg, machine  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
+SERVE_PIDS: set[int] = set()  # `hostplane serve` processes: their children are sandboxes
 BODY_SIZE = 1024
 CONNECTIONS = 32
 TARGETS = {"caddy": 1.0, "nginx": 0.8, "added_p50_ms": 1.0, "lookup_ratio": 1.1, "change_ms": 100}
@@ -132,7 +134,7 @@ class Procs:
 
 
 def wait_http(proc: subprocess.Popen, procs: Procs, url: str, host: str | None = None,
-              seconds: float = 60) -> None:
+              seconds: float = 180) -> None:
     """Until `url` answers anything (with `host` as Host), or exit with the process's log."""
     deadline = time.monotonic() + seconds
     while True:
@@ -159,10 +161,10 @@ def tree_pids(root: int) -> list[int]:
     return found
 
 
-def cpu_seconds(root: int) -> float:
-    """User + system CPU of a process and its descendants."""
+def cpu_seconds(root: int, tree: bool = True) -> float:
+    """User + system CPU of a process and its descendants (or of the process alone)."""
     total = 0.0
-    for pid in tree_pids(root):
+    for pid in tree_pids(root) if tree else [root]:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -200,7 +202,10 @@ def wrk(url: str, seconds: int, connections: int, host: str | None) -> dict[str,
 def measure(label: str, url: str, host: str | None, pid: int, args: argparse.Namespace,
             connections: int = CONNECTIONS, seconds: int | None = None,
             body_check: bytes | None = None) -> dict[str, float]:
-    """Check one response, warm up (discarded), then measure; with the server's CPU per request."""
+    """Check one response, warm up (discarded), then measure; with the server's CPU per request.
+    `pid`'s descendants count too (nginx's worker, the edge's workers), except under `hostplane
+    serve`, whose children are the sandbox's processes (the upstream itself)."""
+    tree = pid not in SERVE_PIDS
     resp = httpx.get(url, headers={"Host": host} if host else None, timeout=10)
     if resp.status_code != 200 or len(resp.content) != BODY_SIZE or \
             (body_check is not None and body_check not in resp.content):
@@ -208,9 +213,9 @@ def measure(label: str, url: str, host: str | None, pid: int, args: argparse.Nam
                  f"{resp.content[:300]!r}")
     wrk(url, args.warmup, connections, host)
     time.sleep(0.5)
-    cpu = cpu_seconds(pid)
+    cpu = cpu_seconds(pid, tree)
     r = wrk(url, seconds or args.seconds, connections, host)
-    r["cpu_ms"] = (cpu_seconds(pid) - cpu) * 1e3 / max(r["requests"], 1)
+    r["cpu_ms"] = (cpu_seconds(pid, tree) - cpu) * 1e3 / max(r["requests"], 1)
     print(f"  {label:<42} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms"
           f"  {r['cpu_ms']:.3f} CPU ms/req  errors {r['errors'] + r['non2xx']:.0f}", flush=True)
     return r
@@ -507,6 +512,7 @@ def run(db_url: str | None, args: argparse.Namespace, tmp: Path) -> dict:
     try:
         serve = procs.start("serve", [cli(), "serve", "--port", str(ports["api"]), "--log-level",
                                       "warning", "--no-access-log"], env)
+        SERVE_PIDS.add(serve.pid)
         api = f"http://127.0.0.1:{ports['api']}"
         wait_http(serve, procs, api + "/healthz")
         with httpx.Client(base_url=api + "/api/v1", timeout=60,
@@ -516,13 +522,15 @@ def run(db_url: str | None, args: argparse.Namespace, tmp: Path) -> dict:
             for sandbox_id in result.pop("sandboxes"):
                 ok(http.delete(f"/sandboxes/{sandbox_id}"))
         procs.stop_all()
-        sizes = sorted(int(s) for s in args.routes.split(","))
-        print(f"(b) route lookups (Router.lookup: the database, no cache), {args.lookups} random "
-              "existing preview hosts per size", flush=True)
-        from hostplane.settings import Settings
-        url = Settings(data_dir=data_dir, database_url=db_url).sqlalchemy_url
-        result["lookups"], hosts = lookup_figures(url, data_dir, sizes, args.lookups, template)
-        result["rss"] = cache_rss(procs, env, ports["edge1"], hosts, args)
+        if "lookups" not in args.skip:
+            sizes = sorted(int(s) for s in args.routes.split(","))
+            print(f"(b) route lookups (Router.lookup: the database, no cache), {args.lookups} "
+                  "random existing preview hosts per size", flush=True)
+            from hostplane.settings import Settings
+            url = Settings(data_dir=data_dir, database_url=db_url).sqlalchemy_url
+            result["lookups"], hosts = lookup_figures(url, data_dir, sizes, args.lookups,
+                                                      template)
+            result["rss"] = cache_rss(procs, env, ports["edge1"], hosts, args)
     except BaseException:
         for proc in procs.running:  # what the servers said, before their logs go with tmp
             print(f"--- {proc.name} (exit {proc.poll()}) ---\n{procs.log(proc)}", file=sys.stderr)
@@ -588,23 +596,45 @@ def scenario(http: httpx.Client, procs: Procs, serve: subprocess.Popen, ports: d
     r: dict = {"template": sandbox["id"], "sandboxes": [sandbox["id"], other["id"]]}
     print(f"1 KiB responses, {CONNECTIONS} connections (wrk -t2), {args.warmup} s warm-up + "
           f"{args.seconds} s each; CPU = the server's processes", flush=True)
-    r["load"] = {key: measure(label, url, host, pid, args) for key, label, url, host, pid in proxies}
-    print(f"the same, 1 connection (latency without queueing), {args.seconds_single} s each",
-          flush=True)
-    r["single"] = {key: measure(label, url, host, pid, args, connections=1,
-                                seconds=args.seconds_single)
-                   for key, label, url, host, pid in proxies}
-    print("(a) a deployment's static 1 KiB file", flush=True)
-    r["static"] = {
-        "nginx": measure("nginx from disk (sendfile)", ng + "static/page.html", None, nginx.pid,
-                         args, body_check=b"v1"),
-        "edge": measure("edge of hostplane serve", ed + "page.html", site, serve.pid, args,
-                        body_check=b"v1"),
-        "edge2": measure("hostplane edge --workers 2", ed2 + "page.html", site, edge2.pid, args,
-                         body_check=b"v1")}
-    r["change"] = change_figures(http, sandbox, other, dep, (v1, v2), site,
-                                 {"serve": ed, "edge2": ed2}, args)
+    statics = [("nginx", "nginx from disk (sendfile)", ng + "static/page.html", None, nginx.pid),
+               ("edge", "edge of hostplane serve", ed + "page.html", site, serve.pid),
+               ("edge2", "hostplane edge --workers 2", ed2 + "page.html", site, edge2.pid)]
+    # Rounds: every server measured back to back in each, so the machine's other work skews
+    # them alike; the report takes medians over rounds (of req/s and of each round's ratios).
+    r["rounds"], r["static_rounds"] = [], []
+    for round_ in range(args.repeat):
+        if args.repeat > 1:
+            print(f"round {round_ + 1} of {args.repeat}, load average {loadavg()}", flush=True)
+        r["rounds"].append({key: measure(label, url, host, pid, args)
+                            for key, label, url, host, pid in proxies})
+        if "static" not in args.skip:
+            print("(a) a deployment's static 1 KiB file", flush=True)
+            r["static_rounds"].append({key: measure(label, url, host, pid, args, body_check=b"v1")
+                                       for key, label, url, host, pid in statics})
+    r["load"], r["static"] = medians(r["rounds"]), medians(r["static_rounds"])
+    if "single" not in args.skip:
+        print(f"the same, 1 connection (latency without queueing), {args.seconds_single} s each",
+              flush=True)
+        r["single"] = {key: measure(label, url, host, pid, args, connections=1,
+                                    seconds=args.seconds_single)
+                       for key, label, url, host, pid in proxies}
+    if "change" not in args.skip:
+        r["change"] = change_figures(http, sandbox, other, dep, (v1, v2), site,
+                                     {"serve": ed, "edge2": ed2}, args)
     return r
+
+
+def medians(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per server, the median of each figure over the rounds (nothing without rounds)."""
+    if not rounds:
+        return {}
+    return {key: {figure: statistics.median(one[key][figure] for one in rounds)
+                  for figure in rounds[0][key]} for key in rounds[0]}
+
+
+def median_ratio(rounds: list[dict[str, dict[str, float]]], key: str, other: str) -> float:
+    """The median over rounds of key's req/s over other's in the same round."""
+    return statistics.median(one[key]["rps"] / one[other]["rps"] for one in rounds)
 
 
 def change_figures(http: httpx.Client, sandbox: dict, other: dict, dep: dict,
@@ -670,8 +700,11 @@ def cache_rss(procs: Procs, env: dict[str, str], port: int, hosts: list[str],
 # Report
 
 def report(r: dict, args: argparse.Namespace) -> None:
-    load, single = r["load"], r["single"]
-    print(f"\n--- {r['db']}: proxies (1 KiB, {CONNECTIONS} connections, {args.seconds} s) ---")
+    load = r["load"]
+    single = r.get("single") or {key: {"p50": float("nan")} for key in load}
+    rounds = f", median of {len(r['rounds'])} rounds" if len(r["rounds"]) > 1 else ""
+    print(f"\n--- {r['db']}: proxies (1 KiB, {CONNECTIONS} connections, {args.seconds} s"
+          f"{rounds}) ---")
     head = f"{'':<34} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p50 1c':>8} " \
            f"{'CPU ms/req':>10}"
     print(head)
@@ -685,9 +718,8 @@ def report(r: dict, args: argparse.Namespace) -> None:
               f"{'' if key == 'direct' else f'{added:+.2f}':>8} "
               f"{'' if key == 'direct' else f'{added1:+.2f}':>8} {x['cpu_ms']:10.3f}")
     for key, name in (("edge", "serve"), ("edge2", "edge --workers 2")):
-        e = load[key]["rps"]
         for other, target in (("caddy", TARGETS["caddy"]), ("nginx", TARGETS["nginx"])):
-            ratio = e / load[other]["rps"]
+            ratio = median_ratio(r["rounds"], key, other)
             print(f"  edge ({name}) / {other:<5} {ratio:5.2f}×  target ≥ {target}×: "
                   f"{'met' if ratio >= target else 'MISSED'}")
         added1 = single[key]["p50"] - single["direct"]["p50"]
@@ -695,9 +727,18 @@ def report(r: dict, args: argparse.Namespace) -> None:
               f"target ≤ {TARGETS['added_p50_ms']} ms: "
               f"{'met' if added1 <= TARGETS['added_p50_ms'] else 'MISSED'}")
     s = r["static"]
-    print(f"\n(a) static 1 KiB: nginx {s['nginx']['rps']:.0f} req/s, edge (serve) "
-          f"{s['edge']['rps']:.0f} ({s['edge']['rps'] / s['nginx']['rps']:.2f}×), edge "
-          f"--workers 2 {s['edge2']['rps']:.0f} ({s['edge2']['rps'] / s['nginx']['rps']:.2f}×)")
+    if s:
+        print(f"\n(a) static 1 KiB: nginx {s['nginx']['rps']:.0f} req/s, edge (serve) "
+              f"{s['edge']['rps']:.0f} ({median_ratio(r['static_rounds'], 'edge', 'nginx'):.2f}×)"
+              f", edge --workers 2 {s['edge2']['rps']:.0f} "
+              f"({median_ratio(r['static_rounds'], 'edge2', 'nginx'):.2f}×)")
+    if "lookups" in r:
+        lookup_report(r)
+    if "change" in r:
+        change_report(r)
+
+
+def lookup_report(r: dict) -> None:
     rows = r["lookups"]
     ratio = rows[-1]["p50"] / rows[0]["p50"]
     sizes = " / ".join(f"{x['size']:,}: {x['p50']:.3f} ms" for x in rows)
@@ -708,6 +749,9 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"    standalone edge RSS {rss['before_kib'] / 1024:.1f} MiB ({rss['warm']:,} cached) → "
           f"{rss['after_kib'] / 1024:.1f} MiB ({rss['entries']:,} cached): "
           f"{rss['per_entry']:.0f} bytes per route (no route table is held otherwise)")
+
+
+def change_report(r: dict) -> None:
     for kind, label in (("stop", "stop → 503"), ("promote", "promote → served")):
         for name in ("serve", "edge2"):
             median = statistics.median(c[name] for c in r["change"][kind])
@@ -728,7 +772,12 @@ def main() -> None:
                         help="hosts put in a standalone edge's route cache (its limit: 100,000)")
     parser.add_argument("--postgres", metavar="ADMIN_URL",
                         help="also run on a scratch database of this PostgreSQL server")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the 32-connection figures (and static), back to back")
+    parser.add_argument("--skip", default="",
+                        help="comma list of parts left out: single, static, change, lookups")
     args = parser.parse_args()
+    args.skip = set(filter(None, args.skip.split(",")))
     if args.quick:
         args.seconds, args.lookups = 3, min(args.lookups, 500)
         args.cache_entries = min(args.cache_entries, 10_000)

@@ -64,6 +64,8 @@ class Client:
             self.pending += self._recv()
         head, self.pending = self.pending.split(b"\r\n\r\n", 1)
         fields = dict(line.split(b": ", 1) for line in head.lower().split(b"\r\n")[1:])
+        if head.startswith(b"HTTP/1.1 304"):
+            return head, b""
         if b"content-length" in fields:
             size = int(fields[b"content-length"])
             while len(self.pending) < size:
@@ -269,3 +271,49 @@ def test_a_silent_connection_is_closed_after_the_keep_alive_timeout(org, contain
             client.close()
     finally:
         next(serving, None)  # the server stops
+
+
+def test_deployment_files_are_answered_by_the_fast_path_as_the_asgi_app_answers_them(org, edge):
+    from tests.edge.test_deployments import SCRIPT, fallback, published
+
+    url, server, _ = edge
+    dep, _ = published(org, files=[("index.html", b"<h1>v1</h1>"), ("app.js", SCRIPT),
+                                   ("style.css", b"body{}")])
+    host = fallback(org, dep).encode()
+    asked = [b"/style.css", b"/", b"/app.js", b"/index.html?x=1"]
+    extras = [b"", b"Accept-Encoding: gzip\r\n", b"Accept-Encoding: identity\r\n"]
+
+    def answers(client: Client) -> list[tuple[bytes, bytes]]:
+        seen = []
+        for path in asked:
+            for extra in extras:
+                client.send(b"GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (path, host, extra))
+                head, body = client.response()
+                seen.append((b"\r\n".join(line for line in head.split(b"\r\n")
+                                          if not line.lower().startswith(b"date:")), body))
+        return seen
+
+    cold = Client(url)  # the first request of a version: the ASGI app (which caches it)
+    hot = Client(url)
+    try:
+        cold.send(get(host.decode(), "/nope.html"))
+        cold.response()
+        assert protocol_of(server, cold) is HttpToolsProtocol
+        expected = answers(cold)
+        assert answers(hot) == expected
+        assert protocol_of(server, hot) is FastPath
+        assert expected[3][0].startswith(b"HTTP/1.1 200") and b"content-encoding: gzip" \
+            in expected[7][0] and expected[7][1] != SCRIPT
+        etag = dict(line.split(b": ", 1) for line in expected[0][0].split(b"\r\n")[1:])[b"etag"]
+        hot.send(b"GET /style.css HTTP/1.1\r\nHost: %s\r\nIf-None-Match: %s\r\n\r\n"
+                 % (host, etag))
+        head, body = hot.response()
+        assert head.startswith(b"HTTP/1.1 304") and body == b""
+        assert protocol_of(server, hot) is FastPath
+        hot.send(b"GET /app.js HTTP/1.1\r\nHost: %s\r\nRange: bytes=0-9\r\n\r\n" % host)
+        head, body = hot.response()  # a Range: the ASGI app's
+        assert head.startswith(b"HTTP/1.1 206") and body == SCRIPT[:10]
+        assert protocol_of(server, hot) is HttpToolsProtocol
+    finally:
+        cold.close()
+        hot.close()

@@ -66,6 +66,7 @@ class Edge:
         self.driver = container.driver
         self.pool = Pool(self._connect)
         self.relays = Pool(self._connect, open=open_upstream)  # the fast path's (edge/fast.py)
+        self.files = static.HotFiles(container.releases, self.router.manifests)  # and these
         self.scheme, self.public_port = settings.public_scheme, settings.public_port
         self.access = PreviewAccess(container.token_authenticator, self.offload,
                                     secure=settings.public_scheme == "https")
@@ -301,16 +302,19 @@ class Edge:
     def visit(self, target: SandboxTarget, headers: list[tuple[bytes, bytes]], host: str,
               port: str, client: str) -> list[tuple[bytes, bytes]]:
         """Mark the sandbox active and return the headers it receives for this request."""
-        self._touch(target.sandbox_id)
+        self.touch(target.sandbox_id)
         public_host = (f"{host}:{port}" if port else host).encode()
         return upstream_headers(headers, host=public_host, port=target.port,
                                 mask_host=target.mask_host, client_ip=client,
-                                scheme=self.scheme, is_ours=self._signed_here)
+                                scheme=self.scheme, is_ours=self.signed_here)
 
-    def _signed_here(self, token: str) -> bool:
+    def signed_here(self, token: str) -> bool:
+        """A browser token signed by this platform (stripped before a sandbox sees it)."""
         return self.container.key_ring.signed_here(token)
 
-    def _touch(self, sandbox_id: str) -> None:
+    def touch(self, sandbox_id: str) -> None:
+        """Count a request as activity of the sandbox (idle_timeout_sec), at most every
+        TOUCH_EVERY seconds."""
         now = time.monotonic()
         if now - self._touched.get(sandbox_id, 0.0) >= TOUCH_EVERY:
             self._touched[sandbox_id] = now

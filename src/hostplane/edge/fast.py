@@ -20,13 +20,13 @@ from typing import Any
 
 from hostplane import errors
 from hostplane.api.shutdown import DrainingHttp
-from hostplane.edge import pages
+from hostplane.edge import heads, pages
 from hostplane.edge.app import Edge
-from hostplane.edge.forwarding import response_headers
-from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HeadReader, HotRequest
-from hostplane.edge.proxy import request_head
+from hostplane.edge.forwarding import forwarding_lines
+from hostplane.edge.heads import MAX_BODY, MAX_HEAD, HotRequest
 from hostplane.edge.relay import Upstream
-from hostplane.edge.routes import SandboxTarget, Target
+from hostplane.edge.pages import date_line
+from hostplane.edge.routes import DeploymentTarget, SandboxTarget, Target
 from hostplane.edge.upstream import UpstreamError
 from hostplane.edge.wire import response_head
 
@@ -46,8 +46,13 @@ class FastPath(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.peer = ""
         self._buffer = b""
-        self._heads = HeadReader()
+        self._is_ours = self.edge.signed_here
         self._request: HotRequest | None = None  # being answered: nothing else is read meanwhile
+        # What the last request's target, host and client made (the same on most requests of
+        # a connection): the pool key and the forwarding lines.
+        self._for: tuple[Any, bytes, str] | None = None
+        self._key: Any = None
+        self._forwarding = b""
         self._closing = self._write_paused = False
         self._last_data = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -76,6 +81,7 @@ class FastPath(asyncio.Protocol):
         request, self._request = self._request, None
         if request is not None:
             if request.conn is not None:
+                self._took(request, request.conn)
                 request.conn.close()  # a response cut short never serves anyone else
             self._count(request)
             self._release(request)
@@ -108,26 +114,28 @@ class FastPath(asyncio.Protocol):
     def _next(self) -> None:
         """Answer the next request in the buffer if it is whole and hot; hand over if it is
         not hot; wait if it is not whole."""
-        if self._closing or self.transport.is_closing():
-            return
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > MAX_HEAD:
+        while not (self._closing or self.transport.is_closing()):
+            buffer = self._buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD:
+                    self._hand_over()
+                return
+            request = heads.read(buffer, end + 4, self._is_ours)
+            if request is None:
                 self._hand_over()
-            return
-        request = self._heads.read(buffer, end + 4)
-        if request is None:
-            self._hand_over()
-            return
-        self._request = request
-        hit, target = self.edge.router.known(request.host)
-        if hit:
+                return
+            self._request = request
+            hit, target = self.edge.router.known(request.host)
+            if not hit:
+                self.transport.pause_reading()
+                looked_up = asyncio.ensure_future(self.edge.router.target(request.host))
+                looked_up.add_done_callback(lambda done: self._looked_up(request, done))
+                return
+            if type(target) is DeploymentTarget and self._file(request, target):
+                continue  # answered at once: the next one, if it came along
             self._route(request, target)
-        else:
-            self.transport.pause_reading()
-            looked_up = asyncio.ensure_future(self.edge.router.target(request.host))
-            looked_up.add_done_callback(lambda done: self._looked_up(request, done))
+            return
 
     def _looked_up(self, request: HotRequest, done: asyncio.Future[Target]) -> None:
         failed = done.cancelled() or done.exception() is not None
@@ -138,7 +146,48 @@ class FastPath(asyncio.Protocol):
         if failed:
             self._hand_over()  # the ASGI app looks again, and answers whatever happens
             return
-        self._route(request, done.result())
+        target = done.result()
+        if type(target) is DeploymentTarget and self._file(request, target):
+            self._next()
+            return
+        self._route(request, target)
+
+    def _file(self, request: HotRequest, target: DeploymentTarget) -> bool:
+        """Answer a GET of a deployment's file at once, if the edge holds it ready
+        (static.HotFiles); False to leave it to `_route` (which hands it over)."""
+        if target.version_id is None or not request.line.startswith(b"GET ") \
+                or request.body or request.file_header(b"range") is not None:
+            return False
+        target_path = request.line[4:-9]
+        path = target_path.partition(b"?")[0]
+        edge = self.edge
+        hot = edge.files.find(target.version_id, path, target.spa_fallback)
+        if hot is None:
+            return False
+        client = self._client(request)
+        if not edge.clients.admit(client):
+            return False  # the ASGI app answers with the refusal's page
+        refused = edge.limits.admit(target.tenant_id)
+        edge.clients.done(client)
+        if refused is not None:
+            return False
+        edge.limits.done(target.tenant_id)
+        answer = edge.files.answer(
+            hot, request.file_header(b"if-none-match"), request.file_header(b"accept-encoding"),
+            date_line())
+        self.transport.write(answer)
+        self.traffic.add(target.tenant_id, 304 if answer[9:12] == b"304" else 200, len(answer))
+        self._buffer = self._buffer[request.size:]
+        self._request = None
+        self.server_state.total_requests += 1
+        return True
+
+    def _client(self, request: HotRequest) -> str:
+        """Whose request this is (Edge.client_address)."""
+        peer = self.peer
+        if request.xff is None or peer not in self.edge.trusted_proxies:
+            return peer
+        return self.edge.client_address(peer, [(b"x-forwarded-for", request.xff)])
 
     def _route(self, request: HotRequest, target: Target | None) -> None:
         edge = self.edge
@@ -146,7 +195,7 @@ class FastPath(asyncio.Protocol):
                 and target.visibility == "public"):
             self._hand_over()
             return
-        client = edge.client_address(self.peer, request.headers)
+        client = self._client(request)
         if not edge.clients.admit(client):
             self._hand_over()  # the ASGI app answers with the refusal's page
             return
@@ -155,16 +204,24 @@ class FastPath(asyncio.Protocol):
             self._hand_over()
             return
         request.target, request.client = target, client
-        headers = edge.visit(target, request.headers, request.host, request.port, client)
-        framing = None if request.length is None else b"content-length: " + request.length
-        head = request_head(request.method, request.path, request.query, headers, framing)
-        request.sent = head + request.body
+        edge.touch(target.sandbox_id)
+        made = self._for
+        if made is None or made[0] is not target or made[1] != request.raw_host \
+                or made[2] != client:
+            self._for = (target, request.raw_host, client)
+            self._key = (target.sandbox_id, target.lifecycle, target.port)
+            public = f"{request.host}:{request.port}" if request.port else request.host
+            self._forwarding = forwarding_lines(public.encode(), target.port, target.mask_host,
+                                                client, edge.scheme)
+        length = request.length
+        request.sent = b"".join((request.line, b"\r\n", request.kept, self._forwarding,
+                                 b"content-length: %s\r\n" % length if length else b"",
+                                 b"\r\n", request.body))
         self._buffer = self._buffer[request.size:]
         self._send(request)
 
     def _send(self, request: HotRequest) -> None:
-        assert request.target is not None
-        key = (request.target.sandbox_id, request.target.lifecycle, request.target.port)
+        key = self._key
         conn = self.edge.relays.idle(key)
         if conn is not None:
             self._exchange(request, conn)
@@ -191,23 +248,14 @@ class FastPath(asyncio.Protocol):
 
     def _exchange(self, request: HotRequest, conn: Upstream) -> None:
         request.conn = conn
-        conn.send(request.sent, self)
+        conn.send(request.sent, self, request.host)
         if self._write_paused:
             conn.pause_reading()
 
-    # relay.Exchange: the sandbox's answer
-    def response_head(self, status: int, headers: list[tuple[bytes, bytes]],
-                      framing: bytes) -> bytes:
-        assert self._request is not None
-        self._request.status = status
-        return response_head(status, response_headers(headers, self._request.host), framing)
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-        if self._request is not None:
-            self._request.written += len(data)
-
+    # relay.Exchange: how the sandbox's answer ended
     def finished(self, conn: Upstream, reusable: bool) -> None:
+        if self._request is not None:
+            self._took(self._request, conn)
         if reusable:
             self.edge.relays.put(conn)
         else:
@@ -219,6 +267,7 @@ class FastPath(asyncio.Protocol):
         if request is None:
             return
         request.conn = None
+        self._took(request, conn)
         if started:  # the head is out: the response ends without its end
             self.transport.close()
         elif isinstance(error, UpstreamError) and error.retryable and request.attempt == 0 \
@@ -234,7 +283,7 @@ class FastPath(asyncio.Protocol):
     # Ends
     def _page(self, request: HotRequest, code: str) -> None:
         """Answer with the edge's page for `code` (as the ASGI app's `_Reply.page`)."""
-        accept = next((v for k, v in request.headers if k == b"accept"), b"")
+        accept = request.accept or b""
         assert request.target is not None
         look = asyncio.ensure_future(self.edge.router.look(request.target.tenant_id))
 
@@ -262,6 +311,13 @@ class FastPath(asyncio.Protocol):
         elif self._buffer:
             self.transport.resume_reading()
             self._next()
+
+    @staticmethod
+    def _took(request: HotRequest, conn: Upstream) -> None:
+        """What the sandbox's answer was and how much of it went out, for the traffic figures."""
+        if conn.status:
+            request.status, request.written = conn.status, conn.sent
+            conn.status = 0
 
     def _count(self, request: HotRequest) -> None:
         if request.status and request.target is not None:

@@ -32,6 +32,11 @@ class Router:
         self._manifests: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cached_files = 0
 
+    @property
+    def manifests(self) -> dict[str, dict[str, Any]]:
+        """The manifests cached so far, by version (read without waiting by the fast path)."""
+        return self._manifests
+
     def known(self, host: str) -> tuple[bool, Target | None]:
         """The host's cached target, without waiting: (False, None) when it must be looked up."""
         return self.cache.get(("host", host))

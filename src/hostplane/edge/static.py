@@ -108,3 +108,89 @@ async def chunks(path: Path, start: int = 0, length: int | None = None):  # type
                 break
             left -= len(block)
             yield block
+
+
+# The fast path's files (edge/fast.py)
+
+HOT_MAX_BYTES = 256 * 1024  # larger files stream through the ASGI app
+HOT_CACHE_BYTES = 64 * 1024 * 1024  # file bytes kept in memory per process, across versions
+_COMMON = (b"accept-ranges: bytes\r\ncache-control: public, max-age=0, must-revalidate\r\n"
+           b"x-content-type-options: nosniff\r\n")
+
+
+class HotFile:
+    """What a GET of one path of one version answers, ready as bytes: a version's files never
+    change (blobs are named by their SHA-256), so nothing here goes stale."""
+
+    __slots__ = ("status", "etag", "gzip_tag", "head", "body", "gzipped", "size")
+
+    def __init__(self, found: File, body: bytes, gzipped: bytes | None) -> None:
+        self.status, self.body, self.gzipped = found.status, body, gzipped
+        self.etag = found.etag.encode()
+        self.gzip_tag = self.etag[:-1] + b'-gz"'
+        self.head = b"content-type: %s\r\n" % found.content_type.encode()
+        self.size = len(body) + len(gzipped or b"")
+
+
+class HotFiles:
+    """Files answered by the fast path: a GET without Range of a file of at most HOT_MAX_BYTES
+    in a version whose manifest is cached, its bytes (and its gzip form, once made) held in
+    memory, least recently used first out beyond HOT_CACHE_BYTES. Anything else (the first
+    request of a version, a Range, a gzip form not made yet, a large file, a path with
+    percent-escapes) is the ASGI app's, which answers as always (edge/app.py `_Reply.file`)."""
+
+    def __init__(self, store: ReleaseStore, manifests: dict[str, dict[str, Any]]) -> None:
+        self.store, self.manifests = store, manifests
+        self._files: dict[tuple[str, bytes, bool], HotFile | None] = {}
+        self._bytes = 0
+
+    def find(self, version_id: str, path: bytes, spa_fallback: bool) -> HotFile | None:
+        key = (version_id, path, spa_fallback)
+        try:
+            return self._files[key]
+        except KeyError:
+            pass
+        manifest = self.manifests.get(version_id)
+        if manifest is None or b"%" in path:
+            return None  # not cached as None: the ASGI app caches the manifest
+        hot = self._load(manifest, path.decode("ascii"), spa_fallback)
+        while self._files and self._bytes + (hot.size if hot else 0) > HOT_CACHE_BYTES:
+            dropped = self._files.pop(next(iter(self._files)))
+            self._bytes -= dropped.size if dropped else 0
+        if hot is not None or len(self._files) < 100_000:
+            self._files[key] = hot
+            self._bytes += hot.size if hot else 0
+        return hot
+
+    def _load(self, manifest: dict[str, Any], path: str, spa_fallback: bool) -> HotFile | None:
+        found = find(self.store, manifest, path, spa_fallback=spa_fallback)
+        if found is None or found.size > HOT_MAX_BYTES:
+            return None
+        gz = None
+        if compressible(found):
+            target = found.path.with_name(found.path.name + ".gz")
+            if not target.exists():
+                return None  # made by the ASGI app's first answer, then hot
+            gz = target.read_bytes()
+        body = found.path.read_bytes()
+        return HotFile(found, body, gz) if len(body) == found.size else None
+
+    def answer(self, hot: HotFile, if_none_match: bytes | None, accept_encoding: bytes | None,
+               date: bytes) -> bytes:
+        """The whole response to a GET, as `_Reply.file` answers it."""
+        etag = hot.etag
+        if if_none_match is not None and hot.status == 200:
+            sent = {tag.strip() for tag in if_none_match.split(b",")}
+            if etag in sent or hot.gzip_tag in sent:
+                tag = hot.gzip_tag if hot.gzip_tag in sent else etag
+                return b"".join((b"HTTP/1.1 304 Not Modified\r\n", hot.head, b"etag: ", tag,
+                                 b"\r\n", _COMMON, date, b"\r\n"))
+        body, extra = hot.body, b""
+        if hot.gzipped is not None:
+            extra = b"vary: accept-encoding\r\n"
+            if accept_encoding is not None and b"gzip" in accept_encoding:
+                body, etag = hot.gzipped, hot.gzip_tag
+                extra += b"content-encoding: gzip\r\n"
+        status = b"HTTP/1.1 200 OK\r\n" if hot.status == 200 else b"HTTP/1.1 404 Not Found\r\n"
+        return b"".join((status, hot.head, b"etag: ", etag, b"\r\n", _COMMON, date, extra,
+                         b"content-length: %d\r\n\r\n" % len(body), body))
