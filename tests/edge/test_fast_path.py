@@ -298,7 +298,7 @@ def test_deployment_files_are_answered_by_the_fast_path_as_the_asgi_app_answers_
     try:
         cold.send(get(host.decode(), "/nope.html"))
         cold.response()
-        assert protocol_of(server, cold) is HttpToolsProtocol
+        assert protocol_of(server, cold) is DrainingHttp
         expected = answers(cold)
         assert answers(hot) == expected
         assert protocol_of(server, hot) is FastPath
@@ -313,7 +313,7 @@ def test_deployment_files_are_answered_by_the_fast_path_as_the_asgi_app_answers_
         hot.send(b"GET /app.js HTTP/1.1\r\nHost: %s\r\nRange: bytes=0-9\r\n\r\n" % host)
         head, body = hot.response()  # a Range: the ASGI app's
         assert head.startswith(b"HTTP/1.1 206") and body == SCRIPT[:10]
-        assert protocol_of(server, hot) is HttpToolsProtocol
+        assert protocol_of(server, hot) is DrainingHttp
     finally:
         cold.close()
         hot.close()
