@@ -49,6 +49,14 @@ def fsbx(fs_driver: LocalDriver) -> str:
     return _new_sandbox(fs_driver)
 
 
+def _exists(driver: LocalDriver, sandbox_id: str, path: str) -> bool:
+    try:
+        driver.stat(sandbox_id, path)
+    except errors.NotFound:
+        return False
+    return True
+
+
 def _needs_bubblewrap(driver: LocalDriver) -> None:
     if driver.isolation_mode != "bubblewrap":
         pytest.skip("bubblewrap is not usable here (or isolation is none)")
@@ -97,14 +105,14 @@ def test_required_bubblewrap_missing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_destroy_kills_running_commands(driver: LocalDriver) -> None:
     sandbox_id = _new_sandbox(driver)
-    marker = driver.root / sandbox_id / "workspace" / "started"
     results: list[ExecResult] = []
     worker = threading.Thread(
         target=lambda: results.append(driver.exec(sandbox_id, "touch started; sleep 5", timeout=10))
     )
     started = time.monotonic()
     worker.start()
-    while not marker.exists() and time.monotonic() - started < 5:
+    # Through the driver: a running sandbox's disk is mounted in its namespace, not on the host.
+    while not _exists(driver, sandbox_id, "started") and time.monotonic() - started < 5:
         time.sleep(0.02)
     driver.destroy_sandbox(sandbox_id)
     worker.join(timeout=5)

@@ -45,6 +45,14 @@ def _sandbox(driver: LocalDriver) -> str:
     return sandbox_id
 
 
+def _exists(driver: LocalDriver, sandbox_id: str, path: str) -> bool:
+    try:
+        driver.stat(sandbox_id, path)
+    except errors.NotFound:
+        return False
+    return True
+
+
 def _serve(driver: LocalDriver, sandbox_id: str, page: str, host: str = "0.0.0.0") -> None:
     """A web server on 5173 inside the sandbox, left running in the background of the test."""
     driver.write_file(sandbox_id, "index.html", page.encode())
@@ -165,9 +173,9 @@ def test_pause_freezes_and_resume_thaws(driver):
         daemon=True)
     waiting.start()
     deadline = time.monotonic() + 10
-    workspace = driver.root / sandbox_id / "workspace"
     # Both running: the exec, and the counter (which may start later than it, on a busy machine).
-    while not ((workspace / "started").exists() and (workspace / "count").exists()):
+    # Seen through the driver: a running sandbox's disk is mounted in its namespace only.
+    while not (_exists(driver, sandbox_id, "started") and _exists(driver, sandbox_id, "count")):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     driver.pause_sandbox(sandbox_id)

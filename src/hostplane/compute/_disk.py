@@ -1,11 +1,24 @@
 """A sandbox's disk quota: its workspace is an ext4 filesystem of its own, `disk_mb` large, in a
-sparse image file beside it (`<home>/disk.img`), loop-mounted on the workspace directory.
+sparse image file beside it (`<home>/disk.img`), on a loop device.
 
 Writing past it fails with ENOSPC inside the sandbox and leaves the host's disk alone; the image
-only takes the host space its files do. The mount outlives the sandbox's processes (stopped, its
-files stay readable through the API) and is made again when it is missing (the machine
-restarted). It needs root, mkfs.ext4 and loop devices; `unavailable()` says which is missing, and
-then workspaces are plain directories without a quota.
+only takes the host space its files do. It needs root, mkfs.ext4 and loop devices;
+`unavailable()` says which is missing, and then workspaces are plain directories without a quota.
+
+Where it is mounted: on the workspace directory on the host while the sandbox has no holder
+(stopped: its files stay readable through the API; isolation none: commands use the host's
+path), and only inside the sandbox's own mount namespace while it runs under bubblewrap. Its
+start mounts it where holders are started from (a namespace of the driver's, see _staging),
+bubblewrap binds it into the sandbox's new namespace, and that first mount is taken away again:
+no mount table but the sandbox's own grows with the running sandboxes (bubblewrap reads the
+whole table for every mount it makes, so each start would cost more with every sandbox
+running). The filesystem lives as long as a mount of it does; the sandbox's namespace ends with
+its holder, then the loop device lets go of the image by itself.
+
+One filesystem per image, ever: the loop device keeps the image's descriptor, and with it a
+lock taken on that descriptor, for as long as the filesystem is mounted anywhere. Mounting the
+image again elsewhere waits for that lock (two loop devices on one image would each write the
+filesystem as if it were theirs alone).
 
 A new disk is a copy of an empty filesystem of its size, made once per size
 (`<root>/.disks/<size>.img`): copying its few hundred KiB of metadata takes about a millisecond,
@@ -14,6 +27,7 @@ where mkfs takes tens (all its copies share the filesystem UUID, which nothing h
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -23,6 +37,8 @@ import secrets
 import shutil
 import struct
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from hostplane.compute._holder import libc
@@ -32,6 +48,8 @@ _TEMPLATES = ".disks"
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 # nosuid: a file the sandbox marks setuid gives nobody its owner's rights; nodev: no device files.
 _MS_NOSUID, _MS_NODEV, _MS_NOATIME, _MNT_DETACH = 0x2, 0x4, 0x400, 0x2
+# How long a mount waits for the loop device of the image's last mount to let go of it.
+_RELEASE_WAIT = 10.0
 # <linux/loop.h>: a free device, and one call that attaches a file to it (Linux 5.8). With
 # autoclear the device lets go of the image by itself once the last mount of it is gone.
 _LOOP_CTL_GET_FREE, _LOOP_CONFIGURE, _LO_FLAGS_AUTOCLEAR = 0x4C82, 0x4C0A, 4
@@ -52,13 +70,14 @@ def unavailable() -> str | None:
     return None
 
 
-def make(home: Path, workspace: Path, size_mb: int, owner: int) -> None:
-    """A new, empty filesystem of `size_mb` for the workspace, mounted on it and owned by
-    `owner` (the sandbox's uid)."""
+def make(home: Path, workspace: Path, size_mb: int, owner: int, *, mounted: bool = True) -> None:
+    """A new, empty filesystem of `size_mb` for the workspace; `mounted`: mounted on it now and
+    owned by `owner` (the sandbox's uid)."""
     _copy_sparse(_template(home.parent / _TEMPLATES, size_mb), home / IMAGE)
     workspace.mkdir(mode=0o700, exist_ok=True)
-    mount(home, workspace)
-    os.chown(workspace, owner, owner)
+    if mounted:
+        mount(home, workspace)
+        os.chown(workspace, owner, owner)
 
 
 def _template(templates: Path, size_mb: int) -> Path:
@@ -128,33 +147,56 @@ def has_image(home: Path) -> bool:
 
 def mount(home: Path, workspace: Path, *, image: Path | None = None) -> None:
     """Mount the image (the sandbox's, in `home`) on the workspace unless it is already there.
-    System calls rather than mount(8): milliseconds less of every create, more with many
-    sandboxes mounted (mount(8) reads the whole mount table)."""
+    Waits (a few seconds at most) while the image is mounted somewhere else: in the namespace
+    of a holder that is ending, say. System calls rather than mount(8): milliseconds less of
+    every create, more with many sandboxes mounted (mount(8) reads the whole mount table)."""
     if os.path.ismount(workspace):
         return
     image = image or home / IMAGE
-    lock = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+    backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
     try:
-        # One mount at a time: two processes mounting the same image through two loop devices
-        # would each write the filesystem as if it were theirs alone. (Locked through a
-        # descriptor of its own: the loop device keeps the one it is given, and its lock.)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.ismount(workspace):
-            return
-        backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            number, device = _attach(backing)
-        finally:
-            os.close(backing)
-        try:
-            if libc().mount(f"/dev/loop{number}".encode(), str(workspace).encode(), b"ext4",
-                             _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
-                code = ctypes.get_errno()
-                raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
-        finally:
-            os.close(device)  # the mount holds the device now (autoclear)
+        if not _lock(backing, workspace):
+            return  # another process mounted it here meanwhile
+        number, device = _attach(backing)  # the device keeps `backing`, and its lock
     finally:
-        os.close(lock)
+        os.close(backing)
+    try:
+        if libc().mount(f"/dev/loop{number}".encode(), str(workspace).encode(), b"ext4",
+                         _MS_NOSUID | _MS_NODEV | _MS_NOATIME, None) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"mounting its disk failed: {os.strerror(code)}")
+    finally:
+        os.close(device)  # the mount holds the device now (autoclear)
+
+
+def _lock(backing: int, workspace: Path) -> bool:
+    """Lock the image through `backing`, which the loop device will keep: False if it turns out
+    mounted on `workspace` already (by another process, or by a hostplane from before this
+    lock, which did not keep one)."""
+    deadline = time.monotonic() + _RELEASE_WAIT
+    while True:
+        if os.path.ismount(workspace):
+            return False
+        try:
+            fcntl.flock(backing, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(errno.EBUSY, "its disk is still mounted elsewhere") from None
+            time.sleep(0.005)
+            continue
+        return not os.path.ismount(workspace)
+
+
+def in_use() -> Iterator[Path]:
+    """The image of every disk attached to a loop device on this machine, mounted in whatever
+    namespace (a sandbox's, the host's), " (deleted)" taken off the path of an image deleted
+    since."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/sys/block"):
+            if entry.name.startswith("loop"):
+                with contextlib.suppress(OSError):
+                    with open(f"{entry.path}/loop/backing_file") as found:
+                        yield Path(found.read().rstrip("\n").removesuffix(" (deleted)"))
 
 
 def unmount(workspace: Path, *, flush: bool = True) -> None:

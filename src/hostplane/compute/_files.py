@@ -1,5 +1,6 @@
-"""A sandbox's files as the API reads and writes them: through the host's view of its workspace,
-one directory descriptor at a time, so no path or link can lead outside it."""
+"""A sandbox's files as the API reads and writes them: from a descriptor of its workspace (see
+LocalDriver._open_workspace), one directory descriptor at a time, so no path or link can lead
+outside it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MAX_LIST_ENTRIES = 10_000
 
 class SandboxFiles:
     """File operations of the local driver (mixed into LocalDriver, which provides _workspace,
-    _touch, _mounted and _owner)."""
+    _touch, _open_workspace and _owner)."""
 
     def _workspace(self, sandbox_id: str) -> Path:
         raise NotImplementedError
@@ -29,7 +30,7 @@ class SandboxFiles:
     def _touch(self, sandbox_id: str) -> None:
         raise NotImplementedError
 
-    def _mounted(self, sandbox_id: str) -> None:
+    def _open_workspace(self, sandbox_id: str) -> int:
         raise NotImplementedError
 
     def _owner(self, sandbox_id: str) -> int | None:
@@ -111,8 +112,7 @@ class SandboxFiles:
         workspace = self._workspace(sandbox_id)
         self._touch(sandbox_id)
         try:
-            self._mounted(sandbox_id)
-            root_fd = os.open(workspace, _paths.DIR_FLAGS)
+            root_fd = self._open_workspace(sandbox_id)
         except OSError as exc:
             reason = f"its workspace cannot be opened ({exc.strerror})"
             raise not_running(sandbox_id, reason) from None

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hostplane import errors
+from hostplane.compute.port import WORKSPACE
 
 STATE_FILE = "holder.json"
 # Inside the sandbox: which sandbox this is, checked by every command before it runs (a pid reused
@@ -68,13 +69,16 @@ class Pinned:
 
     fds: dict[str, int]
 
-    def argv(self, nsenter: str, uid: int) -> list[str]:
+    def argv(self, nsenter: str, uid: int, owner: int | None = None) -> list[str]:
         """The command prefix that runs what follows inside the sandbox, at its root and in
         /workspace, as `uid` (its group the same number, no other), with no capability left and
-        no way to gain one."""
+        no way to gain one. nsenter opens the descriptors as the process `owner`'s (which keeps
+        them open until the command has ended), or as its own (passed to it: then they stay
+        open in what follows, which must close them)."""
         flags = {"mnt": "--mount", "pid": "--pid", "net": "--net", "ipc": "--ipc", "uts": "--uts",
                  "root": "--root", "cwd": "--wd"}
-        return [nsenter, *(f"{flags[name]}=/proc/self/fd/{fd}" for name, fd in self.fds.items()),
+        at = "self" if owner is None else str(owner)
+        return [nsenter, *(f"{flags[name]}=/proc/{at}/fd/{fd}" for name, fd in self.fds.items()),
                 "--", SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
 
@@ -103,6 +107,23 @@ def pin(holder: Holder) -> Iterator[Pinned]:
     finally:
         for fd in fds.values():
             os.close(fd)
+
+
+def open_workspace(holder: Holder) -> int:
+    """A descriptor of /workspace in the holder's mount namespace (where the sandbox's disk is
+    mounted), opened through the holder's root and checked to be the holder's; raises
+    ProcessLookupError when the holder has ended."""
+    try:
+        root = os.open(f"/proc/{holder.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        raise ProcessLookupError(holder.pid) from None
+    try:
+        if not holder.alive():  # the root was read from the holder, not a newcomer
+            raise ProcessLookupError(holder.pid)
+        return os.open(WORKSPACE.lstrip("/"),
+                       os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root)
+    finally:
+        os.close(root)
 
 
 def start_time(pid: int) -> int | None:

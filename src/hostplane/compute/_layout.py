@@ -99,6 +99,12 @@ def python_bin_dir() -> str:
     )
 
 
+def sources() -> list[str]:
+    """The host paths `system()` binds from."""
+    return ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+            os.path.realpath(sys.base_prefix), python_bin_dir()]
+
+
 def system() -> list[str]:
     """The host's programs and libraries, read-only."""
     args = ["--ro-bind", "/usr", "/usr"]
@@ -174,12 +180,33 @@ def proc() -> list[str]:
 def _private_proc() -> Iterator[str]:
     """Files and directories of /proc that other users of the host may not read (not looked
     for in _PROC_NOT_WALKED)."""
-    for top, dirs, files in os.walk("/proc"):
-        if top == "/proc":
-            dirs[:] = [d for d in dirs if not d.isdigit() and d not in _PROC_NOT_WALKED]
-        private = [name for name in (*files, *dirs) if _private(os.path.join(top, name))]
-        dirs[:] = [d for d in dirs if d not in private]  # covered whole
-        yield from (os.path.join(top, name) for name in private)
+    # /proc's own names, without going through the one directory per process of the host
+    # (thousands on a busy machine): Linux lists its own entries first, then the processes in
+    # order (fs/proc/root.c), so the first number ends them.
+    walked = []
+    with os.scandir("/proc") as entries:
+        names = []
+        for entry in entries:
+            if entry.name.isdigit():
+                break
+            names.append(entry.name)
+    for name in names:
+        if name in _PROC_NOT_WALKED:
+            continue
+        path = os.path.join("/proc", name)
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue  # gone since it was listed
+        if _private(path):
+            yield path  # covered whole
+        elif stat.S_ISDIR(mode):
+            walked.append(path)
+    for below in walked:
+        for top, dirs, files in os.walk(below):
+            private = [name for name in (*files, *dirs) if _private(os.path.join(top, name))]
+            dirs[:] = [d for d in dirs if d not in private]  # covered whole
+            yield from (os.path.join(top, name) for name in private)
 
 
 def _private(path: str) -> bool:

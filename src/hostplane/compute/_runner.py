@@ -146,9 +146,15 @@ class BubblewrapRunner:
         return argv
 
     def launch(self, pinned: _holder.Pinned, sandbox_id: str, uid: int, cwd: tuple[str, ...],
-               env: Mapping[str, str], command: str) -> Launch:
-        argv = [*pinned.argv(self.nsenter, uid), "/bin/bash", "-c", _CLOSE_SCRIPT, "bash",
-                "/bin/sh", "-c", _ENTER_SCRIPT, "sh", sandbox_id, view(cwd), command]
+               env: Mapping[str, str], command: str, *, held: bool = False) -> Launch:
+        """`held`: this process keeps `pinned` open until the command has ended (see
+        Pinned.argv); nothing is passed down then, so nothing is left to close (one program
+        fewer). Otherwise the descriptors are passed, and closed before the command runs."""
+        enter = ["/bin/sh", "-c", _ENTER_SCRIPT, "sh", sandbox_id, view(cwd), command]
+        if held:
+            return Launch([*pinned.argv(self.nsenter, uid, os.getpid()), *enter],
+                          {"PATH": BASE_PATH}, "/", stdin_data=exports(env))
+        argv = [*pinned.argv(self.nsenter, uid), "/bin/bash", "-c", _CLOSE_SCRIPT, "bash", *enter]
         return Launch(argv, {"PATH": BASE_PATH}, "/", stdin_data=exports(env),
                       pass_fds=tuple(pinned.fds.values()))
 

@@ -1,9 +1,10 @@
 """Sandbox processes running on this machine, found by what they already carry, so that
 `hostplane down` can end them, also once their data dir is gone (orphans).
 
-A sandbox's home is `<data dir>/sandboxes/<id>`. Its processes name it: bubblewrap's holder in
-its command line (`--bind <home>/workspace /workspace`), a background process's wrapper in its
-command line (`<home>/processes/…`), a command run without isolation as its working directory.
+A sandbox's home is `<data dir>/sandboxes/<id>`. Its processes name it: a background process's
+wrapper in its command line (`<home>/processes/…`), a command run without isolation as its
+working directory; its disk's loop device names its image (`<home>/disk.img`), wherever the
+disk is mounted (only in the sandbox's namespace while bubblewrap's holder runs).
 Everything they started is theirs too (their descendants), and so is whatever runs in the
 sandbox's cgroups (`hostplane/<id>`: sandbox ids are unique across data dirs). Killing a holder
 ends every process in the sandbox's PID namespace.
@@ -112,13 +113,18 @@ def end(leftover: Leftover, cgroups: Cgroups | None = None, *, wait: float = 5.0
 
 
 def _disk_mounts() -> Iterator[tuple[str, str]]:
-    """(home, sandbox id) of every sandbox disk mounted on this machine, running or not."""
+    """(home, sandbox id) of every sandbox disk mounted on this machine, running or not: on
+    the host (stopped) or in a sandbox's own namespace (running; found by its loop device)."""
     with contextlib.suppress(OSError), open("/proc/self/mountinfo") as table:
         for line in table:
             point = line.split()[4].replace("\\040", " ")
             match = _WORKSPACE_MOUNT.search(point)
             if match:
                 yield point[: -len("/workspace")], match.group(1)
+    for image in _disk.in_use():
+        match = _WORKSPACE_MOUNT.search(str(image.with_name("workspace")))
+        if image.name == _disk.IMAGE and match:
+            yield str(image.parent), match.group(1)
 
 
 def _pids() -> Iterator[int]:

@@ -19,7 +19,17 @@ from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from hostplane import errors
-from hostplane.compute import _desktop, _disk, _holder, _layout, _paths, _processes, _runner, _uids
+from hostplane.compute import (
+    _desktop,
+    _disk,
+    _holder,
+    _layout,
+    _paths,
+    _processes,
+    _runner,
+    _staging,
+    _uids,
+)
 from hostplane.compute._files import SandboxFiles, not_running
 from hostplane.compute._limits import Cgroups, Limits, join_command
 from hostplane.compute._uids import UidRange
@@ -83,6 +93,9 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
         self._background: list[subprocess.Popen[bytes]] = []  # started here: reaped when done
         self.cgroups = cgroups if cgroups is not None else Cgroups()
         self.uids = uids if uids is not None else UidRange()
+        self._staging = _staging.Staging(
+            needed=[*_layout.sources(), "/etc", "/proc", "/dev", "/sys", str(self.root)],
+            skipped=[str(self.root)])
         # Why sandboxes get no disk quota here (None: each workspace is a filesystem of its own).
         self.disk_problem = _disk.unavailable()
         if self.disk_problem:
@@ -122,7 +135,9 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
         owner = self._owner(spec.id)  # refused (503) when no uid is left
         try:
             if self.disk_problem is None and not workspace.exists():
-                _disk.make(home, workspace, spec.disk_mb, owner or 0)
+                # Under bubblewrap it is mounted where its holder starts (see _holder).
+                _disk.make(home, workspace, spec.disk_mb, owner or 0,
+                           mounted=owner is None)
             workspace.mkdir(exist_ok=True)
         except OSError as exc:
             return DriverStatus("error", reason=f"its disk could not be made: {exc}")
@@ -136,10 +151,10 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
         if not self._workspace(sandbox_id).is_dir():
             return self.sandbox_status(sandbox_id)
         try:
-            self._mounted(sandbox_id)
             if isinstance(runner, _runner.BubblewrapRunner):
-                self._holder(sandbox_id, runner)
+                self._holder(sandbox_id, runner)  # mounts its disk in the sandbox's namespace
             else:
+                self._mounted(sandbox_id)
                 with _holder.locked(self._workspace(sandbox_id).parent):
                     (self._workspace(sandbox_id).parent / _STOPPED_FILE).unlink(missing_ok=True)
         except errors.HostplaneError as exc:
@@ -296,9 +311,9 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
         timeout: float = 60.0,
     ) -> ExecResult:
         checked = self._check(sandbox_id, command, timeout, cwd, env)
-        with self._processes.track(sandbox_id) as tracker:
+        with self._processes.track(sandbox_id) as tracker, contextlib.ExitStack() as held:
             # A long command is activity: idle_timeout_sec does not stop the sandbox under it.
-            return _runner.run(self._launching(checked), timeout, tracker,
+            return _runner.run(self._launching(checked, held), timeout, tracker,
                                on_tick=lambda: self._touch(sandbox_id))
 
     def exec_stream(
@@ -315,8 +330,8 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
 
     def _stream(self, checked: _Checked,
                 timeout: float) -> Generator[tuple[str, bytes], None, ExecResult]:
-        with self._processes.track(checked.sandbox_id) as tracker:
-            pieces = _runner.stream(self._launching(checked), timeout, tracker)
+        with self._processes.track(checked.sandbox_id) as tracker, contextlib.ExitStack() as held:
+            pieces = _runner.stream(self._launching(checked, held), timeout, tracker)
             try:
                 while True:
                     try:
@@ -388,10 +403,12 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
         return _Checked(sandbox_id, runner, cwd_parts, merged, command)
 
     @contextlib.contextmanager
-    def _launching(self, checked: _Checked) -> Iterator[_runner.Launch]:
+    def _launching(self, checked: _Checked,
+                   held: contextlib.ExitStack | None = None) -> Iterator[_runner.Launch]:
         """How to run the command in the sandbox now, in its cgroups. Holds the sandbox's lock
         (shared) until the caller has started it: a stop or destroy waits for that, then ends
-        it with the rest."""
+        it with the rest. With `held`, the descriptors the command enters the sandbox through
+        stay open until `held` closes (once the command has ended: see Pinned.argv)."""
         sandbox_id, runner = checked.sandbox_id, checked.runner
         workspace = self._workspace(sandbox_id)
         # Never started from here: a command that comes just after a stop must not undo it.
@@ -415,6 +432,12 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
             assert isinstance(runner, _runner.BubblewrapRunner) and holder is not None
             uid = _uids.read(workspace.parent)
             assert uid is not None  # claimed before its holder started
+            if held is not None:
+                pinned = held.enter_context(_holder.pin(holder))
+                launch = runner.launch(pinned, sandbox_id, uid, checked.cwd, checked.env,
+                                       checked.command, held=True)
+                yield dataclasses.replace(launch, prefix=prefix)
+                return
             with _holder.pin(holder) as pinned:
                 launch = runner.launch(pinned, sandbox_id, uid, checked.cwd, checked.env,
                                        checked.command)
@@ -453,35 +476,77 @@ class LocalDriver(SandboxFiles, _desktop.LocalDesktops):
             if found is None:
                 if not workspace.is_dir():  # destroyed while we waited for the lock
                     raise not_running(sandbox_id, "it was destroyed")
-                uid = self._owner(sandbox_id)
+                uid = self._owner(sandbox_id, locked=True)
                 assert uid is not None
                 procs = self.cgroups.join(sandbox_id, lambda: self._limits(sandbox_id))
+                disk = _disk.has_image(home)
                 with _layout.made() as layout:
                     argv = runner.holder_argv(sandbox_id, workspace, uid,
                                               self._limits(sandbox_id).disk_mb, layout)
-                    found, proc = _holder.start(home, argv, join_command(procs),
-                                                {"PATH": _runner.BASE_PATH}, pass_fds=layout.fds)
+
+                    def start() -> tuple[_holder.Holder, subprocess.Popen[bytes]]:
+                        # Its disk is mounted where bubblewrap starts only until bubblewrap has
+                        # bound it into the sandbox's namespace (see _disk).
+                        if disk:
+                            _disk.mount(home, workspace)
+                            if os.stat(workspace).st_uid != uid:
+                                os.chown(workspace, uid, uid)
+                        try:
+                            return _holder.start(home, argv, join_command(procs),
+                                                 {"PATH": _runner.BASE_PATH}, pass_fds=layout.fds)
+                        finally:
+                            if disk:
+                                _disk.unmount(workspace)
+
+                    if disk:
+                        _disk.unmount(workspace)  # the host's mount (stopped, files read)
+                    found, proc = self._staging.run(start) or start()
                 with self._lock:
                     self._holders[sandbox_id] = proc
             return found
 
-    def _owner(self, sandbox_id: str) -> int | None:
+    def _owner(self, sandbox_id: str, *, locked: bool = False) -> int | None:
         """The host uid the sandbox's processes run as and its files belong to (claimed on first
-        use); None under isolation none, where they are hostplane's own."""
+        use); None under isolation none, where they are hostplane's own. `locked`: the caller
+        holds the sandbox's lock."""
         runner, _ = self._runner()
         if not isinstance(runner, _runner.BubblewrapRunner):
             return None
         workspace = self._workspace(sandbox_id)
         uid, claimed = _uids.claim(self.root, workspace.parent, self.uids)
-        if claimed and workspace.is_dir():
-            _chown_tree(workspace, uid)  # a sandbox made before each had a uid of its own
+        if claimed and workspace.is_dir():  # a sandbox made before each had a uid of its own
+            fd = self._open_workspace(sandbox_id, locked=locked)
+            try:
+                _chown_tree(f"/proc/self/fd/{fd}", uid)
+            finally:
+                os.close(fd)
         return uid
 
     def _mounted(self, sandbox_id: str) -> None:
-        """Its disk on its workspace again, if the machine restarted since it was mounted."""
+        """Its disk on its workspace on the host (see _disk for when it is there)."""
         workspace = self._workspace(sandbox_id)
         if _disk.has_image(workspace.parent):
             _disk.mount(workspace.parent, workspace)
+
+    def _open_workspace(self, sandbox_id: str, *, locked: bool = False) -> int:
+        """A descriptor of the sandbox's workspace as its commands see it: in its holder's
+        namespace while it runs (its disk is mounted only there), else on the host, its disk
+        mounted there first. `locked`: the caller holds the sandbox's lock."""
+        workspace = self._workspace(sandbox_id)
+        home = workspace.parent
+        runner, _ = self._runner()
+        if (isinstance(runner, _runner.BubblewrapRunner) and _disk.has_image(home)
+                and not os.path.ismount(workspace)):
+            # Shared: no start or stop moves the disk between the host and a namespace meanwhile.
+            with contextlib.nullcontext() if locked else _holder.locked(home, shared=True):
+                holder = _holder.read(home)
+                if holder is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        return _holder.open_workspace(holder)
+                self._mounted(sandbox_id)
+                return os.open(workspace, _paths.DIR_FLAGS)
+        self._mounted(sandbox_id)
+        return os.open(workspace, _paths.DIR_FLAGS)
 
     @staticmethod
     def _up(runner: _runner.Runner, home: Path,
@@ -567,7 +632,7 @@ def _checked_env(env: Mapping[str, str]) -> dict[str, str]:
     return checked
 
 
-def _chown_tree(top: Path, uid: int) -> None:
+def _chown_tree(top: str, uid: int) -> None:
     os.chown(top, uid, uid)
     for parent, dirs, files in os.walk(top):
         for name in (*dirs, *files):
