@@ -110,3 +110,9 @@ def create_app(
         app.include_router(area.router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     openapi.install(app, prefix=API_PREFIX)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The API of one of `hostplane api --workers N`'s processes, configured from HOSTPLANE_*;
+    the command has applied the migrations once before starting them."""
+    return create_app(migrate=False)
