@@ -115,3 +115,9 @@ def create_app(
     openapi.install(app, prefix=API_PREFIX)
     console.install(app)  # the web console's pages at /, on the same services
     return app
+
+
+def from_environment() -> FastAPI:
+    """The API of one of `hostplane api --workers N`'s processes, configured from HOSTPLANE_*;
+    the command has applied the migrations once before starting them."""
+    return create_app(migrate=False)

@@ -7,11 +7,11 @@ Handlers are `async def` and do their database work in exactly one worker-thread
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -84,48 +84,39 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-async def request_context(request: Request) -> AsyncIterator[RequestContext]:
+def request_context(request: Request, *, write: bool) -> RequestContext:
+    """The context of one request. Its session connects lazily, inside `ctx.run`, which also
+    closes it: a handler that never calls `run` never holds a connection."""
     container = container_of(request)
     principal = principal_of(request)
-    write = request.method not in _READ_METHODS
     now = container.clock.now()
-    session = container.database.session(write=write)  # connects lazily, inside ctx.run
-    try:
-        yield RequestContext(
-            principal=principal,
-            scope=Scope(session, principal.tenant_id, principal.limit),
-            now=now,
-            settings=container.settings,
-            request_id=getattr(request.state, "request_id", ""),
-            write=write,
-            env=Env(container.platform, container.driver, now, container.resolver,
-                    container.databases, container.capacity, container.releases,
-                    container.assets),
-            driver_shares=container.driver_shares,
-            verify_limiter=container.verify_limiter,
-        )
-    finally:
-        session.close()  # a no-op when ctx.run has closed it or it never connected
-
-
-# scope="function": the transaction commits when the handler returns, before the response is sent.
-CurrentContext = Annotated[RequestContext, Depends(request_context, scope="function")]
+    return RequestContext(
+        principal=principal,
+        scope=Scope(container.database.session(write=write), principal.tenant_id,
+                    principal.limit, shared=None if write else container.routes,
+                    set_up=principal.set_up),
+        now=now,
+        settings=container.settings,
+        request_id=getattr(request.state, "request_id", ""),
+        write=write,
+        env=Env(container.platform, container.driver, now, container.resolver,
+                container.databases, container.capacity, container.releases,
+                container.assets),
+        driver_shares=container.driver_shares,
+        verify_limiter=container.verify_limiter,
+    )
 
 
 def needs(permission: str, *, writes: bool = False) -> Any:
-    """A dependency that yields the request context if the caller holds `permission`, else 403.
-    `writes`: the route changes state even when called with GET."""
+    """A dependency that gives the request context if the caller holds `permission`, else 403.
+    `writes`: the route changes state even when called with GET (the spec's GET
+    …/preview-domain/verify), so it runs in a real transaction.
 
-    # async: a permission check does no I/O, so it need not cost a trip to the thread pool.
-    async def check(ctx: CurrentContext, request: Request) -> RequestContext:
-        ctx.principal.require(permission)
-        if writes and not ctx.write:
-            # A GET that changes state (the spec's GET …/preview-domain/verify) still writes in a
-            # real transaction. The read session never connected, so swapping it costs nothing.
-            ctx.scope.session.close()
-            ctx.scope = Scope(container_of(request).database.session(write=True),
-                              ctx.principal.tenant_id, ctx.principal.limit)
-            ctx.write = True
-        return ctx
+    One flat `async` dependency (no nested or generator dependency to solve, no thread-pool
+    hop): a permission check does no I/O, and it is asked before any session exists."""
+
+    async def check(request: Request) -> RequestContext:
+        principal_of(request).require(permission)
+        return request_context(request, write=writes or request.method not in _READ_METHODS)
 
     return Depends(check)

@@ -157,20 +157,86 @@ LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 AccessLog = Annotated[bool, typer.Option(help="Log one line per request.")]
 
 
+Workers = Annotated[int, typer.Option(min=1, max=64, help="API processes sharing the port "
+                                      "(PostgreSQL only; SQLite serves from one process).")]
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
-          access_log: AccessLog = True) -> None:
+          access_log: AccessLog = True, workers: Workers = 1) -> None:
     """Run everything in one process: the API, the background worker and the edge router (on
     HOSTPLANE_EDGE_PORT, default 8000, where the URLs the API returns point). SQLite by
-    default."""
+    default. With --workers N (PostgreSQL), N API processes share the port and the edge and
+    the background worker run beside them in processes of their own."""
+    if workers > 1:
+        _serve_workers(host, port, workers, log_level=log_level, access_log=access_log,
+                       companions=True)
+        return
     _serve(host, port, worker=True, edge=True, log_level=log_level, access_log=access_log)
 
 
 @app.command("api")
 def api_command(host: Host = "127.0.0.1", port: Port = 8080, log_level: LogLevel = "info",
-                access_log: AccessLog = True) -> None:
-    """Run only the JSON API (stateless; run several behind a load balancer)."""
+                access_log: AccessLog = True, workers: Workers = 1) -> None:
+    """Run only the JSON API (stateless; run several behind a load balancer, or --workers N
+    processes sharing the port, on PostgreSQL)."""
+    if workers > 1:
+        _serve_workers(host, port, workers, log_level=log_level, access_log=access_log,
+                       companions=False)
+        return
     _serve(host, port, worker=False, edge=False, log_level=log_level, access_log=access_log)
+
+
+def _serve_workers(host: str, port: int, workers: int, *, log_level: str, access_log: bool,
+                   companions: bool) -> None:
+    """N API processes on one port (SO_REUSEPORT, uvicorn's supervisor restarts a dead one);
+    with `companions`, `hostplane edge` and `hostplane worker` as child processes too.
+
+    SQLite is refused: its one writer at a time is queued by a lock inside a process, and a
+    revoked key or token is forgotten by the other processes only when their caches age out
+    (PostgreSQL tells them at once, by NOTIFY)."""
+    import subprocess
+    import sys
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from hostplane.api.container import Container
+    from hostplane.db.migrate import upgrade
+    from hostplane.edge.serving import shared_socket
+    from hostplane.settings import get_settings
+
+    settings = get_settings()
+    container = Container.build(settings)
+    if container.database.is_sqlite:
+        _fail(errors.Invalid(
+            f"--workers {workers} needs PostgreSQL: SQLite takes one writer at a time, which one "
+            "API process queues for, and only PostgreSQL tells other processes at once that a "
+            "key or token was revoked.", field="--workers",
+            rule="more than one API process only with HOSTPLANE_DATABASE_URL=postgresql+psycopg://…",
+            fix="Set HOSTPLANE_DATABASE_URL to a PostgreSQL database, or leave --workers out."),
+            False)
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    upgrade(container.database)  # once, before the workers start
+    container.stop()
+    config = uvicorn.Config("hostplane.api.app:from_environment", factory=True, host=host,
+                            port=port, log_level=log_level, proxy_headers=True,
+                            access_log=access_log, workers=workers)
+    sock = shared_socket(config.host, config.port)
+    command = [sys.executable, "-m", "hostplane.cli"]
+    children = [subprocess.Popen([*command, "edge", "--host", host, "--log-level", log_level]),
+                subprocess.Popen([*command, "worker"])] if companions else []
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 @app.command("edge")

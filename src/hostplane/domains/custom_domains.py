@@ -33,7 +33,7 @@ from hostplane.domains.verification import Expected, Outcome, after_check, exact
 from hostplane.resources.common import get_resource
 from hostplane.resources.models import Computer, Deployment, Sandbox
 from hostplane.resources.sandbox_schemas import DEFAULT_PREVIEW_PORT
-from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.organizations import require_setup_of
 from hostplane.tenancy.projects import get_project
 from hostplane.urls import Platform
 
@@ -75,7 +75,7 @@ def add_domain(scope: Scope, target_type: str, target_id: str, request: DomainRe
                platform: Platform, now: datetime) -> tuple[CustomDomain, bool]:
     """Attach a name (pending until DNS proves it); the same name on the same target again answers
     the existing record (reused). A name held elsewhere is 409 DOMAIN_CLAIMED."""
-    require_setup(scope.tenant())
+    require_setup_of(scope)
     target = target_of(scope, target_type, target_id)
     port = _port(target_type, request.port)
     name = canonical_domain(request.domain, field=request.field)

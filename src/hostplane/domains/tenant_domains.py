@@ -29,7 +29,7 @@ from hostplane.domains.verification import (
     after_check,
     wildcard_records,
 )
-from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.organizations import require_setup_of
 from hostplane.urls import MAX_LABEL, OrganizationDomains, Platform, check_hostname
 
 KINDS = (PREVIEW, DEPLOYMENT)
@@ -44,7 +44,22 @@ class TenantDomainView:
 
 
 def organization_domains(scope: Scope) -> OrganizationDomains:
-    """The organization's slug and domains, as the URL engine takes them."""
+    """The organization's slug and domains, as the URL engine takes them: from the reader's
+    shared cache when it holds them (every sandbox read names its URLs), else two queries."""
+    cache = scope.shared
+    if cache is None:
+        return _organization_domains(scope)
+    key = ("organization_domains", scope.tenant_id)
+    hit, found = cache.get(key)
+    if hit:
+        return found  # type: ignore[no-any-return]
+    generation = cache.generation  # read first: a change committed meanwhile is not cached
+    found = _organization_domains(scope)
+    cache.put(key, found, generation=generation)
+    return found
+
+
+def _organization_domains(scope: Scope) -> OrganizationDomains:
     rows = {d.kind: d for d in scope.session.scalars(scope.select(TenantDomain))}
     preview, deployment = rows.get(PREVIEW), rows.get(DEPLOYMENT)
     preview_name = preview.serving_domain if preview else None
@@ -66,7 +81,7 @@ def set_tenant_domain(
 ) -> TenantDomainView:
     """Set (or replace) the domain. The same domain again keeps its status; a new one starts
     `pending`, and the engine keeps the fallback until it is verified."""
-    require_setup(scope.tenant())
+    require_setup_of(scope)
     name = canonical_domain(domain, field=field)
     _check_usable(kind, name, platform, field)
     check_unclaimed(scope, name, field, wildcard=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import event, inspect, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from hostplane.events.models import Event
 
@@ -224,6 +225,15 @@ def _complete(session: Session, pending: list[dict[str, Any]]) -> None:
 
 
 def _lookup(session: Session, key: Any, value: Any, ids: set[str]) -> dict[Any, Any]:
-    if not ids:
-        return {}
-    return {k: v for k, v in session.execute(select(key, value).where(key.in_(ids)))}
+    """`value` of the rows with these ids: from the session when it holds them loaded (a
+    workspace created with its default project in this transaction, already flushed, so what
+    it holds is what the database holds), the others with one query."""
+    found: dict[Any, Any] = {}
+    for object_id in ids:
+        obj = session.identity_map.get(identity_key(key.class_, object_id))
+        if obj is not None and value.key in obj.__dict__:  # loaded, not expired
+            found[object_id] = obj.__dict__[value.key]
+    rest = ids - found.keys()
+    if rest:
+        found.update((k, v) for k, v in session.execute(select(key, value).where(key.in_(rest))))
+    return found

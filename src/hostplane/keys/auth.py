@@ -13,6 +13,7 @@ from hostplane.keys.cache import CachedKey, KeyCache
 from hostplane.keys.models import ApiKey
 from hostplane.keys.service import hash_secret
 from hostplane.tenancy.models import Tenant
+from hostplane.tenancy.organizations import setup_state
 from hostplane.tenancy.principal import Principal
 
 
@@ -41,7 +42,7 @@ class KeyAuthenticator:
         with self.database.transaction(write=False) as session:
             row = session.execute(
                 select(ApiKey.id, ApiKey.tenant_id, ApiKey.scopes, ApiKey.status,
-                       ApiKey.expires_at, ApiKey.last_used_at, Tenant.slug)
+                       ApiKey.expires_at, ApiKey.last_used_at, Tenant.slug, Tenant.name)
                 .join(Tenant, Tenant.id == ApiKey.tenant_id)
                 .where(ApiKey.key_hash == key_hash)
             ).first()
@@ -58,7 +59,8 @@ class KeyAuthenticator:
                 session.execute(update(ApiKey).where(ApiKey.id == row.id)
                                 .values(last_used_at=now, updated_at=ApiKey.updated_at))
         entry = CachedKey(row.id, row.tenant_id, row.slug, frozenset(row.scopes), row.expires_at,
-                          now)
+                          now, set_up=not setup_state(Tenant(slug=row.slug,
+                                                             name=row.name or "")).required)
         principal = self._principal(entry, tenant_header, now)
         if touch:
             self.cache.put(key_hash, entry, generation=generation)
@@ -80,4 +82,4 @@ class KeyAuthenticator:
                 fix="Send your own organization's id or slug, or leave the header out.",
             )
         return Principal(tenant_id=entry.tenant_id, kind="api_key", subject_id=entry.key_id,
-                         scopes=entry.scopes)
+                         scopes=entry.scopes, set_up=entry.set_up)

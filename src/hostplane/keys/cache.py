@@ -31,6 +31,9 @@ class CachedKey:
     scopes: frozenset[str]
     expires_at: datetime | None
     cached_at: datetime
+    # The organization had finished setup when the key was read. Setup is permanent (name and
+    # slug never change after it), and finishing it forgets every cached key anyway.
+    set_up: bool = False
 
 
 class KeyCache:

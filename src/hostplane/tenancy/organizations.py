@@ -45,6 +45,13 @@ def setup_state(tenant: Tenant) -> SetupState:
     return SetupState(False, None, None)
 
 
+def require_setup_of(scope: Scope) -> None:
+    """The setup gate for a request: no query when its credential already showed the
+    organization set up (which is permanent)."""
+    if not scope.set_up:
+        require_setup(scope.tenant())
+
+
 def require_setup(tenant: Tenant) -> None:
     """The setup gate: creating anything waits until the organization has its permanent name."""
     if setup_state(tenant).required:

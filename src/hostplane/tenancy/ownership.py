@@ -20,7 +20,7 @@ from hostplane.db.helpers import apply_or_raise, try_insert
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
-from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.organizations import require_setup_of
 from hostplane.tenancy.projects import get_project, new_project
 from hostplane.tenancy.workspaces import (
     default_workspace,
@@ -65,7 +65,7 @@ class _Raced(Exception):
 
 
 def resolve_ownership(scope: Scope, sel: Selectors) -> Ownership:
-    require_setup(scope.tenant())
+    require_setup_of(scope)
     for name in ("workspace_slug", "project_slug"):
         value = getattr(sel, name)
         if value is not None:

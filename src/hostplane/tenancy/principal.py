@@ -18,6 +18,7 @@ class Principal:
     external_user_id: str | None = None
     limit: Limit | None = None  # a browser token's workspace, project, sandboxes and ports
     origins: tuple[str, ...] = ()  # a browser token: the organization's allowed origins
+    set_up: bool = False  # known to have finished setup (permanent): the setup gate is passed
 
     def can(self, permission: str) -> bool:
         return grants(self.scopes, permission)

@@ -9,7 +9,7 @@ from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, paginate,
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
-from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.organizations import require_setup_of
 from hostplane.tenancy.schemas import ProjectCreate, ProjectUpdate
 from hostplane.tenancy.workspaces import get_workspace
 
@@ -80,7 +80,7 @@ def workspace_for_project_create(
 
 def create_project(scope: Scope, data: ProjectCreate) -> tuple[Project, bool]:
     """Create a project in a workspace, or return the one holding its external id (reused)."""
-    require_setup(scope.tenant())
+    require_setup_of(scope)
     if data.slug is not None:
         slugs.label_slug(data.slug, field="slug")
     workspace = workspace_for_project_create(scope, data.workspace_id, data.workspace_slug)

@@ -13,7 +13,7 @@ from hostplane.db.helpers import Page, apply_or_raise, next_free_slug, paginate,
 from hostplane.db.scope import Scope
 from hostplane.tenancy import slugs
 from hostplane.tenancy.models import Project, Workspace
-from hostplane.tenancy.organizations import require_setup
+from hostplane.tenancy.organizations import require_setup_of
 from hostplane.tenancy.schemas import WorkspaceCreate, WorkspacePublic, WorkspaceUpdate
 
 _ATTEMPTS = 8
@@ -42,7 +42,7 @@ def list_workspaces(
 
 def create_workspace(scope: Scope, data: WorkspaceCreate) -> tuple[Workspace, bool]:
     """Create a workspace, or return the one already holding its external id (reused=True)."""
-    require_setup(scope.tenant())
+    require_setup_of(scope)
     if data.slug is not None:
         slugs.label_slug(data.slug, field="slug")
     for _ in range(_ATTEMPTS):

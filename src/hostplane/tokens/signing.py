@@ -84,36 +84,47 @@ class KeyRing:
         self._loaded = 0.0
         self._lock = threading.Lock()
 
-    def keys(self) -> Keys:
+    def keys(self, session: Session | None = None) -> Keys:
+        """The keys, reloaded when older than `ttl`: through `session` when the caller is in a
+        transaction (see `sign`), else through a short read of its own."""
         if self._keys is None or time.monotonic() - self._loaded > self.ttl:
             with self._lock:
                 if self._keys is None or time.monotonic() - self._loaded > self.ttl:
-                    self._keys, self._loaded = self._load(), time.monotonic()
+                    self._keys, self._loaded = self._load(session), time.monotonic()
         return self._keys
 
     def forget(self) -> None:
         """Reload on next use (this process just rotated or revoked)."""
         self._keys = None
 
-    def _load(self) -> Keys:
-        with self.database.transaction(write=False) as session:
-            rows = list(session.scalars(select(SigningKey)
-                                        .where(SigningKey.status != "revoked")
-                                        .order_by(SigningKey.created_at)))
-            active = next((r for r in rows if r.status == "active"), None)
-            signer = None
-            if active is not None:
-                private = serialization.load_pem_private_key(active.private_key.encode(), None)
-                assert isinstance(private, Ed25519PrivateKey)
-                signer = (active.id, private)
-            public = {r.id: OKPAlgorithm.from_jwk(r.public_jwk) for r in rows}
-            jwks = {"keys": [r.public_jwk for r in rows]}
+    def _load(self, session: Session | None = None) -> Keys:
+        if session is not None:
+            return self._read(session)
+        with self.database.transaction(write=False) as own:
+            return self._read(own)
+
+    def _read(self, session: Session) -> Keys:
+        rows = list(session.scalars(select(SigningKey)
+                                    .where(SigningKey.status != "revoked")
+                                    .order_by(SigningKey.created_at)))
+        active = next((r for r in rows if r.status == "active"), None)
+        signer = None
+        if active is not None:
+            private = serialization.load_pem_private_key(active.private_key.encode(), None)
+            assert isinstance(private, Ed25519PrivateKey)
+            signer = (active.id, private)
+        public = {r.id: OKPAlgorithm.from_jwk(r.public_jwk) for r in rows}
+        jwks = {"keys": [r.public_jwk for r in rows]}
         return Keys(signer, public, jwks)  # type: ignore[arg-type]
 
     def sign(self, claims: dict[str, Any], session: Session, now: datetime) -> tuple[str, str]:
         """The compact JWS and the kid that signed it. The first token ever minted creates the
-        first key, in the caller's transaction (`session`)."""
-        keys = self.keys()
+        first key, in the caller's transaction (`session`).
+
+        A reload goes through that same session: a second connection, taken while the caller
+        holds one (and, on SQLite, the write lock), deadlocked a burst of mints once every
+        connection of the pool was held by a mint waiting for that lock."""
+        keys = self.keys(session)
         if keys.active is None:
             row = session.scalars(select(SigningKey).where(SigningKey.status == "active")
                                   .order_by(SigningKey.created_at)).first()
