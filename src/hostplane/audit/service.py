@@ -19,7 +19,7 @@ from hostplane.tenancy.principal import Principal
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete", "GET": "get"}
 # A route ending in one of these does that to the resource before it.
-_ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user", "stop", "start",
+_ACTIONS = {"verify", "exec", "rotate", "expose", "switch", "move", "revoke-user", "stop", "start", "restart",
             "pause", "resume", "publish", "promote", "rollback", "test", "rotate-secret"}
 # Path placeholders whose name is not the resource's.
 _PARAMS = {"id_or_slug": "tenant", "tenant_id": "tenant", "key_id": "api_key",
@@ -40,7 +40,11 @@ _OVERRIDES = {
     ("PUT", "/tenant/branding/logo"): ("branding", "upload_logo"),
 }
 READS = {("POST", "/sandboxes/{sandbox_id}/fs/stat"),
-         ("POST", "/sandboxes/{sandbox_id}/files/stat")}
+         ("POST", "/sandboxes/{sandbox_id}/files/stat"),
+         ("POST", "/computers/{computer_id}/desktop/screenshot/region"),
+         ("POST", "/computers/{computer_id}/desktop/wait")}
+# Paths beneath a computer that act on its desktop or its viewer, not on a resource of their own.
+_COMPUTER_PARTS = {"desktop", "viewer-password"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ def describe(method: str, route: str, prefix: str, params: dict[str, Any],
     if (method, relative) in READS:
         return None
     parts = [p for p in relative.split("/") if p]
+    if parts[:1] == ["computers"] and len(parts) > 3 and parts[2] in _COMPUTER_PARTS:
+        # What an agent or a viewer does to a computer: …/desktop/click → computer.desktop_click
+        words = [p for p in parts[2:] if not p.startswith("{")]
+        return Change("computer." + "_".join(words[:2]).replace("-", "_"), "computer",
+                      str(params.get("computer_id", "")) or None)
     resource, resource_id, verb = "organization", None, _VERBS.get(method, method.lower())
     for index, part in enumerate(parts):
         if part.startswith("{"):
