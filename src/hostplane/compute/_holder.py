@@ -30,9 +30,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from hostplane import errors
 from hostplane.compute.port import WORKSPACE
+
+T = TypeVar("T")
 
 STATE_FILE = "holder.json"
 # Inside the sandbox: which sandbox this is, checked by every command before it runs (a pid reused
@@ -243,29 +246,38 @@ def stop(home: Path) -> None:
 def connect(holder: Holder, port: int, timeout: float) -> socket.socket:
     """A TCP connection to `port` on the sandbox's loopback, made from a short-lived thread that
     joins the sandbox's network namespace (the socket stays there; the thread then ends)."""
+    def inside() -> socket.socket:
+        fd = os.open(f"/proc/{holder.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            # The descriptor pins the namespace: a reused pid cannot swap in the host's.
+            if os.fstat(fd).st_ino != holder.ns["net"]:
+                raise ConnectionRefusedError("the sandbox is no longer running")
+            if libc().setns(fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns failed")
+        finally:
+            os.close(fd)
+        return _connect_loopback(port, timeout)
+
+    return in_own_thread(inside, "sandbox-connect")
+
+
+def in_own_thread(fn: Callable[[], T], name: str) -> T:
+    """`fn()` in a short-lived thread of its own (one that may join another namespace and then
+    end), its result returned or its exception raised here."""
     result: dict[str, object] = {}
 
-    def inside() -> None:
+    def run() -> None:
         try:
-            fd = os.open(f"/proc/{holder.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                # The descriptor pins the namespace: a reused pid cannot swap in the host's.
-                if os.fstat(fd).st_ino != holder.ns["net"]:
-                    raise ConnectionRefusedError("the sandbox is no longer running")
-                if libc().setns(fd, _CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns failed")
-            finally:
-                os.close(fd)
-            result["socket"] = _connect_loopback(port, timeout)
-        except OSError as exc:
+            result["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller
             result["error"] = exc
 
-    thread = threading.Thread(target=inside, name="sandbox-connect", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     thread.join()
     if "error" in result:
         raise result["error"]  # type: ignore[misc]
-    return result["socket"]  # type: ignore[return-value]
+    return result["value"]  # type: ignore[return-value]
 
 
 def _connect_loopback(port: int, timeout: float) -> socket.socket:

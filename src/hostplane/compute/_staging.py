@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from hostplane.compute._holder import libc
+from hostplane.compute._holder import in_own_thread, libc
 
 log = logging.getLogger("hostplane.compute")
 T = TypeVar("T")
@@ -46,13 +46,13 @@ class Staging:
         fd = self._made()
         if fd is None:
             return None
-        return _in_thread(lambda: (_join(fd), fn())[1])
+        return in_own_thread(lambda: (_join(fd), fn())[1], "sandbox-staging")
 
     def _made(self) -> int | None:
         with self._lock:
             if self._fd is None and not self._failed:
                 try:
-                    self._fd = _in_thread(self._make)
+                    self._fd = in_own_thread(self._make, "sandbox-staging")
                 except OSError as exc:
                     self._failed = True
                     log.warning("Sandboxes start in the host's mount namespace (%s): each start "
@@ -84,23 +84,6 @@ class Staging:
 def _join(fd: int) -> None:
     _check(libc().unshare(_CLONE_FS), "unshare")  # this thread's root and cwd, not the process's
     _check(libc().setns(fd, _CLONE_NEWNS), "setns")
-
-
-def _in_thread(fn: Callable[[], T]) -> T:
-    result: dict[str, object] = {}
-
-    def inside() -> None:
-        try:
-            result["value"] = fn()
-        except BaseException as exc:  # re-raised in the caller
-            result["error"] = exc
-
-    thread = threading.Thread(target=inside, name="sandbox-staging", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["value"]  # type: ignore[return-value]
 
 
 def _check(code: int, what: str) -> None:
